@@ -1,0 +1,47 @@
+# The README's commands. Every target sets up what is missing first (idempotent, fast when present).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export DVC_NO_ANALYTICS := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: run test test-slow flow bench lint clean venv
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+## run: the whole pipeline with `dvc repro` on the defaults in params.yaml
+run: venv
+	$(PY) -m oekaki check-config
+	dvc repro
+
+## flow: the same pipeline as a Prefect flow (ARGS="--set gmm.n_artworks=500")
+flow: venv
+	$(PY) -m flows.pipeline $(ARGS)
+
+## test: the default (fast) test suite
+test: venv
+	$(PY) -m pytest -m "not slow"
+
+## test-slow: the slow tests (CI runs them as a separate, bounded step)
+test-slow: venv
+	$(PY) -m pytest -m slow
+
+bench: venv
+	$(PY) bench/overhead.py
+
+lint: venv
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+## clean: remove generated outputs; asks before touching the DVC cache or the MLflow store
+clean:
+	rm -rf data/raw data/prepared.npz data/gmm data/source.json reports/figures reports/index.html metrics .oekaki
+	@read -p "Also delete the MLflow store (mlflow.db, mlartifacts/) and Prefect state (.prefect/)? [y/N] " ans; \
+	  if [ "$$ans" = y ]; then rm -rf mlflow.db mlartifacts .prefect; echo removed; fi
+	@echo "The DVC cache (.dvc/cache) is kept; prune it with: dvc gc --workspace"

@@ -1,0 +1,1 @@
+"""oekaki: how does an AI learn to draw? Stage logic as plain Python (no Prefect, no MLflow)."""

@@ -1,0 +1,57 @@
+"""Command line of single stages, as `dvc.yaml` runs them: `python -m oekaki stage <name>`.
+
+Deliberately Prefect-free: each `dvc repro` stage is its own process, and starting a
+Prefect server per stage would cost 8-17 s each (see README, "Speed").
+Exit status: 0 on success, 2 on bad input (params, data, source), with one clear line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from oekaki import runner
+from oekaki.config import ConfigError, load_config
+from oekaki.paths import project_paths
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """Exceptions that mean "fix your input", reported without a traceback."""
+    from oekaki.download import DataError
+    from oekaki.idx import IdxError
+    from oekaki.sources import SourceError
+
+    return (ConfigError, DataError, IdxError, SourceError, FileNotFoundError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m oekaki", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    st = sub.add_parser("stage", help="run one pipeline stage (what dvc.yaml calls)")
+    st.add_argument("name", choices=runner.PIPELINE)
+    sub.add_parser("check-config", help="validate params.yaml and exit")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    paths = project_paths()
+    try:
+        cfg = load_config(paths.params)
+        if args.command == "check-config":
+            print(f"{paths.params}: ok")
+            return 0
+        if args.name == "source":
+            runner.run_source(cfg, paths, mint_pipeline_run="OEKAKI_PIPELINE_RUN_ID" not in os.environ)
+            return 0
+        ctx = runner.RunContext(
+            pipeline_run_id=os.environ.get("OEKAKI_PIPELINE_RUN_ID") or runner.current_pipeline_run_id(paths),
+            tags={"entry_point": "dvc"},
+        )
+        runner.run_stage(args.name, cfg, paths, ctx)
+    except user_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""params.yaml -> frozen, typed dataclasses, read once and validated before anything runs.
+
+Every error names the file, the key, the offending value and what is allowed, so a
+typo in params.yaml or in a `--set` override is caught before a single file is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A params file or an override that the pipeline cannot use."""
+
+
+# --------------------------------------------------------------------------- sections
+@dataclass(frozen=True)
+class BaseConfig:
+    seed: int = 42
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = 2
+
+    def check(self, err) -> None:
+        if self.threads < 1:
+            err("threads", self.threads, "an integer >= 1")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: Literal["mnist", "fashion-mnist", "kmnist"] = "mnist"
+    source: Literal["auto", "download", "local", "bundled"] = "auto"
+    local_dir: str | None = None
+    limit: int | None = None
+    bundled_test_fraction: float = 0.2
+    download_retries: int = 3
+    download_timeout_s: float = 10.0
+
+    def check(self, err) -> None:
+        if self.limit is not None and self.limit < 1:
+            err("limit", self.limit, "null (all images) or an integer >= 1")
+        if not 0.0 < self.bundled_test_fraction < 1.0:
+            err("bundled_test_fraction", self.bundled_test_fraction, "a number strictly between 0 and 1")
+        if self.download_retries < 1:
+            err("download_retries", self.download_retries, "an integer >= 1")
+        if self.download_timeout_s <= 0:
+            err("download_timeout_s", self.download_timeout_s, "a number of seconds > 0")
+        if self.source == "local" and not self.local_dir:
+            err("local_dir", self.local_dir, "a folder holding the four IDX files when source is 'local'")
+        if self.source == "bundled" and self.dataset != "mnist":
+            err("source", self.source, "'bundled' only with dataset 'mnist' (the bundled sample is MNIST)")
+
+
+@dataclass(frozen=True)
+class GmmConfig:
+    seed: int = 7
+    n_artworks: int = 300
+    true_weights: tuple[float, ...] = (0.35, 0.40, 0.25)
+    true_means: tuple[tuple[float, ...], ...] = ((60.0, 190.0), (170.0, 70.0), (200.0, 200.0))
+    true_covs: tuple[tuple[tuple[float, ...], ...], ...] = (
+        ((250.0, 120.0), (120.0, 300.0)),
+        ((350.0, -150.0), (-150.0, 200.0)),
+        ((150.0, 0.0), (0.0, 150.0)),
+    )
+    max_components: int = 6
+    n_init: int = 5
+    n_generated: int = 300
+    style_pixel1: float = 60.0
+    digits_pca_components: int = 40
+    digits_components_per_class: int = 5
+    digits_n_samples: int = 1000
+
+    def check(self, err) -> None:
+        for key in ("n_artworks", "n_generated", "digits_n_samples"):
+            if getattr(self, key) < 10:
+                err(key, getattr(self, key), "an integer >= 10")
+        for key in ("max_components", "n_init", "digits_pca_components", "digits_components_per_class"):
+            if getattr(self, key) < 1:
+                err(key, getattr(self, key), "an integer >= 1")
+        k = len(self.true_weights)
+        if k < 1 or any(w <= 0 or w > 1 for w in self.true_weights) or not math.isclose(sum(self.true_weights), 1.0, abs_tol=1e-6):
+            err("true_weights", list(self.true_weights), "probabilities in (0, 1] that sum to 1")
+        if len(self.true_means) != k or any(len(m) != 2 for m in self.true_means):
+            err("true_means", self.true_means, f"{k} pairs [pixel1, pixel2], one per weight")
+        if len(self.true_covs) != k or any(len(c) != 2 or any(len(r) != 2 for r in c) for c in self.true_covs):
+            err("true_covs", self.true_covs, f"{k} symmetric 2x2 matrices, one per weight")
+        for i, c in enumerate(self.true_covs):
+            (a, b), (b2, d) = c
+            if not math.isclose(b, b2) or a <= 0 or a * d - b * b <= 0:
+                err(f"true_covs[{i}]", c, "a symmetric positive-definite 2x2 matrix")
+        if not 0.0 <= self.style_pixel1 <= 255.0:
+            err("style_pixel1", self.style_pixel1, "a pixel value in [0, 255]")
+        if self.digits_pca_components > 784:
+            err("digits_pca_components", self.digits_pca_components, "at most 784 (28x28 pixels)")
+
+
+@dataclass(frozen=True)
+class CnnConfig:
+    """Filled in by the `cnn` stage's issue."""
+
+
+@dataclass(frozen=True)
+class VaeConfig:
+    """Filled in by the `vae` stage's issue."""
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    """Filled in by the `gan` stage's issue."""
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    title: str = "How does an AI learn to draw?"
+    figure_dpi: int = 90
+
+    def check(self, err) -> None:
+        if not 30 <= self.figure_dpi <= 300:
+            err("figure_dpi", self.figure_dpi, "an integer between 30 and 300")
+
+
+@dataclass(frozen=True)
+class Config:
+    base: BaseConfig = field(default_factory=BaseConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    gmm: GmmConfig = field(default_factory=GmmConfig)
+    cnn: CnnConfig = field(default_factory=CnnConfig)
+    vae: VaeConfig = field(default_factory=VaeConfig)
+    gan: GanConfig = field(default_factory=GanConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+    def section(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+SECTIONS: dict[str, type] = typing.get_type_hints(Config)
+
+
+# --------------------------------------------------------------------------- loading
+def load_config(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read `path`, apply `key.sub=value` overrides, and build the validated Config."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found; the pipeline needs its params file (copy it from git: `git checkout params.yaml`)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections ({', '.join(SECTIONS)}), got {type(raw).__name__}")
+    for item in overrides:
+        apply_override(raw, item, path)
+    return build_config(raw, path)
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """`gmm.n_artworks=500` -> ("gmm.n_artworks", 500); the value is parsed as YAML."""
+    key, sep, text = item.partition("=")
+    if not sep or "." not in key or not key.strip():
+        raise ConfigError(f"override {item!r}: expected section.key=value, e.g. gmm.n_artworks=500")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {item!r}: value is not valid YAML ({exc})") from exc
+    return key.strip(), value
+
+
+def apply_override(raw: dict, item: str, path: Path) -> None:
+    key, value = parse_override(item)
+    section, _, name = key.partition(".")
+    if section not in SECTIONS:
+        raise ConfigError(f"{path}: override {item!r}: unknown section {section!r}; allowed: {', '.join(SECTIONS)}")
+    target = raw.setdefault(section, {}) or {}
+    raw[section] = target
+    if "." in name:
+        raise ConfigError(f"{path}: override {item!r}: keys are one level deep (section.key)")
+    target[name] = value
+
+
+def build_config(raw: dict, path: Path) -> Config:
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown section {unknown[0]!r}; allowed sections: {', '.join(SECTIONS)}")
+    sections = {}
+    for name, cls in SECTIONS.items():
+        values = raw.get(name) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: section {name!r} must be a mapping, got {values!r}")
+        sections[name] = _build_section(cls, values, f"{path}: {name}")
+    return Config(**sections)
+
+
+def _build_section(cls: type, values: dict, where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(values) - set(hints))
+    if unknown:
+        allowed = ", ".join(hints) or "(none yet: this section is filled in by a later stage)"
+        raise ConfigError(f"{where}.{unknown[0]}: unknown key; allowed keys: {allowed}")
+    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
+    obj = cls(**kwargs)
+
+    def err(key: str, value: Any, allowed: str) -> None:
+        raise ConfigError(f"{where}.{key} = {value!r} is impossible; expected {allowed}")
+
+    if hasattr(obj, "check"):
+        obj.check(err)
+    return obj
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check `value` against the annotation `tp`; convert lists to tuples (frozen)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where} = {value!r} is not allowed; choose one of: {', '.join(map(str, args))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} = {value!r} has the wrong type; expected a list")
+        return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} = {value!r} has the wrong type; expected true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} = {value!r} has the wrong type; expected an integer")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"{where} = {value!r} has the wrong type; expected a finite number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} = {value!r} has the wrong type; expected a string")
+        return value
+    raise TypeError(f"unsupported annotation {tp!r} at {where}")
+
+
+def section_params(cfg: Config, keys: list[str]) -> dict[str, Any]:
+    """Values of dotted keys (`gmm.n_artworks`) as plain JSON-able data, e.g. for cache keys."""
+    out = {}
+    for key in keys:
+        section, _, name = key.partition(".")
+        obj = cfg.section(section)
+        value = dataclasses.asdict(obj) if not name else getattr(obj, name)
+        out[key] = _plain(value)
+    return out
+
+
+def flatten(cfg_section: Any, prefix: str) -> dict[str, Any]:
+    """A section as {"prefix.key": value}, lists kept as JSON-able lists (for MLflow params)."""
+    return {f"{prefix}.{k}": _plain(v) for k, v in dataclasses.asdict(cfg_section).items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,154 @@
+"""Stage `gmm`: the 2-pixel painting contest, and the same idea on real digits.
+
+A "painting" of two pixels is a point in [0, 255]^2. Artists paint from a hidden mixture of
+Gaussians; we fit scikit-learn's GaussianMixture for K = 1..max_components, choose K by BIC,
+sample new paintings, and sample "landscapes" (pixel 2) for a fixed "style" (pixel 1) from the
+exact conditional mixture p(x2 | x1). On real digits, a Gaussian mixture per class in PCA space
+is the classical generator the deep models must beat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+from sklearn.decomposition import PCA
+from sklearn.mixture import GaussianMixture
+
+from oekaki.config import Config, GmmConfig
+from oekaki.io import atomic_path
+from oekaki.paths import Paths
+from oekaki.stage import StageResult, get_logger
+
+log = get_logger("gmm")
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """A Gaussian mixture in 2-D: weights (K,), means (K, 2), covariances (K, 2, 2)."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covs: np.ndarray
+
+    @classmethod
+    def from_config(cls, cfg: GmmConfig) -> Mixture:
+        return cls(np.array(cfg.true_weights), np.array(cfg.true_means), np.array(cfg.true_covs))
+
+    @classmethod
+    def from_sklearn(cls, model: GaussianMixture) -> Mixture:
+        return cls(model.weights_.copy(), model.means_.copy(), model.covariances_.copy())
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(n, 2) continuous pixel values (never clipped, so likelihoods stay exact)."""
+        comp = rng.choice(len(self.weights), size=n, p=self.weights)
+        noise = rng.standard_normal((n, 2))
+        chol = np.linalg.cholesky(self.covs)  # (K, 2, 2)
+        return self.means[comp] + np.einsum("nij,nj->ni", chol[comp], noise)
+
+    def logpdf(self, x: np.ndarray) -> np.ndarray:
+        """log p(x) for x of shape (n, 2)."""
+        parts = [np.log(w) + multivariate_normal(m, c).logpdf(x) for w, m, c in zip(self.weights, self.means, self.covs)]
+        return logsumexp(np.stack(parts, axis=-1), axis=-1)
+
+    def conditional(self, x1: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """p(x2 | x1) as a 1-D mixture: weights (K,), means (K,), variances (K,).
+
+        Weights are proportional to pi_k N(x1; mu_k1, S_k11); each component's conditional
+        mean is mu_k2 + S_k21 / S_k11 (x1 - mu_k1), its variance S_k22 - S_k21^2 / S_k11.
+        """
+        s11, s21, s22 = self.covs[:, 0, 0], self.covs[:, 1, 0], self.covs[:, 1, 1]
+        log_w = np.log(self.weights) - 0.5 * (np.log(2 * np.pi * s11) + (x1 - self.means[:, 0]) ** 2 / s11)
+        weights = np.exp(log_w - logsumexp(log_w))
+        means = self.means[:, 1] + s21 / s11 * (x1 - self.means[:, 0])
+        variances = s22 - s21**2 / s11
+        return weights, means, variances
+
+    def sample_conditional(self, x1: float, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(n,) samples of pixel 2 given pixel 1 = x1."""
+        weights, means, variances = self.conditional(x1)
+        comp = rng.choice(len(weights), size=n, p=weights)
+        return means[comp] + np.sqrt(variances[comp]) * rng.standard_normal(n)
+
+    def conditional_pdf(self, x1: float, x2: np.ndarray) -> np.ndarray:
+        weights, means, variances = self.conditional(x1)
+        z = (x2[:, None] - means) ** 2 / variances
+        return (weights * np.exp(-0.5 * z) / np.sqrt(2 * np.pi * variances)).sum(axis=1)
+
+
+def fit_by_bic(x: np.ndarray, max_components: int, n_init: int, seed: int) -> tuple[GaussianMixture, list[float]]:
+    """Fit K = 1..max_components full-covariance mixtures; return the lowest-BIC one and all BICs."""
+    models = [GaussianMixture(k, covariance_type="full", n_init=n_init, random_state=seed).fit(x) for k in range(1, max_components + 1)]
+    bics = [float(m.bic(x)) for m in models]
+    return models[int(np.argmin(bics))], bics
+
+
+def fit_digit_generator(images: np.ndarray, labels: np.ndarray, cfg: GmmConfig, seed: int) -> tuple[PCA, dict[int, GaussianMixture]]:
+    """PCA on all training digits, then one Gaussian mixture per class in PCA space."""
+    x = images.reshape(len(images), -1).astype(np.float64) / 255.0  # (N, 784)
+    n_comp = min(cfg.digits_pca_components, x.shape[0] - 1, x.shape[1])
+    pca = PCA(n_components=n_comp, random_state=seed).fit(x)
+    z = pca.transform(x)
+    mixtures = {}
+    for digit in np.unique(labels):
+        zd = z[labels == digit]
+        k = max(1, min(cfg.digits_components_per_class, len(zd) // (2 * n_comp)))
+        mixtures[int(digit)] = GaussianMixture(k, covariance_type="full", reg_covar=1e-4, random_state=seed).fit(zd)
+    return pca, mixtures
+
+
+def sample_digits(pca: PCA, mixtures: dict[int, GaussianMixture], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n new digits, balanced over classes: (n, 28, 28) uint8 images and their requested labels."""
+    digits = sorted(mixtures)
+    labels = np.resize(np.array(digits), n)
+    images = np.zeros((n, 784))
+    for i, digit in enumerate(digits):
+        idx = np.flatnonzero(labels == digit)
+        model = mixtures[digit]
+        model.random_state = seed + i
+        z, _ = model.sample(len(idx))
+        images[idx] = pca.inverse_transform(z[np.random.default_rng(seed + i).permutation(len(idx))])
+    return (np.clip(images, 0, 1) * 255).round().astype(np.uint8).reshape(n, 28, 28), labels.astype(np.int64)
+
+
+def run(cfg: Config, paths: Paths) -> StageResult:
+    g = cfg.gmm
+    rng = np.random.default_rng(g.seed)
+    truth = Mixture.from_config(g)
+    contest = truth.sample(g.n_artworks, rng)
+    heldout = truth.sample(g.n_artworks, rng)
+    model, bics = fit_by_bic(contest, g.max_components, g.n_init, g.seed)
+    fitted = Mixture.from_sklearn(model)
+    heldout_ll = float(model.score(heldout))
+    true_ll = float(truth.logpdf(heldout).mean())
+    log.info("chose K=%d by BIC (truth %d); held-out log-likelihood %.3f vs true %.3f", model.n_components, len(truth.weights), heldout_ll, true_ll)
+    generated = fitted.sample(g.n_generated, rng)
+    styled = fitted.sample_conditional(g.style_pixel1, g.n_generated, rng)
+    uniform = rng.uniform(0, 255, size=(g.n_generated, 2))
+
+    data = np.load(paths.prepared)
+    pca, mixtures = fit_digit_generator(data["train_images"], data["train_labels"], g, g.seed)
+    digit_images, digit_labels = sample_digits(pca, mixtures, g.digits_n_samples, g.seed)
+    with atomic_path(paths.gmm_digit_samples) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, images=digit_images, labels=digit_labels)
+
+    from oekaki import gmm_figures
+
+    figures = gmm_figures.draw_all(
+        cfg, paths.figures("gmm"), truth=truth, fitted=fitted, contest=contest, generated=generated,
+        styled=styled, uniform=uniform, bics=bics, digit_images=digit_images, digit_labels=digit_labels,
+    )
+    metrics = {
+        "chosen_k": int(model.n_components),
+        "true_k": len(truth.weights),
+        "heldout_loglik": heldout_ll,
+        "true_heldout_loglik": true_ll,
+        "loglik_gap": true_ll - heldout_ll,
+        "n_artworks": g.n_artworks,
+        "digits_pca_explained_variance": float(pca.explained_variance_ratio_.sum()),
+        "digits_n_samples": int(len(digit_labels)),
+    }
+    history = {"gmm_bic": [{"step": k, "bic": b} for k, b in enumerate(bics, start=1)]}
+    return StageResult(metrics=metrics, figures=figures, history=history)

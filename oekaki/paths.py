@@ -1,0 +1,96 @@
+"""Every file and folder the pipeline reads or writes, in one place.
+
+dvc.yaml names the same paths (DVC needs them literally); `tests/test_dvc_yaml.py`
+checks that the two agree, so they cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Paths of one project checkout (the real one, or a temporary copy in tests)."""
+
+    root: Path
+
+    # --- configuration -------------------------------------------------------
+    @property
+    def params(self) -> Path:
+        return self.root / "params.yaml"
+
+    @property
+    def dvc_yaml(self) -> Path:
+        return self.root / "dvc.yaml"
+
+    # --- data ----------------------------------------------------------------
+    @property
+    def source_fingerprint(self) -> Path:
+        return self.root / "data" / "source.json"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "data" / "raw"
+
+    @property
+    def prepared(self) -> Path:
+        return self.root / "data" / "prepared.npz"
+
+    @property
+    def gmm_dir(self) -> Path:
+        return self.root / "data" / "gmm"
+
+    @property
+    def gmm_digit_samples(self) -> Path:
+        return self.gmm_dir / "digit_samples.npz"
+
+    # --- metrics, plots, figures, report ---------------------------------------
+    @property
+    def metrics_dir(self) -> Path:
+        return self.root / "metrics"
+
+    def metrics(self, stage: str) -> Path:
+        return self.metrics_dir / f"{stage}.json"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.root / "metrics" / "plots"
+
+    def figures(self, stage: str) -> Path:
+        return self.root / "reports" / "figures" / stage
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "reports" / "index.html"
+
+    def provenance(self, stage: str) -> Path:
+        return self.root / "metrics" / "provenance" / f"{stage}.json"
+
+    # --- local state of the tools (never a DVC output, ignored by git) -------
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".oekaki"
+
+    @property
+    def pipeline_run_file(self) -> Path:
+        return self.state_dir / "pipeline_run.json"
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.root / "mlflow.db"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.root / "mlartifacts"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.root / ".prefect"
+
+
+def project_paths(root: Path | None = None) -> Paths:
+    return Paths(Path(root).resolve() if root else PROJECT_ROOT)

@@ -1,0 +1,143 @@
+"""Run one stage the same way from `dvc repro` and from the Prefect flow.
+
+The stage function computes; this module does the shared I/O around it: metrics and plot
+files, the stage's provenance record, and its MLflow run. `dvc.yaml` commands
+(`python -m oekaki stage <name>`) and the Prefect tasks both call `run_stage`, so the two
+entry points write the same files for the same params and data.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from oekaki import provenance, sources
+from oekaki.config import Config, flatten
+from oekaki.io import read_json, write_json
+from oekaki.paths import Paths
+
+log = logging.getLogger("oekaki.runner")
+
+PIPELINE = ("source", "download", "gmm", "report")
+UPSTREAM = {"source": (), "download": ("source",), "gmm": ("download",), "report": ("download", "gmm")}
+STAGE_MODULES = {"download": "oekaki.download", "gmm": "oekaki.gmm", "report": "oekaki.report"}
+# The params sections each stage reads (also listed, key by key, in dvc.yaml).
+STAGE_SECTIONS = {"download": ("base", "data"), "gmm": ("gmm",), "report": ("report",)}
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Who is running the stage: ties its MLflow run to the right pipeline run."""
+
+    pipeline_run_id: str
+    parent_run_id: str | None = None  # MLflow parent run, when the caller created one
+    prefect_flow_run_id: str | None = None
+    overrides: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def with_upstream(stages: list[str] | tuple[str, ...]) -> list[str]:
+    """`stages` plus everything they need, in pipeline order."""
+    needed: set[str] = set()
+
+    def visit(stage: str) -> None:
+        if stage not in UPSTREAM:
+            raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(PIPELINE)}")
+        if stage not in needed:
+            needed.add(stage)
+            for up in UPSTREAM[stage]:
+                visit(up)
+
+    for stage in stages:
+        visit(stage)
+    return [s for s in PIPELINE if s in needed]
+
+
+def run_source(cfg: Config, paths: Paths, mint_pipeline_run: bool) -> dict:
+    """The freshness check: fingerprint the data source into data/source.json (no torch import).
+
+    Written only when it changed, so an unchanged source leaves `download` up to date.
+    Under `dvc repro` (`mint_pipeline_run`) it also starts a new pipeline-run id that the
+    following stage processes of the same repro share.
+    """
+    fingerprint = sources.check_source(cfg.data).as_dict()
+    current = read_json(paths.source_fingerprint) if paths.source_fingerprint.is_file() else None
+    if current != fingerprint:
+        write_json(paths.source_fingerprint, fingerprint)
+        log.info("source fingerprint changed: %s", fingerprint["source"])
+    if mint_pipeline_run:
+        write_json(paths.pipeline_run_file, {"id": uuid.uuid4().hex, "started": provenance.now_iso()})
+    return fingerprint
+
+
+def current_pipeline_run_id(paths: Paths) -> str:
+    """The id minted by this `dvc repro`'s source stage (a fresh one if there is none)."""
+    if paths.pipeline_run_file.is_file():
+        return read_json(paths.pipeline_run_file)["id"]
+    return uuid.uuid4().hex
+
+
+def stage_params(cfg: Config, stage: str) -> dict:
+    out = {}
+    for section in STAGE_SECTIONS[stage]:
+        out.update(flatten(cfg.section(section), section))
+    return out
+
+
+def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
+    """Run `stage`, write its metrics, plots and provenance, log it to MLflow; return a summary."""
+    from threadpoolctl import threadpool_limits
+
+    started, t0 = provenance.now_iso(), time.perf_counter()
+    module = importlib.import_module(STAGE_MODULES[stage])
+    with threadpool_limits(cfg.base.threads):
+        result = module.run(cfg, paths)
+    seconds = time.perf_counter() - t0
+    write_json(paths.metrics(stage), result.metrics)
+    for name, rows in result.history.items():
+        write_json(paths.plots_dir / f"{name}.json", rows)
+    log.info("stage %s finished its work in %.1f s", stage, seconds)
+
+    from oekaki.tracking import Tracker, tracking_uri
+
+    git = provenance.git_state(paths.root)
+    tags = {"git_commit": git["git_commit"], "git_dirty": str(git["git_dirty"]), **ctx.tags}
+    if ctx.prefect_flow_run_id:
+        tags["prefect_flow_run_id"] = ctx.prefect_flow_run_id
+    if ctx.overrides:
+        tags["overrides"] = " ".join(ctx.overrides)
+    tracker = Tracker(paths)
+    parent = ctx.parent_run_id or tracker.pipeline_run(ctx.pipeline_run_id, tags)
+    params = stage_params(cfg, stage)
+    run_id = tracker.log_stage(stage, parent, params, result.metrics, result.history, result.figures, tags)
+    record = {
+        "stage": stage,
+        "started": started,
+        "finished": provenance.now_iso(),
+        "seconds": round(seconds, 3),
+        **git,
+        "machine": provenance.machine(),
+        "device": "cpu",
+        "params": params,
+        "overrides": list(ctx.overrides),
+        "pipeline_run_id": ctx.pipeline_run_id,
+        "prefect_flow_run_id": ctx.prefect_flow_run_id,
+        "mlflow_run_id": run_id,
+        "mlflow_parent_run_id": parent,
+        "mlflow_experiment_id": tracker.experiment_id,
+        "mlflow_tracking_uri": _without_credentials(tracking_uri(paths)),
+    }
+    write_json(paths.provenance(stage), record)
+    return {"stage": stage, "seconds": seconds, "mlflow_run_id": run_id, "metrics": result.metrics}
+
+
+def _without_credentials(uri: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password or parts.username:
+        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+    return urlunsplit(parts)

@@ -1,0 +1,133 @@
+"""MLflow bookkeeping: the only module that imports mlflow.
+
+Layout in the MLflow UI (experiment `oekaki`): one parent run per pipeline run, tagged
+`oekaki.pipeline_run_id`, with one nested run per stage (its params, metrics per step,
+figures, and tags for the git commit, the DVC stage and the Prefect flow run). Under the
+Prefect flow the parent is the flow's; under `dvc repro`, where each stage is its own
+process, the `source` stage mints the id and the first stage that logs creates the parent,
+so the stage runs of one `dvc repro` sit together under one parent as well.
+Run ids are always passed explicitly (MLflow's fluent active run is per thread).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from oekaki.paths import Paths
+
+EXPERIMENT = "oekaki"
+PIPELINE_TAG = "oekaki.pipeline_run_id"
+KIND_TAG = "oekaki.kind"
+
+
+def tracking_uri(paths: Paths) -> str:
+    """MLFLOW_TRACKING_URI when set (a real server), else the project's own SQLite store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{paths.mlflow_db}"
+
+
+def _client(paths: Paths):
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri(paths))
+
+
+class Tracker:
+    """Explicit-id MLflow logging for one project checkout."""
+
+    def __init__(self, paths: Paths):
+        self.paths = paths
+        self.client = _client(paths)
+        self.experiment_id = self._experiment()
+
+    def _experiment(self) -> str:
+        exp = self.client.get_experiment_by_name(EXPERIMENT)
+        if exp is not None:
+            return exp.experiment_id
+        # With the default store, keep artifacts inside the project too (absolute URI).
+        location = None if "MLFLOW_TRACKING_URI" in os.environ else self.paths.mlflow_artifacts.as_uri()
+        return self.client.create_experiment(EXPERIMENT, artifact_location=location)
+
+    def pipeline_run(self, pipeline_run_id: str, tags: dict[str, str]) -> str:
+        """The parent run of pipeline run `pipeline_run_id`, created on first use."""
+        found = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{PIPELINE_TAG}` = '{pipeline_run_id}' and tags.`{KIND_TAG}` = 'pipeline'",
+            max_results=1,
+        )
+        if found:
+            return found[0].info.run_id
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"pipeline {pipeline_run_id[:8]}",
+            tags={PIPELINE_TAG: pipeline_run_id, KIND_TAG: "pipeline", **tags},
+        )
+        return run.info.run_id
+
+    def finish(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status)
+
+    def log_stage(
+        self,
+        stage: str,
+        parent_run_id: str,
+        params: dict[str, Any],
+        metrics: dict[str, Any],
+        history: dict[str, list[dict[str, float]]],
+        files: list[Path],
+        tags: dict[str, str],
+    ) -> str:
+        """One nested run for one stage; returns its run id."""
+        from mlflow.entities import Metric, Param
+
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=stage,
+            tags={"mlflow.parentRunId": parent_run_id, KIND_TAG: "stage", "oekaki.dvc_stage": stage, **tags},
+        )
+        run_id = run.info.run_id
+        try:
+            ts = int(run.info.start_time)
+            plist = [Param(k, _param_text(v)) for k, v in sorted(params.items())]
+            mlist = [Metric(k, float(v), ts, 0) for k, v in sorted(metrics.items()) if _is_number(v)]
+            for name, rows in history.items():
+                for row in rows:
+                    step = int(row["step"])
+                    mlist += [Metric(f"{name}/{k}", float(v), ts, step) for k, v in row.items() if k != "step"]
+            for i in range(0, len(plist), 100):  # MLflow's per-request limits
+                self.client.log_batch(run_id, params=plist[i : i + 100])
+            for i in range(0, len(mlist), 1000):
+                self.client.log_batch(run_id, metrics=mlist[i : i + 1000])
+            for path in files:
+                if path.is_file():
+                    self.client.log_artifact(run_id, str(path), artifact_path=_artifact_dir(self.paths, path))
+            with tempfile.TemporaryDirectory() as tmp:
+                summary = Path(tmp) / f"{stage}_metrics.json"
+                summary.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
+                self.client.log_artifact(run_id, str(summary))
+        except Exception:
+            self.finish(run_id, "FAILED")
+            raise
+        self.finish(run_id)
+        self.finish(parent_run_id)  # the parent's end time follows its last stage
+        return run_id
+
+
+def _artifact_dir(paths: Paths, path: Path) -> str | None:
+    try:
+        return str(path.resolve().parent.relative_to(paths.root))
+    except ValueError:
+        return None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _param_text(v: Any) -> str:
+    text = v if isinstance(v, str) else json.dumps(v)
+    return text[:6000]
