@@ -236,9 +236,7 @@ def run(cfg: Config, paths: Paths) -> StageResult:
         "n_train": int(len(train_y)),
         "n_test": int(len(test_y)),
         "sha256": arrays_sha256(prepared),
-        "file_sha256": loaded.file_sha256,
         "verified_checksums": loaded.verified,
-        "fallbacks": fallbacks,
-        "limit": cfg.data.limit,
     }
-    return StageResult(metrics=metrics, figures=[figure])
+    details = {"file_sha256": loaded.file_sha256, "fallbacks": fallbacks, "limit": cfg.data.limit}
+    return StageResult(metrics=metrics, figures=[figure], details=details)

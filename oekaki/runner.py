@@ -122,6 +122,7 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         "machine": provenance.machine(),
         "device": "cpu",
         "params": params,
+        "details": result.details,
         "overrides": list(ctx.overrides),
         "pipeline_run_id": ctx.pipeline_run_id,
         "prefect_flow_run_id": ctx.prefect_flow_run_id,

@@ -16,6 +16,8 @@ class StageResult:
     figures: list[Path] = field(default_factory=list)
     # name -> rows like {"step": 1, "bic": 123.4}; logged to MLflow per step, written as DVC plots
     history: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    # bulky facts that belong in the provenance record rather than the metrics (per-file hashes...)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def get_logger(stage: str) -> logging.Logger:
