@@ -171,7 +171,7 @@ def load_any(cfg: Config, workdir: Path) -> tuple[Loaded, list[str]]:
                 return load_local(cfg.data), reasons
             return load_bundled(cfg.data, cfg.base.seed, workdir), reasons
         except sources.SourceError as exc:
-            if len(candidates) == 1:
+            if cfg.data.source != "auto":
                 raise
             log.warning("source %s unavailable: %s", source, exc)
             reasons.append(f"{source}: {exc}")
@@ -206,7 +206,7 @@ def replace_dir(src: Path, dst: Path) -> None:
 
 def run(cfg: Config, paths: Paths) -> StageResult:
     """Load, verify, subset and write `data/raw/` and `data/prepared.npz`."""
-    paths.root.joinpath("data").mkdir(exist_ok=True)
+    paths.root.joinpath("data").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download-", dir=paths.root / "data") as tmp:
         work = Path(tmp)
         (work / "fetch").mkdir()

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oekaki import download, sources
+from oekaki.config import load_config
+from oekaki.idx import IdxError
+from oekaki.paths import Paths, project_paths
+from tests.test_idx import write_set
+
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Point the mirrors at a host that can never resolve (RFC 2606 .invalid): a real DNS failure."""
+    for name in sources.MIRRORS:
+        monkeypatch.setitem(sources.MIRRORS, name, ["http://mirror.invalid/"])
+
+
+def cfg_with(*overrides):
+    return load_config(project_paths().params, list(overrides))
+
+
+def test_download_without_network_fails_fast_with_a_hint(tmp_path, offline):
+    t0 = time.perf_counter()
+    with pytest.raises(sources.SourceError) as err:
+        download.run(cfg_with("data.source=download"), Paths(tmp_path))
+    assert time.perf_counter() - t0 < 10
+    assert "cannot reach" in str(err.value) and "data.source=local" in str(err.value) and "bundled" in str(err.value)
+    assert not (tmp_path / "data" / "prepared.npz").exists()
+
+
+def test_auto_falls_back_to_the_bundled_sample_reproducibly(tmp_path, offline):
+    first = download.run(cfg_with("data.limit=300"), Paths(tmp_path / "a"))
+    second = download.run(cfg_with("data.limit=300"), Paths(tmp_path / "b"))
+    assert first.metrics["source"] == "bundled"
+    assert (first.metrics["n_train"], first.metrics["n_test"]) == (300, 300)
+    assert first.metrics["sha256"] == second.metrics["sha256"]
+    assert "download:" in first.details["fallbacks"][0]
+    data = np.load(tmp_path / "a" / "data" / "prepared.npz")
+    assert data["train_images"].shape == (300, 28, 28) and data["train_images"].dtype == np.uint8
+    assert data["train_labels"].dtype == np.int64
+    assert sorted(p.name for p in (tmp_path / "a" / "data" / "raw").iterdir()) == sorted(f"{s}.gz" for s in sources.IDX_FILES.values())
+
+
+def test_bundled_split_is_stratified_and_disjoint(tmp_path):
+    result = download.run(cfg_with("data.source=bundled"), Paths(tmp_path))
+    data = np.load(tmp_path / "data" / "prepared.npz")
+    assert (result.metrics["n_train"], result.metrics["n_test"]) == (4000, 1000)
+    assert np.bincount(data["test_labels"]).tolist() == [100] * 10
+    train = {x.tobytes() for x in data["train_images"]}
+    assert not any(x.tobytes() in train for x in data["test_images"])
+
+
+def test_local_files_with_unknown_checksums_load_with_a_warning(tmp_path, caplog):
+    (tmp_path / "idx").mkdir()
+    write_set(tmp_path / "idx", n_train=30, n_test=12)
+    with caplog.at_level(logging.WARNING):
+        result = download.run(cfg_with("data.source=local", f"data.local_dir={tmp_path / 'idx'}"), Paths(tmp_path))
+    assert result.metrics["source"] == "local" and result.metrics["verified_checksums"] is False
+    assert (result.metrics["n_train"], result.metrics["n_test"]) == (30, 12)
+    assert "not in the known list" in caplog.text
+
+
+def test_corrupt_local_file_is_named_and_nothing_is_written(tmp_path):
+    (tmp_path / "idx").mkdir()
+    files, _ = write_set(tmp_path / "idx")
+    files["test_images"].write_bytes(files["test_images"].read_bytes()[:50])
+    with pytest.raises(IdxError, match="t10k-images-idx3-ubyte.gz: corrupt or truncated"):
+        download.run(cfg_with("data.source=local", f"data.local_dir={tmp_path / 'idx'}"), Paths(tmp_path))
+    assert not (tmp_path / "data" / "prepared.npz").exists() and not (tmp_path / "data" / "raw").exists()
+
+
+def test_other_dataset_without_any_source_says_how_to_get_it(tmp_path, offline):
+    with pytest.raises(sources.SourceError, match="apt-get install dataset-fashion-mnist"):
+        download.run(cfg_with("data.dataset=fashion-mnist"), Paths(tmp_path))
+
+
+def test_source_fingerprint_follows_the_local_files(tmp_path, offline):
+    (tmp_path / "idx").mkdir()
+    files, _ = write_set(tmp_path / "idx")
+    cfg = cfg_with(f"data.local_dir={tmp_path / 'idx'}")
+    before = sources.check_source(cfg.data)
+    assert before.source == "local" and sources.check_source(cfg.data) == before
+    write_set(tmp_path / "idx", seed=1)
+    assert sources.check_source(cfg.data) != before
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
+def test_debian_fashion_mnist_is_verified_by_decompressed_sha256(tmp_path):
+    result = download.run(cfg_with("data.dataset=fashion-mnist", "data.source=local", f"data.local_dir={DEBIAN_FASHION}"), Paths(tmp_path))
+    assert result.metrics["verified_checksums"] is True
+    assert (result.metrics["n_train"], result.metrics["n_test"]) == (60000, 10000)
