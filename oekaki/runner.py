@@ -101,10 +101,10 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         write_json(paths.plots_dir / f"{name}.json", rows)
     log.info("stage %s finished its work in %.1f s", stage, seconds)
 
-    from oekaki.tracking import Tracker, tracking_uri
+    from oekaki.tracking import PIPELINE_TAG, Tracker, tracking_uri
 
     git = provenance.git_state(paths.root)
-    tags = {"git_commit": git["git_commit"], "git_dirty": str(git["git_dirty"]), **ctx.tags}
+    tags = {"git_commit": git["git_commit"], "git_dirty": str(git["git_dirty"]), PIPELINE_TAG: ctx.pipeline_run_id, **ctx.tags}
     if ctx.prefect_flow_run_id:
         tags["prefect_flow_run_id"] = ctx.prefect_flow_run_id
     if ctx.overrides:

@@ -1,0 +1,173 @@
+"""End to end, on tiny settings, in a temporary copy of the repository: the pipeline through
+`dvc repro` and through the Prefect flow (against a real `prefect server` on 127.0.0.1),
+checked through DVC's own commands and MLflow's client against a temporary store."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import VENV_BIN, copy_project, shrink_params, tool_env
+
+TINY = {
+    "data": {"limit": 400},
+    "gmm": {"n_init": 1, "max_components": 4, "digits_pca_components": 16, "digits_components_per_class": 2, "digits_n_samples": 100},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory):
+    """A real Prefect server on 127.0.0.1 for this module; stopped (SIGINT, then SIGKILL) after."""
+    home = tmp_path_factory.mktemp("prefect-server")
+    port = free_port()
+    log = open(home / "server.log", "w")
+    proc = subprocess.Popen(
+        [f"{VENV_BIN}/prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=tool_env(home, PREFECT_HOME=str(home)), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{api}/health", timeout=2):
+                break
+        except OSError:
+            assert proc.poll() is None, (home / "server.log").read_text()
+            time.sleep(1)
+    else:
+        raise AssertionError("prefect server did not become healthy:\n" + (home / "server.log").read_text())
+    yield api
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, prefect_api):
+    tmp = tmp_path_factory.mktemp("e2e")
+    paths = copy_project(tmp / "repo")
+    shrink_params(paths, **TINY)
+    subprocess.run(["git", "commit", "-qam", "tiny params"], cwd=paths.root, check=True, env=tool_env(tmp))
+    env = tool_env(tmp, PREFECT_API_URL=prefect_api)
+    return paths, env, tmp
+
+
+def sh(project, *args, expect=0) -> str:
+    paths, env, _ = project
+    proc = subprocess.run(list(args), cwd=paths.root, env=env, capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == expect, out
+    return out
+
+
+def flow(project, *args) -> dict[str, str]:
+    out = sh(project, f"{VENV_BIN}/python", "-m", "flows.pipeline", *args)
+    line = next(l for l in out.splitlines() if l.startswith("stages: "))
+    return dict(item.split("=") for item in line.removeprefix("stages: ").split(", "))
+
+
+def ran_stages(repro_output: str) -> set[str]:
+    return {s for s in ("download", "gmm", "report") if f"Running stage '{s}'" in repro_output}
+
+
+def dvc_clean(project) -> None:
+    status = json.loads(sh(project, "dvc", "status", "--json"))
+    assert status == {"source": ["always changed"]}, status  # the freshness check is always re-run, by design
+
+
+def mlflow_client(project) -> MlflowClient:
+    return MlflowClient(tracking_uri=project[1]["MLFLOW_TRACKING_URI"])
+
+
+def stage_runs(client: MlflowClient, where: str = ""):
+    exp = client.get_experiment_by_name("oekaki")
+    query = "tags.`oekaki.kind` = 'stage'" + (f" and {where}" if where else "")
+    return client.search_runs([exp.experiment_id], filter_string=query)
+
+
+def test_pipeline_through_dvc_and_prefect_agree(project):
+    paths = project[0]
+
+    # 1. dvc repro runs everything and DVC sees the metrics
+    out = sh(project, "dvc", "repro")
+    assert ran_stages(out) == {"download", "gmm", "report"}
+    metrics = json.loads(sh(project, "dvc", "metrics", "show", "--json"))
+    gmm = next(iter(metrics.values()))["data"]["metrics/gmm.json"]["data"]
+    assert gmm["true_k"] == 3 and 1 <= gmm["chosen_k"] <= 4
+    download = json.loads(paths.metrics("download").read_text())
+    assert download["source"] == "bundled" and download["n_train"] == 400 and len(download["sha256"]) == 64
+    html = paths.report_html.read_text()
+    assert "data:image/png;base64" in html and "<script" not in html and "http" not in html.split("<body>")[1].split("Provenance")[0]
+
+    # 2. one MLflow parent for the repro, one nested run per stage, with steps and artifacts
+    client = mlflow_client(project)
+    runs = stage_runs(client)
+    assert sorted(r.info.run_name for r in runs) == ["download", "gmm", "report"]
+    parents = {r.data.tags["mlflow.parentRunId"] for r in runs}
+    assert len(parents) == 1
+    assert len({r.data.tags["oekaki.pipeline_run_id"] for r in runs}) == 1
+    gmm_run = next(r for r in runs if r.info.run_name == "gmm")
+    assert gmm_run.data.tags["oekaki.dvc_stage"] == "gmm" and gmm_run.data.tags["entry_point"] == "dvc"
+    assert len(gmm_run.data.tags["git_commit"]) == 40
+    assert gmm_run.data.params["gmm.n_artworks"] == "300"
+    assert [m.step for m in client.get_metric_history(gmm_run.info.run_id, "gmm_bic/bic")] == [1, 2, 3, 4]
+    assert {a.path for a in client.list_artifacts(gmm_run.info.run_id, "reports/figures/gmm")} >= {"reports/figures/gmm/contest.png"}
+
+    # 3. the flow after repro: nothing re-runs, every stage task ends Cached
+    assert flow(project) == {"source": "Completed", "download": "Cached", "gmm": "Cached", "report": "Cached"}
+    dvc_clean(project)
+
+    # 4. a deleted output is not trusted: that stage (and what depends on it) runs again
+    (paths.figures("gmm") / "bic.png").unlink()
+    assert flow(project) == {"source": "Completed", "download": "Cached", "gmm": "Completed", "report": "Completed"}
+    assert (paths.figures("gmm") / "bic.png").is_file()
+    flow_gmm = stage_runs(client, "tags.entry_point = 'prefect'")
+    assert sorted(r.info.run_name for r in flow_gmm) == ["gmm", "report"]
+    assert all(r.data.tags.get("prefect_flow_run_id") for r in flow_gmm)
+
+    # 5. repro after the flow: nothing to do
+    dvc_clean(project)
+    assert ran_stages(sh(project, "dvc", "repro")) == set()
+
+    # 6. an override is a DVC experiment; dvc.lock agrees with params.yaml afterwards
+    assert flow(project, "--set", "gmm.n_artworks=120")["gmm"] == "Completed"
+    assert yaml.safe_load(paths.params.read_text())["gmm"]["n_artworks"] == 120
+    dvc_clean(project)
+    rows = list(csv.DictReader(io.StringIO(sh(project, "dvc", "exp", "show", "--csv"))))
+    exp = [r for r in rows if r["Experiment"].startswith("prefect-")]
+    assert len(exp) == 1 and exp[0]["gmm.n_artworks"] == "120" and exp[0]["n_artworks"] == "120"
+    assert stage_runs(client, "tags.overrides = 'gmm.n_artworks=120'")
+
+    # 7. and `dvc exp run -S` works on the same stages
+    out = sh(project, "dvc", "exp", "run", "-S", "gmm.n_artworks=150")
+    assert ran_stages(out) == {"gmm", "report"}
+    assert json.loads(paths.metrics("gmm").read_text())["n_artworks"] == 150
+
+
+def test_prefect_server_shows_cached_task_runs(project, prefect_api):
+    req = urllib.request.Request(f"{prefect_api}/task_runs/filter", data=b"{}", headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        runs = json.load(resp)
+    names = {(r["name"], r["state"]["name"]) for r in runs}
+    assert {("download", "Cached"), ("gmm", "Cached"), ("report", "Cached"), ("gmm", "Completed")} <= names
