@@ -105,7 +105,9 @@ def run_one(stage: str, cfg: Config, paths: Paths, ctx: runner.RunContext, force
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.pipeline", description="Run the oekaki pipeline as a Prefect flow.")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a param, e.g. gmm.n_artworks=500")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a param, e.g. gmm.n_artworks=500"
+    )
     parser.add_argument("--stages", nargs="+", choices=runner.PIPELINE, help="run only these stages (and what they need)")
     parser.add_argument("--force", action="store_true", help="ignore cached results")
     args = parser.parse_args(argv)

@@ -16,6 +16,7 @@ from oekaki import runner
 from oekaki.config import ConfigError, load_config
 from oekaki.paths import project_paths
 
+
 def user_errors() -> tuple[type[Exception], ...]:
     """Exceptions that mean "fix your input", reported without a traceback."""
     from oekaki.download import DataError

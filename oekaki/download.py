@@ -228,7 +228,11 @@ def run(cfg: Config, paths: Paths) -> StageResult:
 
     first = [np.flatnonzero(train_y == d)[:10] for d in range(10)]
     figure = digit_grid(
-        train_x[np.concatenate(first)], 10, f"{cfg.data.dataset}: ten training images per class", paths.figures("download") / "samples.png", cfg.report.figure_dpi
+        train_x[np.concatenate(first)],
+        10,
+        f"{cfg.data.dataset}: ten training images per class",
+        paths.figures("download") / "samples.png",
+        cfg.report.figure_dpi,
     )
     metrics = {
         "dataset": cfg.data.dataset,

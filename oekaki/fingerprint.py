@@ -42,6 +42,10 @@ def output_paths(paths: Paths, stage: str) -> list[str]:
     return _entry_paths(spec.get("outs")) + _entry_paths(spec.get("metrics")) + _entry_paths(spec.get("plots"))
 
 
+def dep_paths(paths: Paths, stage: str) -> list[str]:
+    return _entry_paths(dvc_stage(paths, stage).get("deps"))
+
+
 def path_digest(path: Path) -> str | None:
     """SHA-256 of a file, or of a folder's sorted (relative name, content) pairs; None if missing."""
     if path.is_file():
@@ -59,7 +63,7 @@ def stage_key(paths: Paths, stage: str, cfg: Config) -> str:
     payload = {
         "stage": stage,
         "cmd": spec["cmd"],
-        "deps": {d: path_digest(paths.root / d) for d in _entry_paths(spec.get("deps"))},
+        "deps": {d: path_digest(paths.root / d) for d in dep_paths(paths, stage)},
         "params": section_params(cfg, [p for p in spec.get("params", []) if isinstance(p, str)]),
     }
     return f"{stage}-" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]

@@ -50,7 +50,7 @@ class Mixture:
 
     def logpdf(self, x: np.ndarray) -> np.ndarray:
         """log p(x) for x of shape (n, 2)."""
-        parts = [np.log(w) + multivariate_normal(m, c).logpdf(x) for w, m, c in zip(self.weights, self.means, self.covs)]
+        parts = [np.log(w) + multivariate_normal(m, c).logpdf(x) for w, m, c in zip(self.weights, self.means, self.covs, strict=True)]
         return logsumexp(np.stack(parts, axis=-1), axis=-1)
 
     def conditional(self, x1: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -123,7 +123,13 @@ def run(cfg: Config, paths: Paths) -> StageResult:
     fitted = Mixture.from_sklearn(model)
     heldout_ll = float(model.score(heldout))
     true_ll = float(truth.logpdf(heldout).mean())
-    log.info("chose K=%d by BIC (truth %d); held-out log-likelihood %.3f vs true %.3f", model.n_components, len(truth.weights), heldout_ll, true_ll)
+    log.info(
+        "chose K=%d by BIC (truth %d); held-out log-likelihood %.3f vs true %.3f",
+        model.n_components,
+        len(truth.weights),
+        heldout_ll,
+        true_ll,
+    )
     generated = fitted.sample(g.n_generated, rng)
     styled = fitted.sample_conditional(g.style_pixel1, g.n_generated, rng)
     uniform = rng.uniform(0, 255, size=(g.n_generated, 2))
@@ -137,8 +143,17 @@ def run(cfg: Config, paths: Paths) -> StageResult:
     from oekaki import gmm_figures
 
     figures = gmm_figures.draw_all(
-        cfg, paths.figures("gmm"), truth=truth, fitted=fitted, contest=contest, generated=generated,
-        styled=styled, uniform=uniform, bics=bics, digit_images=digit_images, digit_labels=digit_labels,
+        cfg,
+        paths.figures("gmm"),
+        truth=truth,
+        fitted=fitted,
+        contest=contest,
+        generated=generated,
+        styled=styled,
+        uniform=uniform,
+        bics=bics,
+        digit_images=digit_images,
+        digit_labels=digit_labels,
     )
     metrics = {
         "chosen_k": int(model.n_components),

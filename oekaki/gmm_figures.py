@@ -47,7 +47,7 @@ def conditional_slice(fitted: Mixture, truth: Mixture, x1: float, styled: np.nda
 def picture_strips(rows: dict[str, np.ndarray], path: Path, dpi: int, n: int = 12) -> Path:
     """Each 2-pixel painting drawn as two grey squares; one strip per painter."""
     fig, axes = plt.subplots(len(rows), 1, figsize=(n * 0.6, len(rows) * 0.9))
-    for ax, (name, values) in zip(axes, rows.items()):
+    for ax, (name, values) in zip(axes, rows.items(), strict=True):
         pics = np.clip(values[:n], 0, 255)  # clipped for display only
         strip = np.full((1, n * 3 - 1), np.nan)
         for i, (p1, p2) in enumerate(pics):
@@ -87,12 +87,22 @@ def draw_all(cfg: Config, out: Path, *, truth, fitted, contest, generated, style
         density_contours(fitted, truth, generated, out / "density.png", dpi),
         conditional_slice(fitted, truth, g.style_pixel1, styled, out / "style_slice.png", dpi),
         picture_strips(
-            {"contest entries": contest, "new paintings from the model": generated,
-             f"same style (pixel 1 = {g.style_pixel1:g}), new landscapes": styled_pairs,
-             "untrained painter (uniform random pixels)": uniform},
-            out / "pictures.png", dpi,
+            {
+                "contest entries": contest,
+                "new paintings from the model": generated,
+                f"same style (pixel 1 = {g.style_pixel1:g}), new landscapes": styled_pairs,
+                "untrained painter (uniform random pixels)": uniform,
+            },
+            out / "pictures.png",
+            dpi,
         ),
         bic_curve(bics, len(fitted.weights), out / "bic.png", dpi),
-        digit_grid(digit_images[per_class], 10, "Gaussian mixture in PCA space: new digits, one row per class",
-                   out / "digits.png", dpi, row_labels=[str(d) for d in range(10)]),
+        digit_grid(
+            digit_images[per_class],
+            10,
+            "Gaussian mixture in PCA space: new digits, one row per class",
+            out / "digits.png",
+            dpi,
+            row_labels=[str(d) for d in range(10)],
+        ),
     ]

@@ -55,9 +55,7 @@ def pixel_table(image: np.ndarray) -> str:
     """A 28x28 digit as its numbers, each cell shaded by its own value."""
     rows = []
     for row in image:
-        cells = "".join(
-            f'<td style="background:rgb({v},{v},{v});color:{"#000" if v > 127 else "#bbb"}">{v}</td>' for v in row
-        )
+        cells = "".join(f'<td style="background:rgb({v},{v},{v});color:{"#000" if v > 127 else "#bbb"}">{v}</td>' for v in row)
         rows.append(f"<tr>{cells}</tr>")
     return f'<table class="pixels">{"".join(rows)}</table>'
 
@@ -79,7 +77,10 @@ def provenance_table(records: dict[str, dict], download: dict, cfg: Config, buil
     rows = [
         ("dataset", f"{download['dataset']} ({download['source']}), {download['n_train']:,} train / {download['n_test']:,} test images"),
         ("data SHA-256 (prepared arrays)", f"<code>{download['sha256']}</code>"),
-        ("report built", f"{built['time']} from commit <code>{built['git_commit'][:12]}</code>{' (uncommitted changes)' if built['git_dirty'] else ''}"),
+        (
+            "report built",
+            f"{built['time']} from commit <code>{built['git_commit'][:12]}</code>{' (uncommitted changes)' if built['git_dirty'] else ''}",
+        ),
         ("machine", html.escape(f"{built['machine']['host']}, {built['machine']['platform']}, Python {built['machine']['python']}")),
     ]
     for stage, rec in records.items():
@@ -128,7 +129,10 @@ def run(cfg: Config, paths: Paths) -> StageResult:
         f"<p>With 256 values per pixel there are 256<sup>784</sup> &asymp; 10<sup>{log10_images:.0f}</sup> possible 28&times;28 images. "
         "An <em>untrained painter</em> that picks every pixel at random almost never hits a digit: the images people want "
         "fill only a vanishing corner of that space. Learning to draw means learning where that corner is.</p>",
-        figure(fig["download"] / "samples.png", "Real training images: ten per class. These are the corner of image space the models must learn."),
+        figure(
+            fig["download"] / "samples.png",
+            "Real training images: ten per class. These are the corner of image space the models must learn.",
+        ),
         "<h2>2. Learning a distribution: the 2-pixel painting contest</h2>",
         f"<p>Shrink the problem to pictures of just two pixels, so every picture is a point on a plane. {gmm['n_artworks']} artists "
         f"paint from a hidden recipe, a mixture of {gmm['true_k']} Gaussian clusters. Their paintings are not spread everywhere: they "

@@ -87,11 +87,29 @@ def stage_params(cfg: Config, stage: str) -> dict:
     return out
 
 
+class MissingInputError(FileNotFoundError):
+    """An upstream output a stage needs is not there."""
+
+
+def check_inputs(stage: str, paths: Paths) -> None:
+    """Fail early, naming the file and the stage that makes it, if an upstream output is missing."""
+    from oekaki import fingerprint
+
+    for upstream in UPSTREAM[stage]:
+        for rel in fingerprint.output_paths(paths, upstream):
+            if rel in fingerprint.dep_paths(paths, stage) and not (paths.root / rel).exists():
+                raise MissingInputError(
+                    f"{rel} is missing: stage {stage!r} needs the output of stage {upstream!r}; "
+                    f"run `dvc repro {stage}` or `python -m flows.pipeline --stages {stage}`"
+                )
+
+
 def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
     """Run `stage`, write its metrics, plots and provenance, log it to MLflow; return a summary."""
     from threadpoolctl import threadpool_limits
 
-    started, t0 = provenance.now_iso(), time.perf_counter()
+    check_inputs(stage, paths)
+    started, started_unix, t0 = provenance.now_iso(), time.time(), time.perf_counter()
     module = importlib.import_module(STAGE_MODULES[stage])
     with threadpool_limits(cfg.base.threads):
         result = module.run(cfg, paths)
@@ -117,6 +135,7 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         "stage": stage,
         "started": started,
         "finished": provenance.now_iso(),
+        "started_unix": started_unix,  # lets bench/overhead.py measure process start-up
         "seconds": round(seconds, 3),
         **git,
         "machine": provenance.machine(),

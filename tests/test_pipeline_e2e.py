@@ -7,18 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import signal
-import socket
 import subprocess
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from oekaki.servers import PrefectServer
 from tests.conftest import VENV_BIN, copy_project, shrink_params, tool_env
 
 TINY = {
@@ -27,40 +23,15 @@ TINY = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def prefect_api(tmp_path_factory):
-    """A real Prefect server on 127.0.0.1 for this module; stopped (SIGINT, then SIGKILL) after."""
+    """A real Prefect server on 127.0.0.1 for this module, stopped afterwards."""
     home = tmp_path_factory.mktemp("prefect-server")
-    port = free_port()
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen(
-        [f"{VENV_BIN}/prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=tool_env(home, PREFECT_HOME=str(home)), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    api = f"http://127.0.0.1:{port}/api"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{api}/health", timeout=2):
-                break
-        except OSError:
-            assert proc.poll() is None, (home / "server.log").read_text()
-            time.sleep(1)
-    else:
-        raise AssertionError("prefect server did not become healthy:\n" + (home / "server.log").read_text())
-    yield api
-    os.killpg(proc.pid, signal.SIGINT)
+    server = PrefectServer(home, tool_env(home))
     try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
+        yield server.wait_healthy()
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +54,7 @@ def sh(project, *args, expect=0) -> str:
 
 def flow(project, *args) -> dict[str, str]:
     out = sh(project, f"{VENV_BIN}/python", "-m", "flows.pipeline", *args)
-    line = next(l for l in out.splitlines() if l.startswith("stages: "))
+    line = next(ln for ln in out.splitlines() if ln.startswith("stages: "))
     return dict(item.split("=") for item in line.removeprefix("stages: ").split(", "))
 
 

@@ -1,0 +1,43 @@
+"""Bad input through the real command lines: exit status 2, one clear line, nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.conftest import VENV_BIN, copy_project, tool_env
+
+
+@pytest.fixture
+def project(tmp_path):
+    return copy_project(tmp_path / "repo"), tool_env(tmp_path)
+
+
+def run(project, *args):
+    paths, env = project
+    return subprocess.run([f"{VENV_BIN}/python", *args], cwd=paths.root, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_stage_with_impossible_param_exits_2_and_writes_nothing(project):
+    paths, _ = project
+    paths.params.write_text(paths.params.read_text().replace("n_artworks: 300", "n_artworks: -4"))
+    before = sorted(p for p in paths.root.rglob("*") if ".git" not in p.parts)
+    proc = run(project, "-m", "oekaki", "stage", "source")
+    assert proc.returncode == 2
+    assert "params.yaml: gmm.n_artworks = -4 is impossible; expected an integer >= 10" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert sorted(p for p in paths.root.rglob("*") if ".git" not in p.parts) == before
+
+
+def test_flow_with_bad_override_exits_2_before_prefect_starts(project):
+    proc = run(project, "-m", "flows.pipeline", "--set", "gmm.true_weights=[0.5, 0.9, 0.1]")
+    assert proc.returncode == 2
+    assert "gmm.true_weights" in proc.stderr and "sum to 1" in proc.stderr
+    assert "Starting temporary server" not in proc.stdout + proc.stderr
+
+
+def test_stage_without_upstream_output_says_what_is_missing(project):
+    proc = run(project, "-m", "oekaki", "stage", "gmm")
+    assert proc.returncode == 2
+    assert "data/prepared.npz is missing: stage 'gmm' needs the output of stage 'download'" in proc.stderr
