@@ -28,12 +28,13 @@ from oekaki import dvc_ops, fingerprint, runner
 from oekaki.config import Config, ConfigError, load_config, parse_override
 from oekaki.paths import Paths, project_paths
 from oekaki.tracking import Tracker
+from tasks.cnn import cnn
 from tasks.download import download
 from tasks.gmm import gmm
 from tasks.report import report
 from tasks.source import source
 
-STAGE_TASKS = {"download": download, "gmm": gmm, "report": report}
+STAGE_TASKS = {"download": download, "gmm": gmm, "cnn": cnn, "report": report}
 
 
 def cache_decision(paths: Paths, stage: str, key: str, force: bool) -> tuple[bool, str]:

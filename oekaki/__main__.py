@@ -23,7 +23,12 @@ def user_errors() -> tuple[type[Exception], ...]:
     from oekaki.idx import IdxError
     from oekaki.sources import SourceError
 
-    return (ConfigError, DataError, IdxError, SourceError, FileNotFoundError)
+    errors = (ConfigError, DataError, IdxError, SourceError, FileNotFoundError)
+    if "oekaki.training" in sys.modules:  # only stages that train import torch
+        from oekaki.training import CheckpointError, TrainingError
+
+        errors += (CheckpointError, TrainingError)
+    return errors
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,7 +103,42 @@ class GmmConfig:
 
 @dataclass(frozen=True)
 class CnnConfig:
-    """Filled in by the `cnn` stage's issue."""
+    """Small CNN classifier: conv3x3-BN-ReLU-maxpool blocks, then one hidden layer.
+
+    Defaults follow the fast-MNIST recipe (in-memory batches, batch norm, one-cycle AdamW).
+    """
+
+    channels: tuple[int, ...] = (32, 64)
+    hidden: int = 128
+    dropout: float = 0.1
+    epochs: int = 3
+    min_steps: int = 400
+    batch_size: int = 128
+    lr: float = 0.005
+    weight_decay: float = 0.0005
+    schedule: Literal["onecycle", "constant"] = "onecycle"
+    augment_shift: int = 2
+    label_smoothing: float = 0.0
+    eval_batch_size: int = 1000
+
+    def check(self, err) -> None:
+        if not 1 <= len(self.channels) <= 4 or any(c < 1 for c in self.channels):
+            err("channels", list(self.channels), "1 to 4 positive channel counts (28 px halves per block)")
+        for key in ("hidden", "epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, key) < 1:
+                err(key, getattr(self, key), "an integer >= 1")
+        if self.min_steps < 0:
+            err("min_steps", self.min_steps, "an integer >= 0 (0 = train exactly `epochs`)")
+        if not 0.0 <= self.dropout < 1.0:
+            err("dropout", self.dropout, "a probability in [0, 1)")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            err("label_smoothing", self.label_smoothing, "a value in [0, 1)")
+        if self.lr <= 0:
+            err("lr", self.lr, "a learning rate > 0")
+        if self.weight_decay < 0:
+            err("weight_decay", self.weight_decay, "a value >= 0")
+        if not 0 <= self.augment_shift <= 8:
+            err("augment_shift", self.augment_shift, "0 to 8 pixels")
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,18 @@ class Paths:
     def gmm_digit_samples(self) -> Path:
         return self.gmm_dir / "digit_samples.npz"
 
+    # --- models ------------------------------------------------------------------
+    def model_dir(self, stage: str) -> Path:
+        return self.root / "models" / stage
+
+    def checkpoint(self, stage: str) -> Path:
+        """The last completed epoch of `stage` (kept between runs: DVC `persist: true`)."""
+        return self.model_dir(stage) / "checkpoints" / "last.pt"
+
+    @property
+    def cnn_model(self) -> Path:
+        return self.model_dir("cnn") / "model.pt"
+
     # --- metrics, plots, figures, report ---------------------------------------
     @property
     def metrics_dir(self) -> Path:

@@ -103,10 +103,11 @@ def provenance_table(records: dict[str, dict], download: dict, cfg: Config, buil
 def run(cfg: Config, paths: Paths) -> StageResult:
     download = read_json(paths.metrics("download"))
     gmm = read_json(paths.metrics("gmm"))
-    records = {s: read_json(paths.provenance(s)) for s in ("download", "gmm")}
+    cnn = read_json(paths.metrics("cnn"))
+    records = {s: read_json(paths.provenance(s)) for s in ("download", "gmm", "cnn")}
     data = np.load(paths.prepared)
     digit = data["test_images"][0]
-    fig = {s: paths.figures(s) for s in ("download", "gmm")}
+    fig = {s: paths.figures(s) for s in ("download", "gmm", "cnn")}
     git = provenance.git_state(paths.root)
     built = {"time": provenance.now_iso(), "machine": provenance.machine(), **git}
     log10_images = 784 * math.log10(256)
@@ -163,13 +164,39 @@ def run(cfg: Config, paths: Paths) -> StageResult:
             "The paintings themselves, two grey squares each: contest entries, new paintings from the model, paintings that keep "
             "one artist's style, and the untrained painter's random ones.",
         ),
-        "<h2>3. The same idea on real digits</h2>",
+        "<h2>3. Classification: image &rarr; features &rarr; label</h2>",
+        f"<p>Before drawing, recognising. A small convolutional network slides learned 3&times;3 filters over the image; "
+        f"each filter lights up where its stroke appears (vertical, horizontal, diagonal, curved), pooling keeps the strongest "
+        f"responses, and a second layer of filters combines strokes into parts. The result is a feature vector of "
+        f"{records['cnn']['params']['cnn.hidden']} numbers from which one linear layer reads the label. Trained for "
+        f"{cnn['epochs']} epochs ({cnn['train_seconds']:.0f} s on {cnn['device']}), it classifies "
+        f"<strong>{cnn['test_accuracy']:.2%}</strong> of the {download['n_test']:,} test images correctly.</p>",
+        figure(fig["cnn"] / "filters.png", "The first layer's filters. Each is a tiny stroke detector: light-dark edges at different angles."),
+        figure(
+            fig["cnn"] / "feature_maps.png",
+            "One test digit through the network: each small map shows where one channel responded. Block 1 sees strokes; "
+            "block 2, at half the resolution, sees combinations of strokes.",
+        ),
+        '<div class="grid">',
+        figure(
+            fig["cnn"] / "feature_space.png",
+            "Every test image's feature vector, flattened to 2-D with PCA. Digits of one class land together: in feature "
+            "space the classes are easy to tell apart.",
+        ),
+        figure(fig["cnn"] / "confusion.png", "Which digits the network mistakes for which (rows: truth, columns: prediction)."),
+        "</div>",
+        figure(fig["cnn"] / "wrong.png", "The test images the network got wrong with the most confidence: true label &rarr; prediction (confidence)."),
+        f"<p>The trained classifier also becomes the <em>judge</em> of generated images: it measures how far a set of "
+        f"images is from real digits in its feature space (a Fréchet distance, FID). Its scale on this data: real test "
+        f"vs real training images {cnn['fid_real_floor']:.2f}, uniform noise vs real {cnn['fid_noise_ceiling']:.0f}; "
+        f"the Inception Score of real test images is {cnn['inception_score_real']:.2f} (10 at most).</p>",
+        "<h2>4. The same idea on real digits</h2>",
         f"<p>A Gaussian mixture per digit class, fitted after compressing the images with PCA "
         f"({gmm['digits_pca_explained_variance']:.0%} of the pixel variance kept), is the classical baseline the neural "
         "networks must beat. It already produces recognisable digits, blurry and sometimes broken.</p>",
         figure(fig["gmm"] / "digits.png", "New digits sampled from the per-class Gaussian mixtures in PCA space, one row per class."),
         "<h2>Metrics</h2>",
-        metrics_table({"download": download, "gmm": gmm}),
+        metrics_table({"download": download, "gmm": gmm, "cnn": cnn}),
         "<h2>Provenance</h2>",
         provenance_table(records, download, cfg, built),
     ]

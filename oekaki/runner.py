@@ -21,11 +21,11 @@ from oekaki.paths import Paths
 
 log = logging.getLogger("oekaki.runner")
 
-PIPELINE = ("source", "download", "gmm", "report")
-UPSTREAM = {"source": (), "download": ("source",), "gmm": ("download",), "report": ("download", "gmm")}
-STAGE_MODULES = {"download": "oekaki.download", "gmm": "oekaki.gmm", "report": "oekaki.report"}
+PIPELINE = ("source", "download", "gmm", "cnn", "report")
+UPSTREAM = {"source": (), "download": ("source",), "gmm": ("download",), "cnn": ("download",), "report": ("download", "gmm", "cnn")}
+STAGE_MODULES = {"download": "oekaki.download", "gmm": "oekaki.gmm", "cnn": "oekaki.cnn", "report": "oekaki.report"}
 # The params sections each stage reads (also listed, key by key, in dvc.yaml).
-STAGE_SECTIONS = {"download": ("base", "data"), "gmm": ("gmm",), "report": ("report",)}
+STAGE_SECTIONS = {"download": ("base", "data"), "gmm": ("gmm",), "cnn": ("base", "cnn"), "report": ("report",)}
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
     tracker = Tracker(paths)
     parent = ctx.parent_run_id or tracker.pipeline_run(ctx.pipeline_run_id, tags)
     params = stage_params(cfg, stage)
-    run_id = tracker.log_stage(stage, parent, params, result.metrics, result.history, result.figures, tags)
+    run_id = tracker.log_stage(stage, parent, params, result.metrics, result.history, result.figures, tags, result.models)
     record = {
         "stage": stage,
         "started": started,
@@ -139,7 +139,7 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         "seconds": round(seconds, 3),
         **git,
         "machine": provenance.machine(),
-        "device": "cpu",
+        "device": result.metrics.get("device", "cpu"),
         "params": params,
         "details": result.details,
         "overrides": list(ctx.overrides),

@@ -18,6 +18,8 @@ class StageResult:
     history: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     # bulky facts that belong in the provenance record rather than the metrics (per-file hashes...)
     details: dict[str, Any] = field(default_factory=dict)
+    # registered model name -> self-describing checkpoint file, logged and registered in MLflow
+    models: dict[str, Path] = field(default_factory=dict)
 
 
 def get_logger(stage: str) -> logging.Logger:

@@ -80,6 +80,7 @@ class Tracker:
         history: dict[str, list[dict[str, float]]],
         files: list[Path],
         tags: dict[str, str],
+        models: dict[str, Path] | None = None,
     ) -> str:
         """One nested run for one stage; returns its run id."""
         from mlflow.entities import Metric, Param
@@ -105,6 +106,8 @@ class Tracker:
             for path in files:
                 if path.is_file():
                     self.client.log_artifact(run_id, str(path), artifact_path=_artifact_dir(self.paths, path))
+            for name, path in (models or {}).items():
+                self.log_model(run_id, name, path)
             with tempfile.TemporaryDirectory() as tmp:
                 summary = Path(tmp) / f"{stage}_metrics.json"
                 summary.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
@@ -115,6 +118,31 @@ class Tracker:
         self.finish(run_id)
         self.finish(parent_run_id)  # the parent's end time follows its last stage
         return run_id
+
+
+    def log_model(self, run_id: str, name: str, checkpoint: Path) -> None:
+        """Log a self-describing checkpoint and register it as model `name`.
+
+        Two forms: the checkpoint file itself (plain tensors, loads with weights_only=True),
+        and MLflow's `pt2` (torch.export) model with an input example, which MLflow serves
+        without unpickling Python code. Explicit pip requirements skip MLflow's slow inference.
+        """
+        import mlflow
+        import torch
+
+        from oekaki.models import load_model
+
+        self.client.log_artifact(run_id, str(checkpoint), artifact_path="checkpoint")
+        model, example = load_model(checkpoint)
+        mlflow.set_tracking_uri(tracking_uri(self.paths))
+        with mlflow.start_run(run_id=run_id):  # this thread only; ended right away
+            mlflow.pytorch.log_model(
+                model,
+                name=name,
+                input_example=example,
+                registered_model_name=name,
+                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"],
+            )
 
 
 def _artifact_dir(paths: Paths, path: Path) -> str | None:

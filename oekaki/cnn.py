@@ -1,0 +1,137 @@
+"""Stage `cnn`: train the digit classifier (resumable), evaluate it, calibrate it as the judge."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from oekaki import judge as judge_mod
+from oekaki import training
+from oekaki.config import Config, CnnConfig
+from oekaki.models.cnn import CnnArgs, DigitCNN
+from oekaki.paths import Paths
+from oekaki.stage import StageResult, get_logger
+
+log = get_logger("cnn")
+CODE = [Path(__file__), Path(training.__file__), Path(__file__).parent / "models" / "cnn.py"]
+
+
+def make_optimizer(model: DigitCNN, c: CnnConfig, total_steps: int):
+    opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+    if c.schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c.lr, total_steps=total_steps)
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    return opt, sched
+
+
+def train_one_epoch(model, data: training.TensorData, opt, sched, c: CnnConfig, gen: torch.Generator, epoch: int, epochs: int) -> dict:
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    bar = training.Progress(len(data.train_y), f"cnn epoch {epoch}/{epochs}", log)
+    for idx in training.batch_indices(len(data.train_y), c.batch_size, gen):
+        x = training.random_shift(data.train_x[idx], c.augment_shift, gen)  # (B, 28, 28) uint8
+        y = data.train_y[idx]
+        logits = model(model.normalize(x))  # (B, 10)
+        loss = F.cross_entropy(logits, y, label_smoothing=c.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        total_loss += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+        bar.update(len(y), loss=total_loss / seen, acc=correct / seen)
+    rate = bar.close()
+    return {"train_loss": total_loss / seen, "train_accuracy": correct / seen, "images_per_second": rate}
+
+
+@torch.no_grad()
+def evaluate(model: DigitCNN, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[dict, torch.Tensor]:
+    """Test loss (plain cross-entropy, nats) and accuracy; also the (N, 10) probabilities."""
+    model.eval()
+    probs, loss = [], 0.0
+    for idx in training.batch_indices(len(y), batch_size, None):
+        logits = model(model.normalize(x[idx]))
+        loss += F.cross_entropy(logits, y[idx], reduction="sum").item()
+        probs.append(torch.softmax(logits, 1).cpu())
+    p = torch.cat(probs)
+    return {"test_loss": loss / len(y), "test_accuracy": (p.argmax(1) == y.cpu()).double().mean().item()}, p
+
+
+def plan_epochs(c: CnnConfig, n_train: int) -> tuple[int, int]:
+    if c.batch_size > n_train:
+        raise training.TrainingError(f"cnn.batch_size = {c.batch_size} is larger than the {n_train} training images; lower it")
+    steps = math.ceil(n_train / c.batch_size)
+    return max(c.epochs, math.ceil(c.min_steps / steps)), steps
+
+
+def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.device) -> tuple[DigitCNN, list[dict], float, int]:
+    """Train with a checkpoint after each epoch; resume from one that matches this run."""
+    c = cfg.cnn
+    epochs, steps = plan_epochs(c, len(data.train_y))
+    train_f = data.train_x.float() / 255.0
+    args = CnnArgs(c.channels, c.hidden, c.dropout, round(train_f.mean().item(), 6), round(train_f.std().item(), 6))
+    torch.manual_seed(cfg.base.seed)
+    model = DigitCNN(args).to(device)
+    opt, sched = make_optimizer(model, c, epochs * steps)
+    gen = torch.Generator().manual_seed(cfg.base.seed)
+    sig = training.signature("cnn", {**dataclasses.asdict(c), "seed": cfg.base.seed}, data.sha256, CODE)
+    history, seconds, start = [], 0.0, 1
+    if ckpt := training.resumable(paths.checkpoint("cnn"), sig, log):
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        training.set_rng_state(ckpt["rng"], gen)
+        history, seconds, start = ckpt["history"], ckpt["train_seconds"], ckpt["epoch"] + 1
+        log.info("resuming from %s after epoch %d of %d", paths.checkpoint("cnn"), ckpt["epoch"], epochs)
+    for epoch in range(start, epochs + 1):
+        t0 = time.perf_counter()
+        stats = train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs)
+        training.check_finite(stats["train_loss"], "cnn training loss", epoch)
+        test, _ = evaluate(model, data.test_x, data.test_y, c.eval_batch_size)
+        seconds += time.perf_counter() - t0
+        history.append({"step": epoch, **stats, **test, "lr": sched.get_last_lr()[0]})
+        log.info("epoch %d/%d: train loss %.4f, test accuracy %.4f (%.0f img/s)", epoch, epochs, stats["train_loss"], test["test_accuracy"], stats["images_per_second"])
+        training.save_checkpoint(
+            paths.checkpoint("cnn"),
+            {
+                "kind": "cnn", "model_args": args.as_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "epoch": epoch, "epochs": epochs, "rng": training.rng_state(gen),
+                "history": history, "train_seconds": seconds, "signature": sig,
+            },
+        )  # fmt: skip
+    return model, history, seconds, epochs
+
+
+def run(cfg: Config, paths: Paths) -> StageResult:
+    device = training.resolve_device(cfg.base)
+    data = training.TensorData.load(paths.prepared, device)
+    model, history, seconds, epochs = train(cfg, paths, data, device)
+    test, probs = evaluate(model, data.test_x, data.test_y, cfg.cnn.eval_batch_size)
+    training.save_checkpoint(
+        paths.cnn_model,
+        {"kind": "cnn", "model_args": model.args.as_dict(), "model": model.state_dict(), "metrics": test, "data_sha256": data.sha256},
+    )
+    judge = judge_mod.Judge(model, device)
+    test_x, test_y = data.test_x.cpu().numpy(), data.test_y.cpu().numpy()
+    calibration = judge_mod.calibrate(judge, data.train_x.cpu().numpy(), test_x, cfg.base.seed)
+    from oekaki import cnn_figures
+
+    figures = cnn_figures.draw_all(model, judge, test_x, test_y, probs.numpy(), paths.figures("cnn"), cfg.report.figure_dpi)
+    metrics = {
+        "test_accuracy": test["test_accuracy"],
+        "test_loss": test["test_loss"],
+        "epochs": epochs,
+        "train_seconds": seconds,
+        "images_per_second": float(np.mean([h["images_per_second"] for h in history])),
+        "device": device.type,
+        **calibration,
+    }
+    return StageResult(metrics=metrics, figures=figures, history={"cnn_history": history}, models={"cnn-classifier": paths.cnn_model})

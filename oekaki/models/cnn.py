@@ -1,0 +1,77 @@
+"""The digit classifier: image -> features -> label.
+
+Each block is conv3x3 -> batch norm -> ReLU -> 2x2 max-pool: early filters respond to
+strokes (vertical, horizontal, diagonal edges), later ones to combinations such as curves
+and loops. The pooled maps are flattened into a feature vector (`embed`), the judge's
+feature space for generated images, and a linear layer turns it into class scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class CnnArgs:
+    """Everything needed to rebuild the network (stored in every checkpoint)."""
+
+    channels: tuple[int, ...] = (32, 64)
+    hidden: int = 128
+    dropout: float = 0.1
+    mean: float = 0.1307  # input normalisation, measured on the training images
+    std: float = 0.3081
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "channels": list(self.channels)}
+
+
+class DigitCNN(nn.Module):
+    def __init__(self, args: CnnArgs):
+        super().__init__()
+        self.args = args
+        blocks, in_ch, size = [], 1, 28
+        for out_ch in args.channels:
+            blocks.append(
+                nn.Sequential(
+                    nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(out_ch),
+                    nn.ReLU(inplace=True),
+                    nn.MaxPool2d(2),
+                )
+            )
+            in_ch, size = out_ch, size // 2
+        self.blocks = nn.ModuleList(blocks)
+        self.embedding = nn.Sequential(
+            nn.Flatten(), nn.Linear(in_ch * size * size, args.hidden, bias=False), nn.BatchNorm1d(args.hidden), nn.ReLU(inplace=True)
+        )
+        self.dropout = nn.Dropout(args.dropout)
+        self.head = nn.Linear(args.hidden, 10)
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, 28, 28) -> float (B, 1, 28, 28), standardised as in training."""
+        return ((images.float() / 255.0 - self.args.mean) / self.args.std).unsqueeze(1)
+
+    def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Output of every block for normalised input x (B, 1, 28, 28): (B, C_i, 28/2^i, 28/2^i)."""
+        maps = []
+        for block in self.blocks:
+            x = block(x)
+            maps.append(x)
+        return maps
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature vector (B, hidden) of normalised input x: the penultimate layer."""
+        for block in self.blocks:
+            x = block(x)
+        return self.embedding(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.embed(x)))  # (B, 10) logits
+
+
+def build(model_args: dict) -> DigitCNN:
+    """Rebuild from a checkpoint's `model_args`."""
+    return DigitCNN(CnnArgs(**{**model_args, "channels": tuple(model_args["channels"])}))

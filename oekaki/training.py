@@ -1,0 +1,190 @@
+"""Machinery every training stage shares (cnn now; vae and gan next).
+
+- the whole dataset as uint8 tensors in memory, batches sliced by index, augmentation
+  vectorised per batch (no per-sample PIL images or transforms);
+- device and thread choice from `base`;
+- self-describing checkpoints written atomically after every epoch, loaded with
+  `torch.load(weights_only=True)` so a checkpoint can never run code, and resumed only
+  when their signature (stage params, data hash, code hash) matches the current run;
+- a progress bar per epoch in a terminal, plain log lines otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import pickle
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from oekaki.config import BaseConfig
+from oekaki.io import atomic_path
+
+CHECKPOINT_FORMAT = "oekaki-checkpoint/1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is corrupt, foreign, or not plain data."""
+
+
+class TrainingError(RuntimeError):
+    """Params the model cannot use with this data, or a run that diverged."""
+
+
+# --------------------------------------------------------------------------- device, data
+def resolve_device(base: BaseConfig) -> torch.device:
+    """`auto` = CUDA when present, else CPU; `cuda` without a GPU is an error, not a silent CPU run."""
+    torch.set_num_threads(base.threads)
+    if base.device == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("base.device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
+    if base.device == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+@dataclass
+class TensorData:
+    """Prepared images (N, 28, 28) uint8 and labels (N,) int64, on the training device."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    sha256: str
+
+    @classmethod
+    def load(cls, path: Path, device: torch.device) -> TensorData:
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in ("train_images", "train_labels", "test_images", "test_labels")}
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            raise TrainingError(f"{path}: not a readable prepared-data file ({exc}); re-run the download stage (`dvc repro download`)") from exc
+        h = hashlib.sha256()
+        for key in sorted(arrays):
+            h.update(key.encode())
+            h.update(np.ascontiguousarray(arrays[key]).tobytes())
+
+        def t(key: str) -> torch.Tensor:
+            return torch.from_numpy(arrays[key]).to(device)
+
+        return cls(t("train_images"), t("train_labels").long(), t("test_images"), t("test_labels").long(), h.hexdigest())
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator | None) -> Iterator[torch.Tensor]:
+    """Index slices of one epoch (shuffled with `generator`, in order when it is None)."""
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Translate each image of x (B, H, W) by its own random (dy, dx) in [-s, s], zero fill; vectorised."""
+    if max_shift == 0:
+        return x
+    b, h, w = x.shape
+    s = max_shift
+    padded = torch.nn.functional.pad(x, (s, s, s, s))  # (B, H+2s, W+2s)
+    offs = torch.randint(0, 2 * s + 1, (b, 2), generator=generator).to(x.device)
+    rows = (torch.arange(h, device=x.device)[None, :] + offs[:, :1])[:, :, None]  # (B, H, 1)
+    cols = (torch.arange(w, device=x.device)[None, :] + offs[:, 1:])[:, None, :]  # (B, 1, W)
+    return padded[torch.arange(b, device=x.device)[:, None, None], rows, cols]
+
+
+# --------------------------------------------------------------------------- checkpoints
+def signature(stage: str, params: dict, data_sha256: str, code_files: list[Path]) -> str:
+    """What a checkpoint must match to be resumed: stage params, data content, model/training code."""
+    h = hashlib.sha256(json.dumps({"stage": stage, "params": params, "data": data_sha256}, sort_keys=True, default=list).encode())
+    for f in code_files:
+        h.update(Path(f).read_bytes())
+    return h.hexdigest()
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Write {format, ...payload} atomically: a crash mid-write leaves the previous checkpoint."""
+    with atomic_path(path) as tmp:
+        torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load plain tensors and containers only; anything that would unpickle code is refused."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{path}: refused: it holds pickled objects, not plain tensors (weights_only load failed: {str(exc).splitlines()[0]})") from exc
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({exc}); delete it to start fresh") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not an oekaki checkpoint (format {ckpt.get('format') if isinstance(ckpt, dict) else type(ckpt).__name__!r})")
+    return ckpt
+
+
+def resumable(path: Path, expected_signature: str, log: logging.Logger) -> dict[str, Any] | None:
+    """The checkpoint at `path` if it belongs to this exact run; else None, and the log says why."""
+    if not path.is_file():
+        return None
+    try:
+        ckpt = load_checkpoint(path)
+    except CheckpointError as exc:
+        log.warning("not resuming: %s", exc)
+        return None
+    if ckpt.get("signature") != expected_signature:
+        log.warning("not resuming from %s: it was written for other params, data or code; training starts fresh", path)
+        return None
+    return ckpt
+
+
+def rng_state(generator: torch.Generator) -> dict[str, torch.Tensor]:
+    state = {"torch": torch.get_rng_state(), "generator": generator.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict, generator: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["generator"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def check_finite(value: float, what: str, epoch: int) -> None:
+    if not math.isfinite(value):
+        raise TrainingError(f"{what} became {value} in epoch {epoch}; lower the learning rate. The last good checkpoint is kept.")
+
+
+# --------------------------------------------------------------------------- progress
+class Progress:
+    """tqdm bar in a terminal; one log line per ~25 % otherwise (DVC and CI logs stay readable)."""
+
+    def __init__(self, total: int, desc: str, log: logging.Logger):
+        self.total, self.desc, self.log = total, desc, log
+        self.n, self.t0, self.next_log = 0, time.perf_counter(), 0.25
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="img", leave=False, dynamic_ncols=True)
+
+    def update(self, images: int, **stats: float) -> None:
+        self.n += images
+        rate = self.n / max(time.perf_counter() - self.t0, 1e-9)
+        if self.bar is not None:
+            self.bar.update(images)
+            self.bar.set_postfix({**{k: f"{v:.4f}" for k, v in stats.items()}, "img/s": f"{rate:.0f}"})
+        elif self.n >= self.next_log * self.total:
+            self.log.info("%s %3.0f%% %s %.0f img/s", self.desc, 100 * self.n / self.total, " ".join(f"{k}={v:.4f}" for k, v in stats.items()), rate)
+            self.next_log += 0.25
+
+    def close(self) -> float:
+        if self.bar is not None:
+            self.bar.close()
+        return self.n / max(time.perf_counter() - self.t0, 1e-9)
