@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from oekaki import judge as judge_mod
 from oekaki import training
-from oekaki.config import Config, CnnConfig
+from oekaki.config import CnnConfig, Config
 from oekaki.models.cnn import CnnArgs, DigitCNN
 from oekaki.paths import Paths
 from oekaki.stage import StageResult, get_logger
@@ -98,7 +98,14 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
         test, _ = evaluate(model, data.test_x, data.test_y, c.eval_batch_size)
         seconds += time.perf_counter() - t0
         history.append({"step": epoch, **stats, **test, "lr": sched.get_last_lr()[0]})
-        log.info("epoch %d/%d: train loss %.4f, test accuracy %.4f (%.0f img/s)", epoch, epochs, stats["train_loss"], test["test_accuracy"], stats["images_per_second"])
+        log.info(
+            "epoch %d/%d: train loss %.4f, test accuracy %.4f (%.0f img/s)",
+            epoch,
+            epochs,
+            stats["train_loss"],
+            test["test_accuracy"],
+            stats["images_per_second"],
+        )
         training.save_checkpoint(
             paths.checkpoint("cnn"),
             {

@@ -109,7 +109,7 @@ class CnnConfig:
     """
 
     channels: tuple[int, ...] = (32, 64)
-    hidden: int = 128
+    hidden: int = 256
     dropout: float = 0.1
     epochs: int = 3
     min_steps: int = 400
@@ -117,7 +117,7 @@ class CnnConfig:
     lr: float = 0.005
     weight_decay: float = 0.0005
     schedule: Literal["onecycle", "constant"] = "onecycle"
-    augment_shift: int = 2
+    augment_shift: int = 1
     label_smoothing: float = 0.0
     eval_batch_size: int = 1000
 

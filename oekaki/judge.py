@@ -105,7 +105,9 @@ def class_entropy(probs: np.ndarray) -> float:
     return float(-(nz * np.log(nz)).sum() / np.log(10))
 
 
-def score(gen: Judged, reference: Judged, gen_labels: np.ndarray | None = None, reference_labels: np.ndarray | None = None) -> dict[str, float]:
+def score(
+    gen: Judged, reference: Judged, gen_labels: np.ndarray | None = None, reference_labels: np.ndarray | None = None
+) -> dict[str, float]:
     """All applicable measures of generated images against a real reference set."""
     out = {"fid": frechet_distance(gen.features, reference.features), "inception_score": inception_score(gen.probs)}
     if gen_labels is not None:

@@ -171,7 +171,9 @@ def run(cfg: Config, paths: Paths) -> StageResult:
         f"{records['cnn']['params']['cnn.hidden']} numbers from which one linear layer reads the label. Trained for "
         f"{cnn['epochs']} epochs ({cnn['train_seconds']:.0f} s on {cnn['device']}), it classifies "
         f"<strong>{cnn['test_accuracy']:.2%}</strong> of the {download['n_test']:,} test images correctly.</p>",
-        figure(fig["cnn"] / "filters.png", "The first layer's filters. Each is a tiny stroke detector: light-dark edges at different angles."),
+        figure(
+            fig["cnn"] / "filters.png", "The first layer's filters. Each is a tiny stroke detector: light-dark edges at different angles."
+        ),
         figure(
             fig["cnn"] / "feature_maps.png",
             "One test digit through the network: each small map shows where one channel responded. Block 1 sees strokes; "
@@ -185,7 +187,10 @@ def run(cfg: Config, paths: Paths) -> StageResult:
         ),
         figure(fig["cnn"] / "confusion.png", "Which digits the network mistakes for which (rows: truth, columns: prediction)."),
         "</div>",
-        figure(fig["cnn"] / "wrong.png", "The test images the network got wrong with the most confidence: true label &rarr; prediction (confidence)."),
+        figure(
+            fig["cnn"] / "wrong.png",
+            "The test images the network got wrong with the most confidence: true label &rarr; prediction (confidence).",
+        ),
         f"<p>The trained classifier also becomes the <em>judge</em> of generated images: it measures how far a set of "
         f"images is from real digits in its feature space (a Fréchet distance, FID). Its scale on this data: real test "
         f"vs real training images {cnn['fid_real_floor']:.2f}, uniform noise vs real {cnn['fid_noise_ceiling']:.0f}; "

@@ -119,7 +119,6 @@ class Tracker:
         self.finish(parent_run_id)  # the parent's end time follows its last stage
         return run_id
 
-
     def log_model(self, run_id: str, name: str, checkpoint: Path) -> None:
         """Log a self-describing checkpoint and register it as model `name`.
 

@@ -67,7 +67,9 @@ class TensorData:
             with np.load(path, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in ("train_images", "train_labels", "test_images", "test_labels")}
         except (OSError, ValueError, KeyError, EOFError) as exc:
-            raise TrainingError(f"{path}: not a readable prepared-data file ({exc}); re-run the download stage (`dvc repro download`)") from exc
+            raise TrainingError(
+                f"{path}: not a readable prepared-data file ({exc}); re-run the download stage (`dvc repro download`)"
+            ) from exc
         h = hashlib.sha256()
         for key in sorted(arrays):
             h.update(key.encode())
@@ -119,11 +121,15 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"{path}: refused: it holds pickled objects, not plain tensors (weights_only load failed: {str(exc).splitlines()[0]})") from exc
+        raise CheckpointError(
+            f"{path}: refused: it holds pickled objects, not plain tensors (weights_only load failed: {str(exc).splitlines()[0]})"
+        ) from exc
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({exc}); delete it to start fresh") from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: not an oekaki checkpoint (format {ckpt.get('format') if isinstance(ckpt, dict) else type(ckpt).__name__!r})")
+        raise CheckpointError(
+            f"{path}: not an oekaki checkpoint (format {ckpt.get('format') if isinstance(ckpt, dict) else type(ckpt).__name__!r})"
+        )
     return ckpt
 
 
@@ -181,7 +187,9 @@ class Progress:
             self.bar.update(images)
             self.bar.set_postfix({**{k: f"{v:.4f}" for k, v in stats.items()}, "img/s": f"{rate:.0f}"})
         elif self.n >= self.next_log * self.total:
-            self.log.info("%s %3.0f%% %s %.0f img/s", self.desc, 100 * self.n / self.total, " ".join(f"{k}={v:.4f}" for k, v in stats.items()), rate)
+            self.log.info(
+                "%s %3.0f%% %s %.0f img/s", self.desc, 100 * self.n / self.total, " ".join(f"{k}={v:.4f}" for k, v in stats.items()), rate
+            )
             self.next_log += 0.25
 
     def close(self) -> float:

@@ -38,7 +38,11 @@ def write(tmp_path, text):
         ("data:\n  source: local\n", ["data.local_dir", "source is 'local'"]),
         ("data:\n  dataset: kmnist\n  source: bundled\n", ["data.source", "only with dataset 'mnist'"]),
         ("models:\n  x: 1\n", ["unknown section 'models'"]),
-        ("cnn:\n  epochs: 3\n", ["cnn.epochs", "unknown key"]),
+        ("cnn:\n  epoch: 3\n", ["cnn.epoch", "unknown key", "epochs"]),
+        ("cnn:\n  epochs: -1\n", ["cnn.epochs", "-1", ">= 1"]),
+        ("cnn:\n  dropout: 1.5\n", ["cnn.dropout", "1.5", "[0, 1)"]),
+        ("cnn:\n  channels: [32, 0]\n", ["cnn.channels", "positive channel counts"]),
+        ("vae:\n  beta: 1\n", ["vae.beta", "unknown key"]),
         ("- a\n- b\n", ["expected a mapping"]),
     ],
 )

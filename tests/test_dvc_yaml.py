@@ -27,7 +27,13 @@ def test_outputs_match_paths_py():
         "source": {rel(paths.source_fingerprint)},
         "download": {rel(paths.raw_dir), rel(paths.prepared), rel(paths.figures("download")), rel(paths.metrics("download"))},
         "gmm": {rel(paths.gmm_dir), rel(paths.figures("gmm")), rel(paths.metrics("gmm")), rel(paths.plots_dir / "gmm_bic.json")},
-        "cnn": {rel(paths.cnn_model), rel(paths.checkpoint("cnn").parent), rel(paths.figures("cnn")), rel(paths.metrics("cnn")), rel(paths.plots_dir / "cnn_history.json")},
+        "cnn": {
+            rel(paths.cnn_model),
+            rel(paths.checkpoint("cnn").parent),
+            rel(paths.figures("cnn")),
+            rel(paths.metrics("cnn")),
+            rel(paths.plots_dir / "cnn_history.json"),
+        },
         "report": {rel(paths.report_html), rel(paths.metrics("report"))},
     }
     for stage, outs in expected.items():

@@ -20,7 +20,10 @@ from tests.conftest import VENV_BIN, copy_project, shrink_params, tool_env
 TINY = {
     "data": {"limit": 400},
     "gmm": {"n_init": 1, "max_components": 4, "digits_pca_components": 16, "digits_components_per_class": 2, "digits_n_samples": 100},
+    "cnn": {"channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64},
 }
+STAGES = {"download", "gmm", "cnn", "report"}
+ALL_CACHED = {"source": "Completed", "download": "Cached", "gmm": "Cached", "cnn": "Cached", "report": "Cached"}
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +62,7 @@ def flow(project, *args) -> dict[str, str]:
 
 
 def ran_stages(repro_output: str) -> set[str]:
-    return {s for s in ("download", "gmm", "report") if f"Running stage '{s}'" in repro_output}
+    return {s for s in STAGES if f"Running stage '{s}'" in repro_output}
 
 
 def dvc_clean(project) -> None:
@@ -82,7 +85,7 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
 
     # 1. dvc repro runs everything and DVC sees the metrics
     out = sh(project, "dvc", "repro")
-    assert ran_stages(out) == {"download", "gmm", "report"}
+    assert ran_stages(out) == STAGES
     metrics = json.loads(sh(project, "dvc", "metrics", "show", "--json"))
     gmm = next(iter(metrics.values()))["data"]["metrics/gmm.json"]["data"]
     assert gmm["true_k"] == 3 and 1 <= gmm["chosen_k"] <= 4
@@ -94,7 +97,7 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
     # 2. one MLflow parent for the repro, one nested run per stage, with steps and artifacts
     client = mlflow_client(project)
     runs = stage_runs(client)
-    assert sorted(r.info.run_name for r in runs) == ["download", "gmm", "report"]
+    assert sorted(r.info.run_name for r in runs) == sorted(STAGES)
     parents = {r.data.tags["mlflow.parentRunId"] for r in runs}
     assert len(parents) == 1
     assert len({r.data.tags["oekaki.pipeline_run_id"] for r in runs}) == 1
@@ -104,14 +107,18 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
     assert gmm_run.data.params["gmm.n_artworks"] == "300"
     assert [m.step for m in client.get_metric_history(gmm_run.info.run_id, "gmm_bic/bic")] == [1, 2, 3, 4]
     assert {a.path for a in client.list_artifacts(gmm_run.info.run_id, "reports/figures/gmm")} >= {"reports/figures/gmm/contest.png"}
+    cnn_run = next(r for r in runs if r.info.run_name == "cnn")
+    assert [m.step for m in client.get_metric_history(cnn_run.info.run_id, "cnn_history/test_accuracy")] == [1]
+    version = client.search_model_versions("name='cnn-classifier'")[0]
+    assert version.run_id == cnn_run.info.run_id
 
     # 3. the flow after repro: nothing re-runs, every stage task ends Cached
-    assert flow(project) == {"source": "Completed", "download": "Cached", "gmm": "Cached", "report": "Cached"}
+    assert flow(project) == ALL_CACHED
     dvc_clean(project)
 
     # 4. a deleted output is not trusted: that stage (and what depends on it) runs again
     (paths.figures("gmm") / "bic.png").unlink()
-    assert flow(project) == {"source": "Completed", "download": "Cached", "gmm": "Completed", "report": "Completed"}
+    assert flow(project) == {**ALL_CACHED, "gmm": "Completed", "report": "Completed"}
     assert (paths.figures("gmm") / "bic.png").is_file()
     flow_gmm = stage_runs(client, "tags.entry_point = 'prefect'")
     assert sorted(r.info.run_name for r in flow_gmm) == ["gmm", "report"]
@@ -132,7 +139,7 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
 
     # 7. and `dvc exp run -S` works on the same stages
     out = sh(project, "dvc", "exp", "run", "-S", "gmm.n_artworks=150")
-    assert ran_stages(out) == {"gmm", "report"}
+    assert ran_stages(out) == {"gmm", "report"}  # cnn does not read gmm params
     assert json.loads(paths.metrics("gmm").read_text())["n_artworks"] == 150
 
 
@@ -141,4 +148,4 @@ def test_prefect_server_shows_cached_task_runs(project, prefect_api):
     with urllib.request.urlopen(req, timeout=10) as resp:
         runs = json.load(resp)
     names = {(r["name"], r["state"]["name"]) for r in runs}
-    assert {("download", "Cached"), ("gmm", "Cached"), ("report", "Cached"), ("gmm", "Completed")} <= names
+    assert {("download", "Cached"), ("gmm", "Cached"), ("cnn", "Cached"), ("report", "Cached"), ("gmm", "Completed")} <= names

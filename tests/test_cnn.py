@@ -1,0 +1,112 @@
+"""The cnn stage on tiny data, the judge's behaviour, and resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from oekaki import cnn, download, judge
+from oekaki.config import load_config
+from oekaki.paths import Paths, project_paths
+from oekaki.training import TensorData, TrainingError
+from tests.conftest import VENV_BIN, copy_project, shrink_params, tool_env
+
+TINY_CNN = {"channels": [8, 16], "hidden": 32, "epochs": 2, "min_steps": 0, "batch_size": 64}
+
+
+def cfg_with(*overrides):
+    return load_config(project_paths().params, list(overrides))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small judge trained on 1,500 bundled digits (the real stage code, shrunk params)."""
+    paths = Paths(tmp_path_factory.mktemp("cnn"))
+    cfg = cfg_with("data.source=bundled", "data.limit=1500", "cnn.epochs=3", "cnn.min_steps=0", "cnn.batch_size=64")
+    download.run(cfg, paths)
+    result = cnn.run(cfg, paths)
+    return paths, result
+
+
+def test_tiny_training_writes_model_metrics_and_figures(trained):
+    paths, result = trained
+    m = result.metrics
+    assert m["test_accuracy"] > 0.85 and m["epochs"] == 3 and m["device"] == "cpu"
+    assert m["fid_real_floor"] < m["fid_noise_ceiling"] / 10 and 5 < m["inception_score_real"] <= 10
+    assert paths.cnn_model.is_file() and paths.checkpoint("cnn").is_file()
+    assert [h["step"] for h in result.history["cnn_history"]] == [1, 2, 3]
+    assert {p.name for p in result.figures} == {"filters.png", "feature_maps.png", "feature_space.png", "confusion.png", "wrong.png"}
+
+
+def test_judge_behaves(trained):
+    paths, result = trained
+    j = judge.Judge.load(paths.cnn_model)
+    data = TensorData.load(paths.prepared, "cpu")
+    test_x, test_y = data.test_x.numpy(), data.test_y.numpy()
+    real = j.judge(test_x)
+    # a "perfect conditional generator": real test images with their labels
+    perfect = judge.score(real, real, test_y, test_y)
+    assert perfect["conditional_accuracy"] == pytest.approx(result.metrics["test_accuracy"], abs=1e-12)
+    assert perfect["within_class_diversity"] == pytest.approx(1.0)
+    assert perfect["fid"] == pytest.approx(0.0, abs=1e-6)
+    noise = j.judge(np.random.default_rng(0).integers(0, 256, test_x.shape, dtype=np.uint8))
+    train = j.judge(data.train_x.numpy())
+    assert judge.frechet_distance(real.features, train.features) < judge.frechet_distance(noise.features, real.features)
+    # ten copies of one image per class: collapse
+    copies = np.concatenate([np.repeat(test_x[test_y == c][:1], 10, axis=0) for c in range(10)])
+    collapsed = judge.score(j.judge(copies), real, np.repeat(np.arange(10), 10), test_y)
+    assert collapsed["within_class_diversity"] < 0.01
+    one = judge.score(j.judge(np.repeat(test_x[:1], 10, axis=0)), real)
+    assert one["class_entropy"] == 0.0 and judge.class_entropy(real.probs) > 0.95
+
+
+def test_batch_larger_than_data_is_refused_before_writing(tmp_path, trained):
+    paths = Paths(tmp_path)
+    paths.prepared.parent.mkdir(parents=True)
+    paths.prepared.write_bytes(trained[0].prepared.read_bytes())
+    with pytest.raises(TrainingError, match="cnn.batch_size = 5000 is larger than the 1500 training images"):
+        cnn.run(cfg_with("cnn.batch_size=5000"), paths)
+    assert not paths.cnn_model.exists() and not paths.checkpoint("cnn").exists()
+
+
+def test_corrupt_prepared_data_names_the_file(tmp_path):
+    paths = Paths(tmp_path)
+    paths.prepared.parent.mkdir(parents=True)
+    paths.prepared.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(TrainingError, match="prepared.npz: not a readable prepared-data file"):
+        cnn.run(cfg_with(), paths)
+
+
+def stage(paths, env, name, **kw):
+    return subprocess.Popen([f"{VENV_BIN}/python", "-m", "oekaki", "stage", name], cwd=paths.root, env=env, text=True, **kw)
+
+
+def test_sigkill_mid_training_resumes_and_matches_an_uninterrupted_run(tmp_path):
+    results = {}
+    for name in ("straight", "killed"):
+        paths = copy_project(tmp_path / name)
+        shrink_params(paths, data={"limit": 1200}, cnn={**TINY_CNN, "epochs": 6})
+        env = tool_env(tmp_path / name)
+        for s in ("source", "download"):
+            assert stage(paths, env, s).wait(120) == 0
+        if name == "killed":
+            proc = stage(paths, env, "cnn", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.time() + 120
+            while not paths.checkpoint("cnn").is_file() and time.time() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            assert not paths.cnn_model.exists(), "killed too late: training had finished"
+        proc = stage(paths, env, "cnn", stderr=subprocess.PIPE)
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        if name == "killed":
+            assert "resuming from" in err and "after epoch" in err
+        results[name] = json.loads(paths.metrics("cnn").read_text())
+    for key in ("test_accuracy", "test_loss", "epochs"):
+        assert results["killed"][key] == results["straight"][key], key  # CPU: identical to the last digit

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from oekaki import training
+
+
+class Evil:
+    """Stands for any pickled object: loading it would run code."""
+
+    def __reduce__(self):
+        return (print, ("this would have run",))
+
+
+def test_random_shift_moves_each_image_by_at_most_s_pixels():
+    x = torch.zeros(64, 28, 28, dtype=torch.uint8)
+    x[:, 12:16, 12:16] = 255
+    g = torch.Generator().manual_seed(0)
+    y = training.random_shift(x, 2, g)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    assert (y.float().sum((1, 2)) == x.float().sum((1, 2))).all()  # content moved, not lost
+    rows = y.float().sum(2).argmax(1)
+    assert ((rows >= 10) & (rows <= 14)).all() and len(set(rows.tolist())) > 1
+    again = training.random_shift(x, 2, torch.Generator().manual_seed(0))
+    assert torch.equal(y, again)
+    assert training.random_shift(x, 0, g) is x
+
+
+def test_checkpoint_round_trip_and_atomic_file(tmp_path):
+    path = tmp_path / "ck" / "last.pt"
+    training.save_checkpoint(path, {"epoch": 3, "model": {"w": torch.ones(2)}, "history": [{"step": 1, "loss": 0.5}]})
+    ckpt = training.load_checkpoint(path)
+    assert ckpt["epoch"] == 3 and torch.equal(ckpt["model"]["w"], torch.ones(2))
+    assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temporary files left
+
+
+def test_checkpoint_holding_a_pickled_object_is_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"format": training.CHECKPOINT_FORMAT, "payload": Evil()}, path)
+    with pytest.raises(training.CheckpointError, match="refused: it holds pickled objects"):
+        training.load_checkpoint(path)
+
+
+def test_foreign_and_truncated_checkpoints_are_refused(tmp_path):
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(training.CheckpointError, match="not an oekaki checkpoint"):
+        training.load_checkpoint(foreign)
+    truncated = tmp_path / "truncated.pt"
+    training.save_checkpoint(truncated, {"w": torch.ones(1000)})
+    truncated.write_bytes(truncated.read_bytes()[:300])
+    with pytest.raises(training.CheckpointError, match="corrupt or truncated"):
+        training.load_checkpoint(truncated)
+
+
+def test_checkpoint_of_another_run_is_not_resumed(tmp_path, caplog):
+    path = tmp_path / "last.pt"
+    training.save_checkpoint(path, {"signature": "params-A", "epoch": 1})
+    log = logging.getLogger("test")
+    assert training.resumable(path, "params-A", log)["epoch"] == 1
+    with caplog.at_level(logging.WARNING):
+        assert training.resumable(path, "params-B", log) is None
+    assert "written for other params, data or code; training starts fresh" in caplog.text
+
+
+def test_cuda_requested_without_gpu_is_a_clear_error():
+    from oekaki.config import BaseConfig
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(training.TrainingError, match="no CUDA device"):
+        training.resolve_device(BaseConfig(device="cuda"))
+    assert training.resolve_device(BaseConfig(device="auto")).type == "cpu"
