@@ -18,6 +18,7 @@ import math
 import pickle
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,7 @@ class TensorData:
         try:
             with np.load(path, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in ("train_images", "train_labels", "test_images", "test_labels")}
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise TrainingError(
                 f"{path}: not a readable prepared-data file ({exc}); re-run the download stage (`dvc repro download`)"
             ) from exc
