@@ -35,8 +35,10 @@ test: venv
 test-slow: venv
 	$(PY) -m pytest -m slow || [ $$? -eq 5 ]
 
+## bench: pipeline overhead and the CNN comparisons (needs `make run` first), printed as tables
 bench: venv
 	$(PY) bench/overhead.py
+	$(PY) bench/cnn.py
 
 ## format: apply ruff's formatter and safe fixes
 format: venv

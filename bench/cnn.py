@@ -85,6 +85,24 @@ def throughput_in_memory(data: training.TensorData, batch_size: int, seconds: fl
     return n / (time.perf_counter() - t0)
 
 
+def data_only(data: training.TensorData, loader, batch_size: int, seconds: float) -> tuple[float, float]:
+    """Images/s of each data path alone (batches produced, no model): where the time goes."""
+    gen = torch.Generator().manual_seed(0)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds / 3:
+        for ix in training.batch_indices(len(data.train_y), batch_size, gen):
+            x = ((training.random_shift(data.train_x[ix], 2, gen).float() / 255 - 0.1307) / 0.3081).unsqueeze(1)
+            n += len(x)
+    fast = n / (time.perf_counter() - t0)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds / 3:
+        for x, _ in loader:
+            n += len(x)
+            if time.perf_counter() - t0 >= seconds / 3:
+                break
+    return fast, n / (time.perf_counter() - t0)
+
+
 def throughput_dataloader(loader, seconds: float) -> float:
     torch.manual_seed(0)
     model = DigitCNN(CnnArgs())
@@ -148,6 +166,7 @@ def main() -> None:
         loader, test_loader = torchvision_loaders(args.prepared, tmp / "tv", cfg.cnn.batch_size)
         fast = throughput_in_memory(data, cfg.cnn.batch_size, args.seconds)
         slow = throughput_dataloader(loader, args.seconds)
+        fast_data, slow_data = data_only(data, loader, cfg.cnn.batch_size, args.seconds)
         ex_acc, ex_seen = examples_for(train_s, torch.utils.data.DataLoader(loader.dataset, batch_size=64, shuffle=True), test_loader)
     n = len(data.train_y)
     rows += [
@@ -155,6 +174,10 @@ def main() -> None:
         ("train img/s, same model: in-memory tensors (this stage)", f"{fast:,.0f}"),
         ("train img/s, same model: torchvision dataset + DataLoader", f"{slow:,.0f}"),
         ("ratio", f"{fast / slow:.2f}x"),
+        (
+            "data path alone, img/s: in-memory (with shift) / DataLoader",
+            f"{fast_data:,.0f} / {slow_data:,.0f} = {fast_data / slow_data:.0f}x",
+        ),
         (f"this stage's recipe: test accuracy after {epochs} epochs, {train_s:.0f} s", f"{ours['test_accuracy']:.4f}"),
         (f"pytorch/examples Net, same {train_s:.0f} s ({ex_seen / n:.1f} epochs)", f"{ex_acc:.4f}"),
         ("peak resident memory after the stage's training", f"{peak_mb:,.0f} MB"),

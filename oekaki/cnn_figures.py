@@ -18,7 +18,7 @@ def filters(model: DigitCNN, path: Path, dpi: int) -> Path:
     w = model.blocks[0][0].weight.detach().cpu()[:, 0]  # (C, 3, 3)
     w = (w - w.amin(dim=(1, 2), keepdim=True)) / (w.amax(dim=(1, 2), keepdim=True) - w.amin(dim=(1, 2), keepdim=True) + 1e-8)
     fig, ax = plt.subplots(figsize=(6, 1.9))
-    ax.imshow(tile(w.numpy(), nrow=16, pad=1), cmap="RdBu_r", interpolation="nearest")
+    ax.imshow(np.ma.masked_invalid(tile(w.numpy(), nrow=16, pad=1, fill=np.nan)), cmap="RdBu_r", interpolation="nearest")
     ax.set_axis_off()
     ax.set_title("Learned first-layer filters (3x3): red = weight high, blue = low", fontsize=9)
     return save_figure(fig, path, dpi)
