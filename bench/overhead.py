@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from oekaki.runner import PIPELINE  # noqa: E402
 from oekaki.servers import PrefectServer  # noqa: E402
 from tests.conftest import VENV_BIN, copy_project, tool_env  # noqa: E402
 
@@ -51,7 +52,7 @@ def main() -> None:
 
         # Each stage as its own process, as `dvc repro` runs it: launch -> start of its work.
         stage_startup, work = {}, 0.0
-        for stage in ("source", "download", "gmm", "report"):
+        for stage in PIPELINE:
             launched = time.time()
             wall, _ = timed([f"{VENV_BIN}/python", "-m", "oekaki", "stage", stage], paths.root, env)
             if stage == "source":
@@ -66,9 +67,9 @@ def main() -> None:
         rows.append(("stage start-up (max)", max(stage_startup.values()), "s"))
 
         # A full dvc repro from scratch: everything but the stages' own work is overhead.
-        subprocess.run(["rm", "-rf", "data/raw", "data/prepared.npz", "data/gmm", "reports/figures", "reports/index.html"], cwd=paths.root)
+        subprocess.run(["rm", "-rf", "data/raw", "data/prepared.npz", "data/gmm", "models", "reports/figures", "reports/index.html"], cwd=paths.root)
         wall, _ = timed(["dvc", "repro", "--force"], paths.root, env)
-        work = sum(json.loads(paths.provenance(s).read_text())["seconds"] for s in ("download", "gmm", "report"))
+        work = sum(json.loads(paths.provenance(s).read_text())["seconds"] for s in PIPELINE if s != "source")
         rows.append(("dvc repro from scratch (wall)", wall, "s"))
         rows.append(("time outside stages' work", wall - work, "s"))
         wall, _ = timed(["dvc", "repro"], paths.root, env)
@@ -85,7 +86,7 @@ def main() -> None:
             rows.append(("flow vs running server, first run after repro", wall, "s"))
             wall, out = timed([f"{VENV_BIN}/python", "-m", "flows.pipeline"], paths.root, fenv)
             rows.append(("flow vs running server, nothing changed", wall, "s"))
-            assert "download=Cached, gmm=Cached, report=Cached" in out, out
+            assert "download=Cached, gmm=Cached, cnn=Cached, report=Cached" in out, out
         finally:
             server.stop()
         fenv = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
