@@ -67,7 +67,9 @@ def main() -> None:
         rows.append(("stage start-up (max)", max(stage_startup.values()), "s"))
 
         # A full dvc repro from scratch: everything but the stages' own work is overhead.
-        subprocess.run(["rm", "-rf", "data/raw", "data/prepared.npz", "data/gmm", "models", "reports/figures", "reports/index.html"], cwd=paths.root)
+        subprocess.run(
+            ["rm", "-rf", "data/raw", "data/prepared.npz", "data/gmm", "models", "reports/figures", "reports/index.html"], cwd=paths.root
+        )
         wall, _ = timed(["dvc", "repro", "--force"], paths.root, env)
         work = sum(json.loads(paths.provenance(s).read_text())["seconds"] for s in PIPELINE if s != "source")
         rows.append(("dvc repro from scratch (wall)", wall, "s"))
