@@ -26,6 +26,7 @@ from prefect.runtime import flow_run
 
 from oekaki import dvc_ops, fingerprint, runner
 from oekaki.config import Config, ConfigError, load_config, parse_override
+from oekaki.io import write_text
 from oekaki.paths import Paths, project_paths
 from oekaki.tracking import Tracker
 from tasks.cnn import cnn
@@ -67,11 +68,12 @@ def training_pipeline(
     override_list = [dvc_ops.hydra_override(k, v) for k, v in (overrides or {}).items()]
     cfg = load_config(paths.params, override_list)  # validate before anything is written
     run_id = str(flow_run.id)
-    tracker = Tracker(paths)
-    parent = tracker.pipeline_run(run_id, {"entry_point": "prefect", "prefect_flow_run_id": run_id})
+    original_params = paths.params.read_text(encoding="utf-8")
     if override_list:
         dvc_ops.apply_overrides(paths, override_list)  # `dvc exp run -S` semantics
-    ctx = runner.RunContext(run_id, parent, run_id, tuple(override_list), {"entry_point": "prefect"})
+    # No MLflow parent up front: the first stage that really runs creates it (found by the
+    # pipeline-run tag), so a fully cached run never imports MLflow.
+    ctx = runner.RunContext(run_id, None, run_id, tuple(override_list), {"entry_point": "prefect"})
     order = runner.with_upstream(stages or runner.PIPELINE)
     outcome: dict[str, str] = {}
     try:
@@ -82,10 +84,12 @@ def training_pipeline(
             dvc_ops.save_experiment(paths, f"prefect-{flow_run.name}", "overrides: " + " ".join(override_list))
             logger.info("overrides recorded as DVC experiment prefect-%s (see `dvc exp show`)", flow_run.name)
     except BaseException:
-        tracker.finish(parent, "FAILED")
+        if override_list:  # a failed experiment must not leave params.yaml disagreeing with dvc.lock
+            write_text(paths.params, original_params)
+        tracker = Tracker(paths)
+        tracker.finish(tracker.pipeline_run(run_id, {"entry_point": "prefect", "prefect_flow_run_id": run_id}), "FAILED")
         raise
-    tracker.finish(parent)
-    return outcome
+    return outcome  # each logged stage already marked the parent FINISHED
 
 
 def run_one(stage: str, cfg: Config, paths: Paths, ctx: runner.RunContext, force: bool, logger) -> str:
@@ -120,7 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:  # fail before Prefect starts or anything is written
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    outcome = training_pipeline(stages=args.stages, overrides=overrides, force=args.force)
+    from oekaki.__main__ import user_errors
+
+    try:
+        outcome = training_pipeline(stages=args.stages, overrides=overrides, force=args.force)
+    except user_errors() as exc:  # the flow run is Failed in Prefect; here one clear line
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print("stages: " + ", ".join(f"{s}={state}" for s, state in outcome.items()))
     return 0
 

@@ -143,6 +143,28 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
     assert json.loads(paths.metrics("gmm").read_text())["n_artworks"] == 150
 
 
+def test_a_failed_run_restores_params_and_marks_the_mlflow_run_failed(project):
+    paths = project[0]
+    params_before = paths.params.read_text()
+    out = sh(
+        project,
+        f"{VENV_BIN}/python",
+        "-m",
+        "flows.pipeline",
+        "--set",
+        "data.source=local",
+        "--set",
+        "data.local_dir=/nonexistent",
+        expect=2,
+    )
+    assert "error: no usable source" in out and "data.local_dir = '/nonexistent': not a folder" in out
+    assert paths.params.read_text() == params_before
+    client = mlflow_client(project)
+    exp = client.get_experiment_by_name("oekaki")
+    failed = client.search_runs([exp.experiment_id], filter_string="tags.`oekaki.kind` = 'pipeline' and attributes.status = 'FAILED'")
+    assert len(failed) == 1 and failed[0].data.tags["entry_point"] == "prefect"
+
+
 def test_prefect_server_shows_cached_task_runs(project, prefect_api):
     req = urllib.request.Request(f"{prefect_api}/task_runs/filter", data=b"{}", headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(req, timeout=10) as resp:
