@@ -20,7 +20,7 @@ import numpy as np
 
 from oekaki import idx, sources
 from oekaki.config import Config, DataConfig
-from oekaki.io import atomic_path
+from oekaki.io import arrays_sha256, atomic_path
 from oekaki.paths import Paths
 from oekaki.stage import StageResult, get_logger
 
@@ -184,14 +184,6 @@ def take_subset(images: np.ndarray, labels: np.ndarray, limit: int | None, rng: 
         return images, labels
     keep = np.sort(rng.permutation(len(labels))[:limit])
     return images[keep], labels[keep]
-
-
-def arrays_sha256(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        h.update(key.encode())
-        h.update(np.ascontiguousarray(arrays[key]).tobytes())
-    return h.hexdigest()
 
 
 def replace_dir(src: Path, dst: Path) -> None:

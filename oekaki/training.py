@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from oekaki.config import BaseConfig
-from oekaki.io import atomic_path
+from oekaki.io import arrays_sha256, atomic_path
 
 CHECKPOINT_FORMAT = "oekaki-checkpoint/1"
 
@@ -71,15 +71,11 @@ class TensorData:
             raise TrainingError(
                 f"{path}: not a readable prepared-data file ({exc}); re-run the download stage (`dvc repro download`)"
             ) from exc
-        h = hashlib.sha256()
-        for key in sorted(arrays):
-            h.update(key.encode())
-            h.update(np.ascontiguousarray(arrays[key]).tobytes())
 
         def t(key: str) -> torch.Tensor:
             return torch.from_numpy(arrays[key]).to(device)
 
-        return cls(t("train_images"), t("train_labels").long(), t("test_images"), t("test_labels").long(), h.hexdigest())
+        return cls(t("train_images"), t("train_labels").long(), t("test_images"), t("test_labels").long(), arrays_sha256(arrays))
 
 
 def batch_indices(n: int, batch_size: int, generator: torch.Generator | None) -> Iterator[torch.Tensor]:

@@ -97,3 +97,10 @@ def test_debian_fashion_mnist_is_verified_by_decompressed_sha256(tmp_path):
     result = download.run(cfg_with("data.dataset=fashion-mnist", "data.source=local", f"data.local_dir={DEBIAN_FASHION}"), Paths(tmp_path))
     assert result.metrics["verified_checksums"] is True
     assert (result.metrics["n_train"], result.metrics["n_test"]) == (60000, 10000)
+
+
+def test_training_sees_the_same_data_hash_that_download_records(tmp_path):
+    from oekaki.training import TensorData
+
+    result = download.run(cfg_with("data.source=bundled", "data.limit=200"), Paths(tmp_path))
+    assert TensorData.load(tmp_path / "data" / "prepared.npz", "cpu").sha256 == result.metrics["sha256"]
