@@ -33,7 +33,6 @@ class RunContext:
     """Who is running the stage: ties its MLflow run to the right pipeline run."""
 
     pipeline_run_id: str
-    parent_run_id: str | None = None  # MLflow parent run, when the caller created one
     prefect_flow_run_id: str | None = None
     overrides: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
@@ -128,7 +127,7 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
     if ctx.overrides:
         tags["overrides"] = " ".join(ctx.overrides)
     tracker = Tracker(paths)
-    parent = ctx.parent_run_id or tracker.pipeline_run(ctx.pipeline_run_id, tags)
+    parent = tracker.pipeline_run(ctx.pipeline_run_id, tags)  # found by tag, created by the first stage
     params = stage_params(cfg, stage)
     run_id = tracker.log_stage(stage, parent, params, result.metrics, result.history, result.figures, tags, result.models)
     record = {
