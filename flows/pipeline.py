@@ -74,7 +74,7 @@ def training_pipeline(
     # No MLflow parent up front: the first stage that really runs creates it (found by the
     # pipeline-run tag), so a fully cached run never imports MLflow.
     ctx = runner.RunContext(run_id, run_id, tuple(override_list), {"entry_point": "prefect"})
-    order = runner.with_upstream(stages or runner.PIPELINE)
+    order = runner.with_upstream(paths, stages or runner.PIPELINE)
     outcome: dict[str, str] = {}
     try:
         for stage in order:

@@ -46,6 +46,13 @@ def dep_paths(paths: Paths, stage: str) -> list[str]:
     return _entry_paths(dvc_stage(paths, stage).get("deps"))
 
 
+def upstream_stages(paths: Paths, stage: str) -> list[str]:
+    """Stages whose outputs `stage` depends on, read from dvc.yaml (the one place the graph lives)."""
+    stages = _dvc_stages(paths.dvc_yaml, paths.dvc_yaml.stat().st_mtime_ns)
+    deps = set(dep_paths(paths, stage))
+    return [other for other in stages if other != stage and deps & set(output_paths(paths, other))]
+
+
 def path_digest(path: Path) -> str | None:
     """SHA-256 of a file, or of a folder's sorted (relative name, content) pairs; None if missing."""
     if path.is_file():

@@ -21,8 +21,7 @@ from oekaki.paths import Paths
 
 log = logging.getLogger("oekaki.runner")
 
-PIPELINE = ("source", "download", "gmm", "cnn", "report")
-UPSTREAM = {"source": (), "download": ("source",), "gmm": ("download",), "cnn": ("download",), "report": ("download", "gmm", "cnn")}
+PIPELINE = ("source", "download", "gmm", "cnn", "report")  # dvc.yaml's stages, in order (a test checks)
 STAGE_MODULES = {"download": "oekaki.download", "gmm": "oekaki.gmm", "cnn": "oekaki.cnn", "report": "oekaki.report"}
 # The params sections each stage reads (also listed, key by key, in dvc.yaml).
 STAGE_SECTIONS = {"download": ("base", "data"), "gmm": ("gmm",), "cnn": ("base", "cnn"), "report": ("report",)}
@@ -38,16 +37,18 @@ class RunContext:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def with_upstream(stages: list[str] | tuple[str, ...]) -> list[str]:
-    """`stages` plus everything they need, in pipeline order."""
+def with_upstream(paths: Paths, stages: list[str] | tuple[str, ...]) -> list[str]:
+    """`stages` plus everything they need (per dvc.yaml's deps and outs), in pipeline order."""
+    from oekaki import fingerprint
+
     needed: set[str] = set()
 
     def visit(stage: str) -> None:
-        if stage not in UPSTREAM:
+        if stage not in PIPELINE:
             raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(PIPELINE)}")
         if stage not in needed:
             needed.add(stage)
-            for up in UPSTREAM[stage]:
+            for up in fingerprint.upstream_stages(paths, stage):
                 visit(up)
 
     for stage in stages:
@@ -94,9 +95,10 @@ def check_inputs(stage: str, paths: Paths) -> None:
     """Fail early, naming the file and the stage that makes it, if an upstream output is missing."""
     from oekaki import fingerprint
 
-    for upstream in UPSTREAM[stage]:
+    deps = set(fingerprint.dep_paths(paths, stage))
+    for upstream in fingerprint.upstream_stages(paths, stage):
         for rel in fingerprint.output_paths(paths, upstream):
-            if rel in fingerprint.dep_paths(paths, stage) and not (paths.root / rel).exists():
+            if rel in deps and not (paths.root / rel).exists():
                 raise MissingInputError(
                     f"{rel} is missing: stage {stage!r} needs the output of stage {upstream!r}; "
                     f"run `dvc repro {stage}` or `python -m flows.pipeline --stages {stage}`"

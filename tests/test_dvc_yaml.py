@@ -54,3 +54,12 @@ def test_declared_params_exist_and_cover_what_the_stage_logs():
         declared = fingerprint.dvc_stage(paths, stage)["params"]
         for section in sections:
             assert any(p == section or p.startswith(section + ".") for p in declared), (stage, section)
+
+
+def test_stage_graph_comes_from_dvc_yaml():
+    assert fingerprint.upstream_stages(paths, "source") == []
+    assert fingerprint.upstream_stages(paths, "download") == ["source"]
+    assert fingerprint.upstream_stages(paths, "report") == ["download", "gmm", "cnn"]
+    assert runner.with_upstream(paths, ["gmm"]) == ["source", "download", "gmm"]
+    assert runner.with_upstream(paths, ["cnn", "gmm"]) == ["source", "download", "gmm", "cnn"]
+    assert runner.with_upstream(paths, ["report"]) == list(runner.PIPELINE)
