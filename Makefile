@@ -25,8 +25,9 @@ run: venv
 flow: venv
 	$(PY) -m flows.pipeline $(ARGS)
 
-## test: lint, then the default test suite (slow-marked tests excluded)
+## test: lint, then the default test suite (slow-marked tests excluded); installs chromium if missing (root)
 test: venv
+	bash scripts/ensure-chromium.sh
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -m "not slow"
@@ -39,6 +40,7 @@ test-slow: venv
 bench: venv
 	$(PY) bench/overhead.py
 	$(PY) bench/cnn.py
+	$(PY) bench/vae.py
 
 ## format: apply ruff's formatter and safe fixes
 format: venv
@@ -46,7 +48,8 @@ format: venv
 
 ## clean: remove generated outputs; asks before touching the DVC cache or the MLflow store
 clean:
-	rm -rf data/raw data/prepared.npz data/gmm data/source.json reports/figures reports/index.html metrics .oekaki
+	rm -rf data/raw data/prepared.npz data/gmm data/source.json reports/figures reports/index.html reports/index.ja.html \
+	  models/*/model.pt metrics .oekaki test-artifacts
 	@read -p "Also delete the MLflow store (mlflow.db, mlartifacts/) and Prefect state (.prefect/)? [y/N] " ans; \
 	  if [ "$$ans" = y ]; then rm -rf mlflow.db mlartifacts .prefect; echo removed; fi
 	@echo "The DVC cache (.dvc/cache) is kept; prune it with: dvc gc --workspace"

@@ -14,21 +14,21 @@
 from __future__ import annotations
 
 import argparse
-import gzip
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from oekaki import cnn, idx, training  # noqa: E402
+from tv_data import torchvision_loaders  # noqa: E402  (bench/tv_data.py)
+
+from oekaki import cnn, training  # noqa: E402
 from oekaki.config import load_config  # noqa: E402
 from oekaki.models.cnn import CnnArgs, DigitCNN  # noqa: E402
 from oekaki.paths import Paths, project_paths  # noqa: E402
@@ -47,24 +47,6 @@ class ExamplesNet(nn.Module):
         x = F.relu(self.conv2(F.relu(self.conv1(x))))
         x = self.dropout1(F.max_pool2d(x, 2)).flatten(1)
         return F.log_softmax(self.fc2(self.dropout2(F.relu(self.fc1(x)))), dim=1)
-
-
-def torchvision_loaders(prepared: Path, workdir: Path, batch_size: int):
-    """The prepared arrays as torchvision MNIST files, read back per sample, pytorch/examples style."""
-    from torchvision import datasets, transforms
-
-    raw = workdir / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    with np.load(prepared) as d:
-        for key, stem in (("train_images", "train-images-idx3-ubyte"), ("train_labels", "train-labels-idx1-ubyte"),
-                          ("test_images", "t10k-images-idx3-ubyte"), ("test_labels", "t10k-labels-idx1-ubyte")):  # fmt: skip
-            (raw / stem).write_bytes(idx.encode_idx(d[key]))
-            (raw / f"{stem}.gz").write_bytes(gzip.compress(idx.encode_idx(d[key])))
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
-    train = datasets.MNIST(str(workdir), train=True, download=False, transform=tf)
-    test = datasets.MNIST(str(workdir), train=False, download=False, transform=tf)
-    loader = torch.utils.data.DataLoader(train, batch_size=batch_size, shuffle=True)
-    return loader, torch.utils.data.DataLoader(test, batch_size=1000)
 
 
 def throughput_in_memory(data: training.TensorData, batch_size: int, seconds: float) -> float:

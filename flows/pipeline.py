@@ -31,11 +31,14 @@ from oekaki.paths import Paths, project_paths
 from oekaki.tracking import Tracker
 from tasks.cnn import cnn
 from tasks.download import download
+from tasks.evaluate import evaluate
+from tasks.gan import gan
 from tasks.gmm import gmm
 from tasks.report import report
 from tasks.source import source
+from tasks.vae import vae
 
-STAGE_TASKS = {"download": download, "gmm": gmm, "cnn": cnn, "report": report}
+STAGE_TASKS = {"download": download, "gmm": gmm, "cnn": cnn, "vae": vae, "gan": gan, "evaluate": evaluate, "report": report}
 
 
 def cache_decision(paths: Paths, stage: str, key: str, force: bool) -> tuple[bool, str]:

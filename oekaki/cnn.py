@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +14,7 @@ from oekaki import training
 from oekaki.config import CnnConfig, Config
 from oekaki.models.cnn import CnnArgs, DigitCNN
 from oekaki.paths import Paths
-from oekaki.stage import StageResult, get_logger
+from oekaki.stage import NULL_MONITOR, Monitor, StageResult, get_logger
 
 log = get_logger("cnn")
 CODE = [Path(__file__), Path(training.__file__), Path(__file__).parent / "models" / "cnn.py"]
@@ -65,17 +63,12 @@ def evaluate(model: DigitCNN, x: torch.Tensor, y: torch.Tensor, batch_size: int)
     return {"test_loss": loss / len(y), "test_accuracy": (p.argmax(1) == y.cpu()).double().mean().item()}, p
 
 
-def plan_epochs(c: CnnConfig, n_train: int) -> tuple[int, int]:
-    if c.batch_size > n_train:
-        raise training.TrainingError(f"cnn.batch_size = {c.batch_size} is larger than the {n_train} training images; lower it")
-    steps = math.ceil(n_train / c.batch_size)
-    return max(c.epochs, math.ceil(c.min_steps / steps)), steps
-
-
-def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.device) -> tuple[DigitCNN, list[dict], float, int]:
+def train(
+    cfg: Config, paths: Paths, data: training.TensorData, device: torch.device, monitor: Monitor = NULL_MONITOR
+) -> tuple[DigitCNN, list[dict], float, int]:
     """Train with a checkpoint after each epoch; resume from one that matches this run."""
     c = cfg.cnn
-    epochs, steps = plan_epochs(c, len(data.train_y))
+    epochs, steps = training.plan_epochs("cnn", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
     train_f = data.train_x.float() / 255.0
     args = CnnArgs(c.channels, c.hidden, c.dropout, round(train_f.mean().item(), 6), round(train_f.std().item(), 6))
     torch.manual_seed(cfg.base.seed)
@@ -83,44 +76,27 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
     opt, sched = make_optimizer(model, c, epochs * steps)
     gen = torch.Generator().manual_seed(cfg.base.seed)
     sig = training.signature("cnn", {**dataclasses.asdict(c), "seed": cfg.base.seed}, data.sha256, CODE)
-    history, seconds, start = [], 0.0, 1
-    if ckpt := training.resumable(paths.checkpoint("cnn"), sig, log):
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        training.set_rng_state(ckpt["rng"], gen)
-        history, seconds, start = ckpt["history"], ckpt["train_seconds"], ckpt["epoch"] + 1
-        log.info("resuming from %s after epoch %d of %d", paths.checkpoint("cnn"), ckpt["epoch"], epochs)
-    for epoch in range(start, epochs + 1):
-        t0 = time.perf_counter()
+
+    def run_epoch(epoch: int) -> dict[str, float]:
         stats = train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs)
-        training.check_finite(stats["train_loss"], "cnn training loss", epoch)
         test, _ = evaluate(model, data.test_x, data.test_y, c.eval_batch_size)
-        seconds += time.perf_counter() - t0
-        history.append({"step": epoch, **stats, **test, "lr": sched.get_last_lr()[0]})
         log.info(
             "epoch %d/%d: train loss %.4f, test accuracy %.4f (%.0f img/s)",
-            epoch,
-            epochs,
-            stats["train_loss"],
-            test["test_accuracy"],
-            stats["images_per_second"],
-        )
-        training.save_checkpoint(
-            paths.checkpoint("cnn"),
-            {
-                "kind": "cnn", "model_args": args.as_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "epoch": epoch, "epochs": epochs, "rng": training.rng_state(gen),
-                "history": history, "train_seconds": seconds, "signature": sig,
-            },
+            epoch, epochs, stats["train_loss"], test["test_accuracy"], stats["images_per_second"],
         )  # fmt: skip
-    return model, history, seconds, epochs
+        return {**stats, **test, "lr": sched.get_last_lr()[0]}
+
+    done = training.fit(
+        "cnn", paths.checkpoint("cnn"), sig, {"model": model, "optimizer": opt, "scheduler": sched}, gen, epochs, run_epoch,
+        monitor, log, {"kind": "cnn", "model_args": args.as_dict()},
+    )  # fmt: skip
+    return model, done.history, done.seconds, epochs
 
 
-def run(cfg: Config, paths: Paths) -> StageResult:
+def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
     device = training.resolve_device(cfg.base)
     data = training.TensorData.load(paths.prepared, device)
-    model, history, seconds, epochs = train(cfg, paths, data, device)
+    model, history, seconds, epochs = train(cfg, paths, data, device, monitor)
     test, probs = evaluate(model, data.test_x, data.test_y, cfg.cnn.eval_batch_size)
     training.save_checkpoint(
         paths.cnn_model,

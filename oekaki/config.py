@@ -143,20 +143,113 @@ class CnnConfig:
 
 @dataclass(frozen=True)
 class VaeConfig:
-    """Filled in by the `vae` stage's issue."""
+    """Convolutional VAE (oekaki/models/vae.py); `conditional` = encoder and decoder see the label."""
+
+    conditional: bool = True
+    latent_size: int = 16
+    channels: tuple[int, ...] = (32, 64)
+    hidden: int = 256
+    epochs: int = 10
+    min_steps: int = 1500
+    batch_size: int = 128
+    lr: float = 0.002
+    beta: float = 1.0
+    schedule: Literal["onecycle", "constant"] = "onecycle"
+    n_eval_samples: int = 10000
+    eval_batch_size: int = 1000
+
+    def check(self, err) -> None:
+        if len(self.channels) != 2 or any(c < 1 for c in self.channels):
+            err("channels", list(self.channels), "two positive channel counts (28 -> 14 -> 7 pixels)")
+        for key in ("latent_size", "hidden", "epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, key) < 1:
+                err(key, getattr(self, key), "an integer >= 1")
+        if self.min_steps < 0:
+            err("min_steps", self.min_steps, "an integer >= 0 (0 = train exactly `epochs`)")
+        if self.n_eval_samples < 100:
+            err("n_eval_samples", self.n_eval_samples, "an integer >= 100 (FID needs many samples)")
+        if self.lr <= 0:
+            err("lr", self.lr, "a learning rate > 0")
+        if self.beta < 0:
+            err("beta", self.beta, "a KL weight >= 0 (1 = the evidence lower bound)")
 
 
 @dataclass(frozen=True)
 class GanConfig:
-    """Filled in by the `gan` stage's issue."""
+    """DCGAN at 28x28 (oekaki/models/gan.py); `conditional` = both networks see the label.
+
+    Stabilisers (each a switch): spectral normalisation in the discriminator, one-sided label
+    smoothing (real target `real_label` < 1), two time-scale learning rates (lr_d vs lr_g).
+    """
+
+    conditional: bool = True
+    noise_size: int = 64
+    g_channels: tuple[int, ...] = (128, 64)
+    d_channels: tuple[int, ...] = (64, 128)
+    epochs: int = 3
+    min_steps: int = 1500
+    batch_size: int = 64
+    lr_g: float = 0.0002
+    lr_d: float = 0.0002
+    beta1: float = 0.0
+    beta2: float = 0.9
+    d_steps: int = 1
+    spectral_norm: bool = True
+    real_label: float = 0.9
+    aux_weight: float = 1.0
+    epoch_eval_samples: int = 1000
+    n_eval_samples: int = 10000
+    eval_batch_size: int = 1000
+
+    def check(self, err) -> None:
+        for key in ("g_channels", "d_channels"):
+            if len(getattr(self, key)) != 2 or any(c < 1 for c in getattr(self, key)):
+                err(key, list(getattr(self, key)), "two positive channel counts (7 -> 14 -> 28 pixels)")
+        for key in ("noise_size", "epochs", "batch_size", "d_steps", "eval_batch_size"):
+            if getattr(self, key) < 1:
+                err(key, getattr(self, key), "an integer >= 1")
+        if self.min_steps < 0:
+            err("min_steps", self.min_steps, "an integer >= 0 (0 = train exactly `epochs`)")
+        for key in ("lr_g", "lr_d"):
+            if getattr(self, key) <= 0:
+                err(key, getattr(self, key), "a learning rate > 0")
+        for key in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                err(key, getattr(self, key), "an Adam beta in [0, 1)")
+        if self.aux_weight < 0:
+            err("aux_weight", self.aux_weight, "a weight >= 0 (0 = no auxiliary classifier)")
+        if not 0.5 < self.real_label <= 1.0:
+            err("real_label", self.real_label, "a target in (0.5, 1] (1 = no label smoothing)")
+        if self.epoch_eval_samples < 100 or self.n_eval_samples < 100:
+            err(
+                "n_eval_samples" if self.n_eval_samples < 100 else "epoch_eval_samples",
+                min(self.n_eval_samples, self.epoch_eval_samples),
+                "an integer >= 100 (FID needs many samples)",
+            )
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """The scoreboard: every generator scored on n_samples (at most the test set's size), base.seed."""
+
+    n_samples: int = 10000
+
+    def check(self, err) -> None:
+        if self.n_samples < 100:
+            err("n_samples", self.n_samples, "an integer >= 100 (FID needs many samples)")
 
 
 @dataclass(frozen=True)
 class ReportConfig:
     title: str = "How does an AI learn to draw?"
     figure_dpi: int = 90
+    languages: tuple[Literal["en", "ja"], ...] = ("en", "ja")
+    allow_partial: bool = False
+    mlflow_ui_url: str = "http://127.0.0.1:5000"
 
     def check(self, err) -> None:
+        if "en" not in self.languages or len(set(self.languages)) != len(self.languages):
+            err("languages", list(self.languages), "a list of distinct languages that includes en (reports/index.html), e.g. [en, ja]")
         if not 30 <= self.figure_dpi <= 300:
             err("figure_dpi", self.figure_dpi, "an integer between 30 and 300")
 
@@ -169,6 +262,7 @@ class Config:
     cnn: CnnConfig = field(default_factory=CnnConfig)
     vae: VaeConfig = field(default_factory=VaeConfig)
     gan: GanConfig = field(default_factory=GanConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
 
     def section(self, name: str) -> Any:

@@ -22,7 +22,7 @@ from oekaki import idx, sources
 from oekaki.config import Config, DataConfig
 from oekaki.io import arrays_sha256, atomic_path
 from oekaki.paths import Paths
-from oekaki.stage import StageResult, get_logger
+from oekaki.stage import NULL_MONITOR, Monitor, StageResult, get_logger
 
 log = get_logger("download")
 
@@ -196,7 +196,7 @@ def replace_dir(src: Path, dst: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def run(cfg: Config, paths: Paths) -> StageResult:
+def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
     """Load, verify, subset and write `data/raw/` and `data/prepared.npz`."""
     paths.root.joinpath("data").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download-", dir=paths.root / "data") as tmp:

@@ -20,7 +20,7 @@ from sklearn.mixture import GaussianMixture
 from oekaki.config import Config, GmmConfig
 from oekaki.io import atomic_path
 from oekaki.paths import Paths
-from oekaki.stage import StageResult, get_logger
+from oekaki.stage import NULL_MONITOR, Monitor, StageResult, get_logger
 
 log = get_logger("gmm")
 
@@ -113,7 +113,32 @@ def sample_digits(pca: PCA, mixtures: dict[int, GaussianMixture], n: int, seed: 
     return (np.clip(images, 0, 1) * 255).round().astype(np.uint8).reshape(n, 28, 28), labels.astype(np.int64)
 
 
-def run(cfg: Config, paths: Paths) -> StageResult:
+def digit_model_arrays(pca: PCA, mixtures: dict[int, GaussianMixture]) -> dict[str, np.ndarray]:
+    """The fitted digit generator as plain arrays (no pickles): PCA basis + one mixture per class."""
+    arrays = {"classes": np.array(sorted(mixtures)), "pca_mean": pca.mean_, "pca_components": pca.components_}
+    for digit, m in mixtures.items():
+        arrays |= {f"c{digit}_weights": m.weights_, f"c{digit}_means": m.means_, f"c{digit}_covs": m.covariances_}
+    return arrays
+
+
+def sample_digit_model(arrays: dict[str, np.ndarray], labels: np.ndarray, seed: int) -> np.ndarray:
+    """New digits of the requested labels from `digit_model_arrays`: (n, 28, 28) uint8."""
+    rng = np.random.default_rng(seed)
+    z = np.zeros((len(labels), arrays["pca_components"].shape[0]))
+    for digit in np.unique(labels):
+        if digit not in arrays["classes"]:
+            raise ValueError(f"the digit mixtures were fitted without label {digit}")
+        idx = np.flatnonzero(labels == digit)
+        w, mu, cov = arrays[f"c{digit}_weights"], arrays[f"c{digit}_means"], arrays[f"c{digit}_covs"]
+        comp = rng.choice(len(w), size=len(idx), p=w / w.sum())
+        chol = np.linalg.cholesky(cov)  # (K, D, D)
+        eps = rng.standard_normal((len(idx), mu.shape[1]))
+        z[idx] = mu[comp] + np.einsum("nij,nj->ni", chol[comp], eps)
+    images = z @ arrays["pca_components"] + arrays["pca_mean"]
+    return (np.clip(images, 0, 1) * 255).round().astype(np.uint8).reshape(len(labels), 28, 28)
+
+
+def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
     g = cfg.gmm
     rng = np.random.default_rng(g.seed)
     truth = Mixture.from_config(g)
@@ -139,6 +164,8 @@ def run(cfg: Config, paths: Paths) -> StageResult:
     digit_images, digit_labels = sample_digits(pca, mixtures, g.digits_n_samples, g.seed)
     with atomic_path(paths.gmm_digit_samples) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, images=digit_images, labels=digit_labels)
+    with atomic_path(paths.gmm_digit_model) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **digit_model_arrays(pca, mixtures))
 
     from oekaki import gmm_figures
 

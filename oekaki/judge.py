@@ -118,6 +118,23 @@ def score(
     return out
 
 
+def n_eval(requested: int, test_size: int) -> int:
+    """Generators are scored on `requested` samples, or as many as the real test set holds."""
+    return min(requested, test_size)
+
+
+def requested_labels(test_labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Labels to ask a conditional generator for: the test set's own label mix (n of them)."""
+    return np.random.default_rng(seed).permutation(test_labels)[:n]
+
+
+def score_generated(
+    judge: Judge, images: np.ndarray, labels: np.ndarray | None, test_x: np.ndarray, test_y: np.ndarray
+) -> dict[str, float]:
+    """`score` of generated uint8 images (N, 28, 28) against the real test set."""
+    return score(judge.judge(images), judge.judge(test_x), labels, test_y if labels is not None else None)
+
+
 def calibrate(judge: Judge, train_x: np.ndarray, test_x: np.ndarray, seed: int) -> dict[str, float]:
     """The judge's scale: real vs real (floor), uniform noise vs real (ceiling), IS of real data."""
     test = judge.judge(test_x)

@@ -48,6 +48,11 @@ class Paths:
     def gmm_digit_samples(self) -> Path:
         return self.gmm_dir / "digit_samples.npz"
 
+    @property
+    def gmm_digit_model(self) -> Path:
+        """PCA basis and per-class mixtures as plain arrays: the GMM digit generator itself."""
+        return self.gmm_dir / "digit_model.npz"
+
     # --- models ------------------------------------------------------------------
     def model_dir(self, stage: str) -> Path:
         return self.root / "models" / stage
@@ -59,6 +64,10 @@ class Paths:
     @property
     def cnn_model(self) -> Path:
         return self.model_dir("cnn") / "model.pt"
+
+    def final_model(self, stage: str) -> Path:
+        """The trained model of a stage, as a self-describing checkpoint (DVC-tracked)."""
+        return self.model_dir(stage) / "model.pt"
 
     # --- metrics, plots, figures, report ---------------------------------------
     @property
@@ -78,6 +87,14 @@ class Paths:
     @property
     def report_html(self) -> Path:
         return self.root / "reports" / "index.html"
+
+    def report_page(self, lang: str) -> Path:
+        """reports/index.html in English, reports/index.<lang>.html in other languages."""
+        return self.report_html if lang == "en" else self.root / "reports" / f"index.{lang}.html"
+
+    @property
+    def report_summary(self) -> Path:
+        return self.root / "reports" / "summary.md"
 
     def provenance(self, stage: str) -> Path:
         return self.root / "metrics" / "provenance" / f"{stage}.json"

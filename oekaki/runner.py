@@ -21,10 +21,26 @@ from oekaki.paths import Paths
 
 log = logging.getLogger("oekaki.runner")
 
-PIPELINE = ("source", "download", "gmm", "cnn", "report")  # dvc.yaml's stages, in order (a test checks)
-STAGE_MODULES = {"download": "oekaki.download", "gmm": "oekaki.gmm", "cnn": "oekaki.cnn", "report": "oekaki.report"}
+PIPELINE = ("source", "download", "gmm", "cnn", "vae", "gan", "evaluate", "report")  # dvc.yaml's stages, in order (a test checks)
+STAGE_MODULES = {
+    "download": "oekaki.download",
+    "gmm": "oekaki.gmm",
+    "cnn": "oekaki.cnn",
+    "vae": "oekaki.vae",
+    "gan": "oekaki.gan",
+    "evaluate": "oekaki.evaluate",
+    "report": "oekaki.report",
+}
 # The params sections each stage reads (also listed, key by key, in dvc.yaml).
-STAGE_SECTIONS = {"download": ("base", "data"), "gmm": ("gmm",), "cnn": ("base", "cnn"), "report": ("report",)}
+STAGE_SECTIONS = {
+    "download": ("base", "data"),
+    "gmm": ("gmm",),
+    "cnn": ("base", "cnn"),
+    "vae": ("base", "vae"),
+    "gan": ("base", "gan"),
+    "evaluate": ("base", "evaluate"),
+    "report": ("report",),  # and gmm.style_pixel1, for one caption
+}
 
 
 @dataclass(frozen=True)
@@ -112,13 +128,6 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
     check_inputs(stage, paths)
     started, started_unix, t0 = provenance.now_iso(), time.time(), time.perf_counter()
     module = importlib.import_module(STAGE_MODULES[stage])
-    with threadpool_limits(cfg.base.threads):
-        result = module.run(cfg, paths)
-    seconds = time.perf_counter() - t0
-    write_json(paths.metrics(stage), result.metrics)
-    for name, rows in result.history.items():
-        write_json(paths.plots_dir / f"{name}.json", rows)
-    log.info("stage %s finished its work in %.1f s", stage, seconds)
 
     from oekaki.tracking import PIPELINE_TAG, Tracker, tracking_uri
 
@@ -131,7 +140,21 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
     tracker = Tracker(paths)
     parent = tracker.pipeline_run(ctx.pipeline_run_id, tags)  # found by tag, created by the first stage
     params = stage_params(cfg, stage)
-    run_id = tracker.log_stage(stage, parent, params, result.metrics, result.history, result.figures, tags, result.models)
+    run_id = tracker.start_stage(stage, parent, params, tags)
+    monitor = tracker.monitor(run_id)
+    try:
+        with threadpool_limits(cfg.base.threads):
+            result = module.run(cfg, paths, monitor)
+    except BaseException:
+        tracker.finish(run_id, "FAILED")
+        raise
+    seconds = time.perf_counter() - t0
+    write_json(paths.metrics(stage), result.metrics)
+    for name, rows in result.history.items():
+        write_json(paths.plots_dir / f"{name}.json", rows)
+    log.info("stage %s finished its work in %.1f s", stage, seconds)
+    unstreamed = {k: v for k, v in result.history.items() if k not in monitor.streamed}
+    tracker.complete_stage(stage, run_id, parent, result.metrics, unstreamed, result.figures, result.models)
     record = {
         "stage": stage,
         "started": started,

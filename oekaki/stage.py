@@ -22,5 +22,20 @@ class StageResult:
     models: dict[str, Path] = field(default_factory=dict)
 
 
+class Monitor:
+    """Receives a training stage's progress as it happens; this base class ignores it.
+
+    The runner passes one that streams to the stage's MLflow run, so a training run can be
+    watched in the UI (metrics per epoch, sample grids with `step` = epoch) while it runs.
+    Stage code only calls it and never imports a tracking library.
+    """
+
+    def epoch(self, history: str, row: dict[str, float], images: dict[str, Any] | None = None) -> None:
+        """One finished epoch: `row` holds "step" and its numbers; `images` are uint8 (H, W) grids."""
+
+
+NULL_MONITOR = Monitor()
+
+
 def get_logger(stage: str) -> logging.Logger:
     return logging.getLogger(f"oekaki.{stage}")

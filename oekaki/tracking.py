@@ -71,36 +71,41 @@ class Tracker:
     def finish(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
 
-    def log_stage(
-        self,
-        stage: str,
-        parent_run_id: str,
-        params: dict[str, Any],
-        metrics: dict[str, Any],
-        history: dict[str, list[dict[str, float]]],
-        files: list[Path],
-        tags: dict[str, str],
-        models: dict[str, Path] | None = None,
-    ) -> str:
-        """One nested run for one stage; returns its run id."""
-        from mlflow.entities import Metric, Param
+    def start_stage(self, stage: str, parent_run_id: str, params: dict[str, Any], tags: dict[str, str]) -> str:
+        """Open the nested run of one stage (before it works, so its epochs stream in live)."""
+        from mlflow.entities import Param
 
         run = self.client.create_run(
             self.experiment_id,
             run_name=stage,
             tags={"mlflow.parentRunId": parent_run_id, KIND_TAG: "stage", "oekaki.dvc_stage": stage, **tags},
         )
-        run_id = run.info.run_id
+        plist = [Param(k, _param_text(v)) for k, v in sorted(params.items())]
+        for i in range(0, len(plist), 100):  # MLflow's per-request limits
+            self.client.log_batch(run.info.run_id, params=plist[i : i + 100])
+        return run.info.run_id
+
+    def monitor(self, run_id: str) -> StreamingMonitor:
+        return StreamingMonitor(self.client, run_id)
+
+    def complete_stage(
+        self,
+        stage: str,
+        run_id: str,
+        parent_run_id: str,
+        metrics: dict[str, Any],
+        history: dict[str, list[dict[str, float]]],
+        files: list[Path],
+        models: dict[str, Path] | None = None,
+    ) -> None:
+        """Log the finished stage's metrics, the histories not streamed yet, files and models; close the run."""
+        from mlflow.entities import Metric
+
         try:
-            ts = int(run.info.start_time)
-            plist = [Param(k, _param_text(v)) for k, v in sorted(params.items())]
-            mlist = [Metric(k, float(v), ts, 0) for k, v in sorted(metrics.items()) if _is_number(v)]
+            ts = int(self.client.get_run(run_id).info.start_time)
+            mlist = [Metric(k, float(v), ts, 0) for k, v in sorted(_flat(metrics).items()) if _is_number(v)]
             for name, rows in history.items():
-                for row in rows:
-                    step = int(row["step"])
-                    mlist += [Metric(f"{name}/{k}", float(v), ts, step) for k, v in row.items() if k != "step"]
-            for i in range(0, len(plist), 100):  # MLflow's per-request limits
-                self.client.log_batch(run_id, params=plist[i : i + 100])
+                mlist += [m for row in rows for m in _history_metrics(name, row, ts)]
             for i in range(0, len(mlist), 1000):
                 self.client.log_batch(run_id, metrics=mlist[i : i + 1000])
             for path in files:
@@ -117,7 +122,6 @@ class Tracker:
             raise
         self.finish(run_id)
         self.finish(parent_run_id)  # the parent's end time follows its last stage
-        return run_id
 
     def log_model(self, run_id: str, name: str, checkpoint: Path) -> None:
         """Log a self-describing checkpoint and register it as model `name`.
@@ -142,6 +146,41 @@ class Tracker:
                 registered_model_name=name,
                 pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"],
             )
+
+
+class StreamingMonitor:
+    """oekaki.stage.Monitor that logs each epoch to a stage's MLflow run as it finishes."""
+
+    def __init__(self, client, run_id: str):
+        self.client, self.run_id = client, run_id
+        self.streamed: set[str] = set()
+
+    def epoch(self, history: str, row: dict[str, float], images: dict[str, Any] | None = None) -> None:
+        import time
+
+        step = int(row["step"])
+        self.client.log_batch(self.run_id, metrics=_history_metrics(history, row, int(time.time() * 1000)))
+        for key, image in (images or {}).items():
+            self.client.log_image(self.run_id, image, key=key, step=step)
+        self.streamed.add(history)
+
+
+def _flat(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested metrics ({"vae": {"fid": 1.0}}) as MLflow keys ("vae/fid")."""
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, dict):
+            out |= _flat(v, f"{prefix}{k}/")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _history_metrics(name: str, row: dict[str, float], ts: int) -> list:
+    from mlflow.entities import Metric
+
+    step = int(row["step"])
+    return [Metric(f"{name}/{k}", float(v), ts, step) for k, v in row.items() if k != "step" and _is_number(v)]
 
 
 def _artifact_dir(paths: Paths, path: Path) -> str | None:

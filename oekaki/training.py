@@ -19,7 +19,7 @@ import pickle
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,78 @@ def set_rng_state(state: dict, generator: torch.Generator) -> None:
 def check_finite(value: float, what: str, epoch: int) -> None:
     if not math.isfinite(value):
         raise TrainingError(f"{what} became {value} in epoch {epoch}; lower the learning rate. The last good checkpoint is kept.")
+
+
+# --------------------------------------------------------------------------- the epoch loop
+def plan_epochs(stage: str, epochs: int, min_steps: int, batch_size: int, n_train: int) -> tuple[int, int]:
+    """(epochs, steps per epoch): at least `epochs`, more when needed to reach `min_steps` steps.
+
+    Scheduling by optimiser steps as well keeps a 4,000-image sample and 60,000 images comparable.
+    """
+    if batch_size > n_train:
+        raise TrainingError(f"{stage}.batch_size = {batch_size} is larger than the {n_train} training images; lower it")
+    steps = math.ceil(n_train / batch_size)
+    return max(epochs, math.ceil(min_steps / steps)), steps
+
+
+@dataclass
+class Fit:
+    history: list[dict[str, float]]  # one row per epoch, "step" = epoch
+    seconds: float  # training time, summed over resumed runs
+    snapshots: list[np.ndarray]  # the per-epoch image grid, when the stage draws one
+
+
+def fit(
+    stage: str,
+    checkpoint: Path,
+    sig: str,
+    stateful: dict[str, Any],
+    gen: torch.Generator,
+    epochs: int,
+    run_epoch: Callable[[int], dict[str, float]],
+    monitor: Any,
+    log: logging.Logger,
+    meta: dict[str, Any],
+    snapshot: Callable[[], np.ndarray] | None = None,
+) -> Fit:
+    """Train `epochs` epochs with an atomic checkpoint after each; resume from a matching one.
+
+    `stateful`: name -> object with state_dict()/load_state_dict() (models, optimisers,
+    schedulers), all saved in the checkpoint. `run_epoch(epoch)` trains one epoch and returns
+    its numbers; a non-finite one stops training before that epoch's checkpoint is written, so
+    the last good checkpoint survives. `snapshot()` draws the fixed-noise grid after each epoch
+    (kept in the checkpoint, so a resumed run still has every epoch's grid). Every epoch goes
+    to `monitor` (oekaki.stage.Monitor) as it finishes, the restored ones first after a resume.
+    """
+    history, seconds, start, snapshots = [], 0.0, 1, []
+    if ckpt := resumable(checkpoint, sig, log):
+        for name, obj in stateful.items():
+            obj.load_state_dict(ckpt[name])
+        set_rng_state(ckpt["rng"], gen)
+        history, seconds, start = ckpt["history"], ckpt["train_seconds"], ckpt["epoch"] + 1
+        snapshots = [s.numpy() for s in ckpt.get("snapshots", [])]
+        log.info("resuming from %s after epoch %d of %d", checkpoint, ckpt["epoch"], epochs)
+        for i, row in enumerate(history):  # this run's tracking record gets the epochs before the crash too
+            monitor.epoch(f"{stage}_history", row, {f"{stage}_samples": snapshots[i]} if i < len(snapshots) else None)
+    for epoch in range(start, epochs + 1):
+        t0 = time.perf_counter()
+        row = {"step": epoch, **run_epoch(epoch)}
+        seconds += time.perf_counter() - t0
+        for key, value in row.items():
+            check_finite(value, f"{stage} {key}", epoch)
+        images = None
+        if snapshot is not None:
+            snapshots.append(snapshot())
+            images = {f"{stage}_samples": snapshots[-1]}
+        history.append(row)
+        monitor.epoch(f"{stage}_history", row, images)
+        state = {name: obj.state_dict() for name, obj in stateful.items()}
+        save_checkpoint(
+            checkpoint,
+            {**meta, **state, "epoch": epoch, "epochs": epochs, "rng": rng_state(gen), "history": history,
+             "train_seconds": seconds, "signature": sig, "snapshots": [torch.from_numpy(s) for s in snapshots]},
+        )  # fmt: skip
+    return Fit(history, seconds, snapshots)
 
 
 # --------------------------------------------------------------------------- progress

@@ -62,6 +62,79 @@ def tool_env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+TINY_JUDGE = ["data.source=bundled", "data.limit=1500", "cnn.epochs=3", "cnn.min_steps=0", "cnn.batch_size=64"]
+
+
+@pytest.fixture(scope="session")
+def tiny_judge(tmp_path_factory):
+    """A small judge trained on 1,500 bundled digits by the real cnn stage (shrunk params).
+
+    Returns (paths, StageResult); the workspace holds data/prepared.npz, the judge and
+    metrics/cnn.json, i.e. everything the generator stages need upstream.
+    """
+    from oekaki import cnn, download
+    from oekaki.config import load_config
+    from oekaki.io import write_json
+    from oekaki.paths import project_paths
+
+    paths = Paths(tmp_path_factory.mktemp("judge"))
+    cfg = load_config(project_paths().params, TINY_JUDGE)
+    download.run(cfg, paths)
+    result = cnn.run(cfg, paths)
+    write_json(paths.metrics("cnn"), result.metrics)
+    return paths, result
+
+
+TINY = {
+    "data": {"source": "bundled", "limit": 1500},
+    "cnn": {"epochs": 3, "min_steps": 0, "batch_size": 64},
+    "vae": {"latent_size": 8, "channels": [16, 32], "hidden": 128, "epochs": 15, "min_steps": 0, "batch_size": 64},
+    "gan": {"noise_size": 32, "g_channels": [64, 32], "d_channels": [32, 64], "epochs": 6, "min_steps": 0, "epoch_eval_samples": 200},
+    "evaluate": {"n_samples": 10000},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory):
+    """Every stage of the real pipeline, in order, on the tiny profile, in a temporary copy.
+
+    Runs through oekaki.runner (what `dvc repro` and the Prefect tasks call), with an MLflow
+    store of its own. Returns (paths, mlflow tracking URI, pipeline run id).
+    """
+    from oekaki import runner
+    from oekaki.config import load_config
+
+    root = tmp_path_factory.mktemp("tiny-pipeline")
+    paths = copy_project(root / "project")
+    shrink_params(paths, **TINY)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        cfg = load_config(paths.params)
+        runner.run_source(cfg, paths, mint_pipeline_run=True)
+        ctx = runner.RunContext(runner.current_pipeline_run_id(paths))
+        for stage in runner.PIPELINE[1:]:
+            runner.run_stage(stage, cfg, paths, ctx)
+    finally:
+        os.environ.pop("MLFLOW_TRACKING_URI")
+        if saved is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = saved
+    return paths, uri, ctx.pipeline_run_id
+
+
+def workspace_with_judge(dest: Path, judge_paths: Paths) -> Paths:
+    """A fresh workspace holding the tiny judge's data, model and metrics (copies, not links)."""
+    paths = Paths(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(PROJECT_ROOT / "dvc.yaml", dest / "dvc.yaml")  # the stage graph check_inputs reads
+    for src in (judge_paths.prepared, judge_paths.cnn_model, judge_paths.metrics("cnn")):
+        target = dest / src.relative_to(judge_paths.root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+    return paths
+
+
 @pytest.fixture
 def isolated_stores(tmp_path, monkeypatch):
     """MLflow store of this test only (for tests that call the runner in-process)."""

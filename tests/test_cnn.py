@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-import time
-
 import numpy as np
 import pytest
 
-from oekaki import cnn, download, judge
+from oekaki import cnn, judge
 from oekaki.config import load_config
 from oekaki.paths import Paths, project_paths
 from oekaki.training import TensorData, TrainingError
-from tests.conftest import VENV_BIN, copy_project, shrink_params, tool_env
-
-TINY_CNN = {"channels": [8, 16], "hidden": 32, "epochs": 2, "min_steps": 0, "batch_size": 64}
 
 
 def cfg_with(*overrides):
@@ -24,13 +16,8 @@ def cfg_with(*overrides):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A small judge trained on 1,500 bundled digits (the real stage code, shrunk params)."""
-    paths = Paths(tmp_path_factory.mktemp("cnn"))
-    cfg = cfg_with("data.source=bundled", "data.limit=1500", "cnn.epochs=3", "cnn.min_steps=0", "cnn.batch_size=64")
-    download.run(cfg, paths)
-    result = cnn.run(cfg, paths)
-    return paths, result
+def trained(tiny_judge):
+    return tiny_judge
 
 
 def test_tiny_training_writes_model_metrics_and_figures(trained):
@@ -80,33 +67,3 @@ def test_corrupt_prepared_data_names_the_file(tmp_path):
     paths.prepared.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(TrainingError, match="prepared.npz: not a readable prepared-data file"):
         cnn.run(cfg_with(), paths)
-
-
-def stage(paths, env, name, **kw):
-    return subprocess.Popen([f"{VENV_BIN}/python", "-m", "oekaki", "stage", name], cwd=paths.root, env=env, text=True, **kw)
-
-
-def test_sigkill_mid_training_resumes_and_matches_an_uninterrupted_run(tmp_path):
-    results = {}
-    for name in ("straight", "killed"):
-        paths = copy_project(tmp_path / name)
-        shrink_params(paths, data={"limit": 1200}, cnn={**TINY_CNN, "epochs": 6})
-        env = tool_env(tmp_path / name)
-        for s in ("source", "download"):
-            assert stage(paths, env, s).wait(120) == 0
-        if name == "killed":
-            proc = stage(paths, env, "cnn", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.time() + 120
-            while not paths.checkpoint("cnn").is_file() and time.time() < deadline:
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            assert not paths.cnn_model.exists(), "killed too late: training had finished"
-        proc = stage(paths, env, "cnn", stderr=subprocess.PIPE)
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
-        if name == "killed":
-            assert "resuming from" in err and "after epoch" in err
-        results[name] = json.loads(paths.metrics("cnn").read_text())
-    for key in ("test_accuracy", "test_loss", "epochs"):
-        assert results["killed"][key] == results["straight"][key], key  # CPU: identical to the last digit

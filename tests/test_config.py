@@ -42,7 +42,11 @@ def write(tmp_path, text):
         ("cnn:\n  epochs: -1\n", ["cnn.epochs", "-1", ">= 1"]),
         ("cnn:\n  dropout: 1.5\n", ["cnn.dropout", "1.5", "[0, 1)"]),
         ("cnn:\n  channels: [32, 0]\n", ["cnn.channels", "positive channel counts"]),
-        ("vae:\n  beta: 1\n", ["vae.beta", "unknown key"]),
+        ("vae:\n  latent_size: 0\n", ["vae.latent_size = 0 is impossible", ">= 1"]),
+        ("vae:\n  beta: -0.5\n", ["vae.beta = -0.5", "KL weight >= 0"]),
+        ("vae:\n  conditional: yes-please\n", ["vae.conditional", "true or false"]),
+        ("vae:\n  channels: [32, 64, 128]\n", ["vae.channels", "two positive channel counts"]),
+        ("gan:\n  beta: 1\n", ["gan.beta", "unknown key"]),
         ("- a\n- b\n", ["expected a mapping"]),
     ],
 )

@@ -34,7 +34,22 @@ def test_outputs_match_paths_py():
             rel(paths.metrics("cnn")),
             rel(paths.plots_dir / "cnn_history.json"),
         },
-        "report": {rel(paths.report_html), rel(paths.metrics("report"))},
+        "vae": {
+            rel(paths.final_model("vae")),
+            rel(paths.checkpoint("vae").parent),
+            rel(paths.figures("vae")),
+            rel(paths.metrics("vae")),
+            rel(paths.plots_dir / "vae_history.json"),
+        },
+        "gan": {
+            rel(paths.final_model("gan")),
+            rel(paths.checkpoint("gan").parent),
+            rel(paths.figures("gan")),
+            rel(paths.metrics("gan")),
+            rel(paths.plots_dir / "gan_history.json"),
+        },
+        "evaluate": {rel(paths.figures("evaluate")), rel(paths.metrics("evaluate"))},
+        "report": {rel(paths.report_page("en")), rel(paths.report_page("ja")), rel(paths.report_summary), rel(paths.metrics("report"))},
     }
     for stage, outs in expected.items():
         declared = set(fingerprint.output_paths(paths, stage))
@@ -59,7 +74,8 @@ def test_declared_params_exist_and_cover_what_the_stage_logs():
 def test_stage_graph_comes_from_dvc_yaml():
     assert fingerprint.upstream_stages(paths, "source") == []
     assert fingerprint.upstream_stages(paths, "download") == ["source"]
-    assert fingerprint.upstream_stages(paths, "report") == ["download", "gmm", "cnn"]
+    assert fingerprint.upstream_stages(paths, "report") == ["download", "gmm", "cnn", "vae", "gan", "evaluate"]
+    assert fingerprint.upstream_stages(paths, "vae") == fingerprint.upstream_stages(paths, "gan") == ["download", "cnn"]
     assert runner.with_upstream(paths, ["gmm"]) == ["source", "download", "gmm"]
     assert runner.with_upstream(paths, ["cnn", "gmm"]) == ["source", "download", "gmm", "cnn"]
     assert runner.with_upstream(paths, ["report"]) == list(runner.PIPELINE)

@@ -64,3 +64,21 @@ def test_digit_generator_gives_balanced_uint8_digits(cfg):
     out, out_labels = sample_digits(pca, mixtures, 50, seed=0)
     assert out.shape == (50, 28, 28) and out.dtype == np.uint8
     assert np.bincount(out_labels).tolist() == [5] * 10
+
+
+def test_saved_digit_model_samples_like_the_fitted_one(cfg):
+    from oekaki.gmm import digit_model_arrays, sample_digit_model
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 60)
+    centres = rng.integers(0, 256, (10, 28, 28))
+    images = np.clip(centres[labels] + rng.normal(0, 20, (600, 28, 28)), 0, 255).astype(np.uint8)
+    pca, mixtures = fit_digit_generator(images, labels, cfg.gmm, seed=0)
+    requested = np.array([3, 3, 7, 0, 9] * 40)
+    out = sample_digit_model(digit_model_arrays(pca, mixtures), requested, seed=1)
+    assert out.shape == (200, 28, 28) and out.dtype == np.uint8
+    # each sample is closest to its requested class's centre (classes are far apart here)
+    nearest = ((out[:, None].astype(float) - centres[None]) ** 2).sum((2, 3)).argmin(1)
+    assert (nearest == requested).mean() > 0.95
+    with pytest.raises(ValueError, match="without label 11"):
+        sample_digit_model(digit_model_arrays(pca, mixtures), np.array([11]), seed=1)

@@ -21,9 +21,12 @@ TINY = {
     "data": {"limit": 400},
     "gmm": {"n_init": 1, "max_components": 4, "digits_pca_components": 16, "digits_components_per_class": 2, "digits_n_samples": 100},
     "cnn": {"channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64},
+    "vae": {"latent_size": 4, "channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64, "n_eval_samples": 100},
+    "gan": {"noise_size": 16, "g_channels": [16, 8], "d_channels": [8, 16], "epochs": 1, "min_steps": 0, "epoch_eval_samples": 100},
+    "evaluate": {"n_samples": 100},
 }
-STAGES = {"download", "gmm", "cnn", "report"}
-ALL_CACHED = {"source": "Completed", "download": "Cached", "gmm": "Cached", "cnn": "Cached", "report": "Cached"}
+STAGES = {"download", "gmm", "cnn", "vae", "gan", "evaluate", "report"}
+ALL_CACHED = {"source": "Completed", **{s: "Cached" for s in STAGES}}
 
 
 @pytest.fixture(scope="module")

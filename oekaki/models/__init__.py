@@ -22,4 +22,18 @@ def load_model(checkpoint: Path):
         model.load_state_dict(ckpt["model"])
         example = np.zeros((2, 1, 28, 28), dtype=np.float32)  # normalised images (B, 1, 28, 28)
         return model.eval(), example
+    if ckpt.get("kind") == "vae":
+        from oekaki.models.vae import VaeSampler, build
+
+        vae = build(ckpt["model_args"])
+        vae.load_state_dict(ckpt["model"])
+        width = vae.args.latent_size + vae.args.n_cond
+        return VaeSampler(vae).eval(), np.zeros((2, width), dtype=np.float32)  # latent code [+ one-hot label]
+    if ckpt.get("kind") == "gan":
+        from oekaki.models.gan import N_CLASSES, GanSampler, build
+
+        generator, _ = build(ckpt["model_args"])
+        generator.load_state_dict(ckpt["generator"])
+        width = generator.args.noise_size + (N_CLASSES if generator.args.conditional else 0)
+        return GanSampler(generator).eval(), np.zeros((2, width), dtype=np.float32)  # noise [+ one-hot label]
     raise ValueError(f"{checkpoint}: unknown model kind {ckpt.get('kind')!r}")

@@ -1,0 +1,127 @@
+"""Stage `evaluate`: one scoreboard, one judge, equal footing.
+
+Every generator is scored by the same judge (the cnn stage's classifier), on the same number
+of samples, against the same real reference set (the test split), asked for the same labels
+(the test split's own label mix, fixed seed) when it is conditional:
+- `untrained`: the untrained painter, uniform random pixels (the seed's "noise");
+- `gmm`: PCA + a Gaussian mixture per class (the gmm stage's digit model);
+- `vae`, `gan`: the trained networks, from their self-describing checkpoints;
+- `real`: real training images, the reference row (what a perfect generator would score).
+The report reads `metrics/evaluate.json` and the grids this stage draws; it computes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from oekaki import judge as judge_mod
+from oekaki import training
+from oekaki.config import Config
+from oekaki.io import read_json
+from oekaki.paths import Paths
+from oekaki.plots import digit_grid
+from oekaki.stage import NULL_MONITOR, Monitor, StageResult, get_logger
+
+log = get_logger("evaluate")
+ROWS = ("real", "untrained", "gmm", "vae", "gan")
+TITLES = {
+    "real": "Real training digits (reference)",
+    "untrained": "The untrained painter: uniform random pixels",
+    "gmm": "Gaussian mixture per class in PCA space",
+    "vae": "Variational autoencoder",
+    "gan": "GAN",
+}
+
+
+def _checkpoint_model(path: Path, device: torch.device):
+    ckpt = training.load_checkpoint(path)
+    if ckpt.get("kind") == "vae":
+        from oekaki.models.vae import build
+
+        model = build(ckpt["model_args"])
+        model.load_state_dict(ckpt["model"])
+    else:
+        from oekaki.models.gan import build
+
+        model, _ = build(ckpt["model_args"])
+        model.load_state_dict(ckpt["generator"])
+    return model.to(device).eval()
+
+
+def draw(name: str, paths: Paths, labels: np.ndarray, seed: int, device: torch.device, train: tuple[np.ndarray, np.ndarray]):
+    """n images from generator `name`, asked for `labels` where it takes labels; (images, labels or None)."""
+    n = len(labels)
+    if name == "real":
+        x, y = train
+        pick = np.random.default_rng(seed).permutation(len(y))[:n]
+        return x[pick], y[pick]
+    if name == "untrained":
+        return np.random.default_rng(seed).integers(0, 256, size=(n, 28, 28), dtype=np.uint8), None
+    if name == "gmm":
+        from oekaki.gmm import sample_digit_model
+
+        with np.load(paths.gmm_digit_model) as npz:
+            return sample_digit_model(dict(npz), labels, seed), labels
+    model = _checkpoint_model(paths.final_model(name), device)
+    conditional = model.args.conditional
+    if name == "vae":
+        from oekaki.vae import generate
+    else:
+        from oekaki.gan import generate
+    return generate(model, n, labels if conditional else None, seed), (labels if conditional else None)
+
+
+def sample_grid(name: str, images: np.ndarray, asked: np.ndarray | None, path: Path, dpi: int) -> Path:
+    """Ten samples per asked label, one row each (or the first hundred when unconditional)."""
+    if asked is not None:
+        pick = np.concatenate([np.flatnonzero(asked == c)[:10] for c in range(10)])
+        if len(pick) == 100:
+            return digit_grid(images[pick], 10, TITLES[name], path, dpi, [str(c) for c in range(10)])
+    return digit_grid(images[:100], 10, TITLES[name], path, dpi)
+
+
+def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
+    e = cfg.evaluate
+    device = training.resolve_device(cfg.base)
+    data = training.TensorData.load(paths.prepared, torch.device("cpu"))
+    test_x, test_y = data.test_x.numpy(), data.test_y.numpy()
+    judge = judge_mod.Judge.load(paths.cnn_model, device)
+    cnn = read_json(paths.metrics("cnn"))
+    n = judge_mod.n_eval(e.n_samples, len(test_y))
+    labels = judge_mod.requested_labels(test_y, n, cfg.base.seed)
+    reference = judge.judge(test_x)
+    provenance = {s: read_json(paths.provenance(s)) for s in ("gmm", "vae", "gan") if paths.provenance(s).is_file()}
+    metrics_of = {s: read_json(paths.metrics(s)) for s in ("gmm", "vae", "gan", "cnn")}
+    rows, figures = {}, []
+    for name in ROWS:
+        images, asked = draw(name, paths, labels, cfg.base.seed, device, (data.train_x.numpy(), data.train_y.numpy()))
+        scores = judge_mod.score(judge.judge(images), reference, asked, test_y if asked is not None else None)
+        if asked is None:  # not applicable: written as null, so a missing key always means a fault
+            scores["conditional_accuracy"] = scores["within_class_diversity"] = None
+        else:
+            scores["class_entropy"] = judge_mod.class_entropy(judge.judge(images).probs)
+        stage = name if name in ("gmm", "vae", "gan") else ("cnn" if name == "real" else None)
+        row = {
+            **scores,
+            "conditional": asked is not None,
+            "n_samples": n,
+            "train_seconds": metrics_of[stage].get("train_seconds") if stage in ("vae", "gan") else None,
+            "device": metrics_of[stage].get("device", "cpu") if stage in ("vae", "gan") else "cpu",
+            "mlflow_run_id": provenance.get(name, {}).get("mlflow_run_id"),
+        }
+        rows[name] = row
+        figures.append(sample_grid(name, images, asked, paths.figures("evaluate") / f"{name}.png", cfg.report.figure_dpi))
+        log.info("%-9s FID %8.2f  IS %5.2f", name, scores["fid"], scores["inception_score"])
+    metrics = {
+        "generators": rows,
+        "n_samples": n,
+        "seed": cfg.base.seed,
+        "judge_test_accuracy": cnn["test_accuracy"],
+        "fid_noise_ceiling": cnn["fid_noise_ceiling"],
+        "fid_real_floor": cnn["fid_real_floor"],
+        "device": device.type,
+    }
+    return StageResult(metrics=metrics, figures=figures)

