@@ -200,8 +200,9 @@ def fit(
 
     `stateful`: name -> object with state_dict()/load_state_dict() (models, optimisers,
     schedulers), all saved in the checkpoint. `run_epoch(epoch)` trains one epoch and returns
-    its numbers; a non-finite one stops training before that epoch's checkpoint is written, so
-    the last good checkpoint survives. `snapshot()` draws the fixed-noise grid after each epoch
+    its numbers (numpy scalars become Python numbers: the checkpoint holds plain data only);
+    a non-finite one stops training before that epoch's checkpoint is written, so the last
+    good checkpoint survives. `snapshot()` draws the fixed-noise grid after each epoch
     (kept in the checkpoint, so a resumed run still has every epoch's grid). Every epoch goes
     to `monitor` (oekaki.stage.Monitor) as it finishes, the restored ones first after a resume.
     """
@@ -217,7 +218,7 @@ def fit(
             monitor.epoch(f"{stage}_history", row, {f"{stage}_samples": snapshots[i]} if i < len(snapshots) else None)
     for epoch in range(start, epochs + 1):
         t0 = time.perf_counter()
-        row = {"step": epoch, **run_epoch(epoch)}
+        row = {"step": epoch, **{k: v.item() if isinstance(v, np.generic) else v for k, v in run_epoch(epoch).items()}}
         seconds += time.perf_counter() - t0
         for key, value in row.items():
             check_finite(value, f"{stage} {key}", epoch)

@@ -66,7 +66,7 @@ def train_one_epoch(model, data, opt, sched, c: VaeConfig, gen: torch.Generator,
         seen += len(idx)
         bar.update(len(idx), recon=sums[0] / seen, kl=sums[1] / seen)
     rate = bar.close()
-    recon, kl = sums / seen
+    recon, kl = (sums / seen).tolist()
     return {"train_loss_nats": recon + kl, "train_recon_nats": recon, "train_kl_nats": kl, "images_per_second": rate}
 
 

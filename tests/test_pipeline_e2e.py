@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import urllib.request
 
@@ -95,7 +96,8 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
     download = json.loads(paths.metrics("download").read_text())
     assert download["source"] == "bundled" and download["n_train"] == 400 and len(download["sha256"]) == 64
     html = paths.report_html.read_text()
-    assert "data:image/png;base64" in html and "<script" not in html and "http" not in html.split("<body>")[1].split("Provenance")[0]
+    assert "data:image/png;base64" in html and "<script" not in html
+    assert not re.search(r'(src|href)="https?://(?!127\.0\.0\.1)', html)  # only links to the local MLflow UI
 
     # 2. one MLflow parent for the repro, one nested run per stage, with steps and artifacts
     client = mlflow_client(project)
@@ -120,11 +122,17 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
     dvc_clean(project)
 
     # 4. a deleted output is not trusted: that stage (and what depends on it) runs again
+    # (evaluate reads gmm's digit model; the refit equals the first one only up to BLAS
+    # rounding, so evaluate may run again too: it is downstream, never upstream)
     (paths.figures("gmm") / "bic.png").unlink()
-    assert flow(project) == {**ALL_CACHED, "gmm": "Completed", "report": "Completed"}
+    states = flow(project)
+    evaluate = states.pop("evaluate")
+    expected = {**ALL_CACHED, "gmm": "Completed", "report": "Completed"}
+    del expected["evaluate"]
+    assert states == expected and evaluate in ("Cached", "Completed")
     assert (paths.figures("gmm") / "bic.png").is_file()
     flow_gmm = stage_runs(client, "tags.entry_point = 'prefect'")
-    assert sorted(r.info.run_name for r in flow_gmm) == ["gmm", "report"]
+    assert sorted(r.info.run_name for r in flow_gmm) == sorted(["gmm", "report"] + (["evaluate"] if evaluate == "Completed" else []))
     assert all(r.data.tags.get("prefect_flow_run_id") for r in flow_gmm)
 
     # 5. repro after the flow: nothing to do
@@ -142,7 +150,7 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
 
     # 7. and `dvc exp run -S` works on the same stages
     out = sh(project, "dvc", "exp", "run", "-S", "gmm.n_artworks=150")
-    assert ran_stages(out) == {"gmm", "report"}  # cnn does not read gmm params
+    assert ran_stages(out) - {"evaluate"} == {"gmm", "report"}  # cnn, vae, gan do not read gmm params
     assert json.loads(paths.metrics("gmm").read_text())["n_artworks"] == 150
 
 

@@ -5,12 +5,14 @@ exactly where an uninterrupted run ends (CPU, fixed seeds). One shared mechanism
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import time
 
 import pytest
 
+from oekaki.paths import Paths
 from tests.conftest import VENV_BIN, copy_project, shrink_params, tool_env
 
 TINY = {
@@ -40,13 +42,14 @@ def stage(paths, env, name, **kw):
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_sigkill_mid_training_resumes_and_matches_an_uninterrupted_run(tmp_path, name):
     upstream = ["source", "download"] + (["cnn"] if name != "cnn" else [])
+    base = copy_project(tmp_path / "base")
+    shrink_params(base, data={"limit": 1200}, **{s: TINY[s] for s in TINY if s in upstream}, **{name: {**TINY[name], "epochs": 6}})
+    for s in upstream:  # once, then two identical copies
+        assert stage(base, tool_env(tmp_path / "base"), s).wait(300) == 0, s
     results = {}
     for run in ("straight", "killed"):
-        paths = copy_project(tmp_path / run)
-        shrink_params(paths, data={"limit": 1200}, **{s: TINY[s] for s in TINY if s in upstream}, **{name: {**TINY[name], "epochs": 6}})
-        env = tool_env(tmp_path / run)
-        for s in upstream:
-            assert stage(paths, env, s).wait(300) == 0, s
+        shutil.copytree(base.root, tmp_path / run)
+        paths, env = Paths(tmp_path / run), tool_env(tmp_path / run)
         if run == "killed":
             proc = stage(paths, env, name, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             deadline = time.time() + 120

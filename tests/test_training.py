@@ -74,3 +74,42 @@ def test_cuda_requested_without_gpu_is_a_clear_error():
     with pytest.raises(training.TrainingError, match="no CUDA device"):
         training.resolve_device(BaseConfig(device="cuda"))
     assert training.resolve_device(BaseConfig(device="auto")).type == "cpu"
+
+
+def test_fit_checkpoints_plain_data_and_resumes_where_it_stopped(tmp_path):
+    import logging
+
+    import numpy as np
+    import torch
+
+    from oekaki.stage import Monitor
+
+    class Recorder(Monitor):
+        def __init__(self):
+            self.rows, self.images = [], []
+
+        def epoch(self, history, row, images=None):
+            self.rows.append((history, row["step"]))
+            self.images.append(images)
+
+    model = torch.nn.Linear(2, 1)
+    gen = torch.Generator().manual_seed(0)
+    ckpt = tmp_path / "last.pt"
+    epochs_run = []
+
+    def run_epoch(epoch):
+        epochs_run.append(epoch)
+        return {"loss": np.float64(1.0 / epoch), "count": np.int64(epoch)}  # numpy scalars, as stages produce
+
+    def snap():
+        return np.full((4, 4), len(epochs_run), dtype=np.uint8)
+
+    log = logging.getLogger("test")
+    first = training.fit("toy", ckpt, "sig", {"model": model}, gen, 2, run_epoch, Recorder(), log, {"kind": "toy"}, snap)
+    assert training.load_checkpoint(ckpt)["history"][1] == {"step": 2, "loss": 0.5, "count": 2}  # weights_only load works
+    recorder = Recorder()
+    again = training.fit("toy", ckpt, "sig", {"model": model}, gen, 3, run_epoch, recorder, log, {"kind": "toy"}, snap)
+    assert epochs_run == [1, 2, 3]  # only the missing epoch ran
+    assert [r for r in recorder.rows] == [("toy_history", 1), ("toy_history", 2), ("toy_history", 3)]  # replayed, then new
+    assert [int(i["toy_samples"][0, 0]) for i in recorder.images] == [1, 2, 3]
+    assert again.history[:2] == first.history and len(again.snapshots) == 3
