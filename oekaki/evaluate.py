@@ -6,7 +6,8 @@ of samples, against the same real reference set (the test split), asked for the 
 - `untrained`: the untrained painter, uniform random pixels (the seed's "noise");
 - `gmm`: PCA + a Gaussian mixture per class (the gmm stage's digit model);
 - `vae`, `gan`: the trained networks, from their self-describing checkpoints;
-- `real`: real training images, the reference row (what a perfect generator would score).
+- `real`: real test images themselves, the reference row: FID 0 against themselves when all
+  are used, conditional accuracy = the judge's own test accuracy (the ceiling for the others).
 The report reads `metrics/evaluate.json` and the grids this stage draws; it computes nothing.
 """
 
@@ -28,7 +29,7 @@ from oekaki.stage import NULL_MONITOR, Monitor, StageResult, get_logger
 log = get_logger("evaluate")
 ROWS = ("real", "untrained", "gmm", "vae", "gan")
 TITLES = {
-    "real": "Real training digits (reference)",
+    "real": "Real test digits (reference)",
     "untrained": "The untrained painter: uniform random pixels",
     "gmm": "Gaussian mixture per class in PCA space",
     "vae": "Variational autoencoder",
@@ -51,12 +52,12 @@ def _checkpoint_model(path: Path, device: torch.device):
     return model.to(device).eval()
 
 
-def draw(name: str, paths: Paths, labels: np.ndarray, seed: int, device: torch.device, train: tuple[np.ndarray, np.ndarray]):
+def draw(name: str, paths: Paths, labels: np.ndarray, seed: int, device: torch.device, test: tuple[np.ndarray, np.ndarray]):
     """n images from generator `name`, asked for `labels` where it takes labels; (images, labels or None)."""
     n = len(labels)
-    if name == "real":
-        x, y = train
-        pick = np.random.default_rng(seed).permutation(len(y))[:n]
+    if name == "real":  # the test images in the order that gave `labels` (same permutation, same seed)
+        x, y = test
+        pick = judge_mod.requested_indices(len(y), n, seed)
         return x[pick], y[pick]
     if name == "untrained":
         return np.random.default_rng(seed).integers(0, 256, size=(n, 28, 28), dtype=np.uint8), None
@@ -97,13 +98,13 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     metrics_of = {s: read_json(paths.metrics(s)) for s in ("gmm", "vae", "gan", "cnn")}
     rows, figures = {}, []
     for name in ROWS:
-        images, asked = draw(name, paths, labels, cfg.base.seed, device, (data.train_x.numpy(), data.train_y.numpy()))
+        images, asked = draw(name, paths, labels, cfg.base.seed, device, (test_x, test_y))
         scores = judge_mod.score(judge.judge(images), reference, asked, test_y if asked is not None else None)
         if asked is None:  # not applicable: written as null, so a missing key always means a fault
             scores["conditional_accuracy"] = scores["within_class_diversity"] = None
         else:
             scores["class_entropy"] = judge_mod.class_entropy(judge.judge(images).probs)
-        stage = name if name in ("gmm", "vae", "gan") else ("cnn" if name == "real" else None)
+        stage = name if name in ("gmm", "vae", "gan") else None
         row = {
             **scores,
             "conditional": asked is not None,

@@ -29,11 +29,7 @@ def as_input(images: torch.Tensor) -> torch.Tensor:
 
 
 def check_labels(c: GanConfig, data: training.TensorData) -> None:
-    if c.conditional and (int(data.train_y.min()) < 0 or int(data.train_y.max()) >= N_CLASSES):
-        raise training.TrainingError(
-            f"gan.conditional = true needs class labels 0-{N_CLASSES - 1}, but the train labels in data/prepared.npz run from "
-            f"{int(data.train_y.min())} to {int(data.train_y.max())}; set gan.conditional=false to train a plain GAN"
-        )
+    training.check_class_labels("gan", c.conditional, data, N_CLASSES)
 
 
 def _noise(n: int, c: GanConfig, gen: torch.Generator, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -93,19 +89,9 @@ def train_one_epoch(G: Generator, D: Discriminator, data, opt_g, opt_d, c: GanCo
     }
 
 
-@torch.no_grad()
-def generate(G: Generator, n: int, labels: np.ndarray | None, seed: int, batch_size: int = 1000) -> np.ndarray:
+def generate(G: Generator, n: int, labels: np.ndarray | None, seed: int) -> np.ndarray:
     """n images from fixed-seed noise (with the requested labels when conditional): uint8 (n, 28, 28)."""
-    was_training = G.training
-    G.eval()
-    device = next(G.parameters()).device
-    z = torch.randn(n, G.args.noise_size, generator=torch.Generator().manual_seed(seed))
-    out = []
-    for start in range(0, n, batch_size):
-        y = torch.as_tensor(labels[start : start + batch_size]).long().to(device) if labels is not None else None
-        out.append(G.images(z[start : start + batch_size].to(device), y).cpu())
-    G.train(was_training)
-    return torch.cat(out).numpy()
+    return training.sample_images(G, G.args.noise_size, n, labels, seed)
 
 
 class Scorer:

@@ -102,7 +102,7 @@ def class_entropy(probs: np.ndarray) -> float:
     counts = np.bincount(probs.argmax(1), minlength=10).astype(float)
     p = counts / counts.sum()
     nz = p[p > 0]
-    return float(-(nz * np.log(nz)).sum() / np.log(10))
+    return float(-(nz * np.log(nz)).sum() / np.log(10)) + 0.0  # + 0.0: one class gives 0.0, not -0.0
 
 
 def score(
@@ -123,9 +123,14 @@ def n_eval(requested: int, test_size: int) -> int:
     return min(requested, test_size)
 
 
+def requested_indices(n_test: int, n: int, seed: int) -> np.ndarray:
+    """Which test images (and so which labels) a scoring run uses: a fixed-seed draw of n."""
+    return np.random.default_rng(seed).permutation(n_test)[:n]
+
+
 def requested_labels(test_labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     """Labels to ask a conditional generator for: the test set's own label mix (n of them)."""
-    return np.random.default_rng(seed).permutation(test_labels)[:n]
+    return test_labels[requested_indices(len(test_labels), n, seed)]
 
 
 def score_generated(

@@ -27,7 +27,7 @@ from oekaki.config import Config
 from oekaki.io import read_json, write_text
 from oekaki.paths import Paths
 from oekaki.report_text import text
-from oekaki.stage import NULL_MONITOR, Monitor, StageResult
+from oekaki.stage import NULL_MONITOR, Monitor, StageResult, flat_metrics
 
 CSS = """
 :root { color-scheme: light dark; --fg:#1d1d1f; --bg:#fdfdfb; --muted:#5f6368; --card:#f1f0ea; --accent:#c2410c; }
@@ -47,6 +47,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.pixels { font: 9px/1 ui-monospace, monospace; border-collapse: collapse; display: table; margin: auto; }
 table.pixels td { padding: 1px 2px; border: none; text-align: right; }
 code { background: var(--card); padding: 0 .25rem; border-radius: 3px; word-break: break-all; }
+.banner code { background: rgba(0,0,0,.28); color: #fff; }
 .missing { border: 2px dashed var(--accent); padding: .8rem 1rem; border-radius: 8px; }
 td.bad { color: var(--accent); font-weight: 600; }
 nav.lang { float: right; font-size: .9rem; } a { color: var(--accent); }
@@ -65,7 +66,7 @@ def figure(path: Path, caption: str) -> str:
 
 STAGES = ("download", "gmm", "cnn", "vae", "gan", "evaluate")
 GENERATOR_ROWS = ("real", "untrained", "gmm", "vae", "gan")
-ROW_STAGE = {"real": "cnn", "untrained": "evaluate", "gmm": "gmm", "vae": "vae", "gan": "gan"}  # whose MLflow run a row links
+ROW_STAGE = {"real": "evaluate", "untrained": "evaluate", "gmm": "gmm", "vae": "vae", "gan": "gan"}  # whose MLflow run a row links
 
 
 class ReportError(ValueError):
@@ -282,7 +283,7 @@ def scoreboard(p: Page) -> list[str]:
     table = re.sub(r"<td>(⚠[^<]*)</td>", r'<td class="bad">\1</td>', table)
     grids = [p.fig("evaluate", f"{name}.png", "cap_grids") for name in GENERATOR_ROWS]
     return [
-        f"<p>{p.t('p_scoreboard', n=e['n_samples'], accuracy=c['test_accuracy'])}</p>",
+        f"<p>{p.t('p_scoreboard', n=e['n_samples'], accuracy=c['test_accuracy'], floor=c['fid_real_floor'])}</p>",
         table,
         '<div class="grid">',
         *grids,
@@ -330,7 +331,7 @@ def metrics_table(p: Page) -> str:
     """Every scalar metric of every stage, one row each (pandas)."""
     rows = []
     for stage, values in p.inputs.metrics.items():
-        for key, value in _flat(values or {}).items():
+        for key, value in flat_metrics(values or {}, ".").items():
             if isinstance(value, bool) or key.endswith("sha256"):
                 continue
             if isinstance(value, float):
@@ -339,16 +340,6 @@ def metrics_table(p: Page) -> str:
                 value = text("cell_na", p.lang)
             rows.append({text("col_stage", p.lang): stage, text("col_metric", p.lang): key, text("col_value", p.lang): str(value)})
     return pd.DataFrame(rows).to_html(index=False, border=0, escape=True)
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out |= _flat(v, f"{prefix}{k}.")
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 # ------------------------------------------------------------------------------ pages

@@ -242,11 +242,13 @@ T: dict[str, dict[str, str]] = {
     "h_scoreboard": {"en": "5. Scoreboard: every painter, one judge", "ja": "5. 採点表：すべての画家を同じ審査員で"},
     "p_scoreboard": {
         "en": "Each generator drew {n:,} images, asked for the same labels (the test set's own mix) where it takes labels, and the "
-        "judge compared them with the same {n:,} real test images. Real training images are the reference row. The classifier "
-        "itself reaches {accuracy:.2%} test accuracy, the ceiling for conditional accuracy.",
+        "judge compared them with the same {n:,} real test images. The reference row is those real test images themselves "
+        "(so its FID is 0; real training images against them score {floor:.2f}). The classifier reaches {accuracy:.2%} test "
+        "accuracy: the reference row's conditional accuracy, and the ceiling for every painter's.",
         "ja": "各生成モデルが {n:,} 枚を描き（ラベルを受け取るモデルにはテストデータと同じラベル構成を指定）、"
-        "審査員が同じ {n:,} 枚の本物のテスト画像と比べました。本物の学習画像を基準の行としています。"
-        "分類器自身のテスト正解率は {accuracy:.2%} で、これが条件付き正解率の上限です。",
+        "審査員が同じ {n:,} 枚の本物のテスト画像と比べました。基準の行はその本物のテスト画像そのものです"
+        "（そのため FID は 0。本物の学習画像と比べると {floor:.2f}）。分類器のテスト正解率は {accuracy:.2%} で、"
+        "これが基準の行の条件付き正解率であり、すべての画家にとっての上限です。",
     },
     "col_generator": {"en": "generator", "ja": "生成モデル"},
     "col_fid": {"en": "FID ↓", "ja": "FID ↓"},
@@ -257,7 +259,7 @@ T: dict[str, dict[str, str]] = {
     "col_time": {"en": "training time", "ja": "学習時間"},
     "col_device": {"en": "device", "ja": "デバイス"},
     "col_run": {"en": "MLflow run", "ja": "MLflow の実行"},
-    "row_real": {"en": "real training images (reference)", "ja": "本物の学習画像（基準）"},
+    "row_real": {"en": "real test images (reference)", "ja": "本物のテスト画像（基準）"},
     "row_untrained": {"en": "untrained painter (uniform noise)", "ja": "未学習の画家（一様ノイズ）"},
     "row_gmm": {"en": "Gaussian mixture on digits", "ja": "数字の混合ガウス分布"},
     "row_vae": {"en": "VAE", "ja": "VAE"},

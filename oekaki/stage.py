@@ -37,5 +37,16 @@ class Monitor:
 NULL_MONITOR = Monitor()
 
 
+def flat_metrics(metrics: dict[str, Any], sep: str = "/", prefix: str = "") -> dict[str, Any]:
+    """Nested metrics ({"vae": {"fid": 1.0}}) as one level ({"vae/fid": 1.0})."""
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, dict):
+            out |= flat_metrics(v, sep, f"{prefix}{k}{sep}")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def get_logger(stage: str) -> logging.Logger:
     return logging.getLogger(f"oekaki.{stage}")

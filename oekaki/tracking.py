@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from oekaki.paths import Paths
+from oekaki.stage import flat_metrics
 
 EXPERIMENT = "oekaki"
 PIPELINE_TAG = "oekaki.pipeline_run_id"
@@ -103,7 +104,7 @@ class Tracker:
 
         try:
             ts = int(self.client.get_run(run_id).info.start_time)
-            mlist = [Metric(k, float(v), ts, 0) for k, v in sorted(_flat(metrics).items()) if _is_number(v)]
+            mlist = [Metric(k, float(v), ts, 0) for k, v in sorted(flat_metrics(metrics).items()) if _is_number(v)]
             for name, rows in history.items():
                 mlist += [m for row in rows for m in _history_metrics(name, row, ts)]
             for i in range(0, len(mlist), 1000):
@@ -163,17 +164,6 @@ class StreamingMonitor:
         for key, image in (images or {}).items():
             self.client.log_image(self.run_id, image, key=key, step=step)
         self.streamed.add(history)
-
-
-def _flat(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested metrics ({"vae": {"fid": 1.0}}) as MLflow keys ("vae/fid")."""
-    out = {}
-    for k, v in metrics.items():
-        if isinstance(v, dict):
-            out |= _flat(v, f"{prefix}{k}/")
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _history_metrics(name: str, row: dict[str, float], ts: int) -> list:

@@ -78,6 +78,38 @@ class TensorData:
         return cls(t("train_images"), t("train_labels").long(), t("test_images"), t("test_labels").long(), arrays_sha256(arrays))
 
 
+def check_class_labels(stage: str, conditional: bool, data: TensorData, n_classes: int = 10) -> None:
+    """A conditional generator needs labels 0..n_classes-1 in both splits; say how to go on otherwise."""
+    if not conditional:
+        return
+    for split, y in (("train", data.train_y), ("test", data.test_y)):
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= n_classes:
+            raise TrainingError(
+                f"{stage}.conditional = true needs class labels 0-{n_classes - 1}, but the {split} labels in data/prepared.npz "
+                f"run from {lo} to {hi}; set {stage}.conditional=false to train without labels"
+            )
+
+
+@torch.no_grad()
+def sample_images(model: torch.nn.Module, width: int, n: int, labels: np.ndarray | None, seed: int, batch_size: int = 1000) -> np.ndarray:
+    """n images from a generator's `images(code, labels)` with fixed-seed N(0, I) codes of `width`.
+
+    In eval mode (batch norm uses its running statistics), so the same seed gives the same
+    images; the model's train/eval mode is restored afterwards. uint8 (n, 28, 28).
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    z = torch.randn(n, width, generator=torch.Generator().manual_seed(seed))
+    out = []
+    for start in range(0, n, batch_size):
+        y = torch.as_tensor(labels[start : start + batch_size]).long().to(device) if labels is not None else None
+        out.append(model.images(z[start : start + batch_size].to(device), y).cpu())
+    model.train(was_training)
+    return torch.cat(out).numpy()
+
+
 def batch_indices(n: int, batch_size: int, generator: torch.Generator | None) -> Iterator[torch.Tensor]:
     """Index slices of one epoch (shuffled with `generator`, in order when it is None)."""
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)

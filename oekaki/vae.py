@@ -28,15 +28,7 @@ def as_input(images: torch.Tensor) -> torch.Tensor:
 
 
 def check_labels(c: VaeConfig, data: training.TensorData) -> None:
-    if not c.conditional:
-        return
-    for split, y in (("train", data.train_y), ("test", data.test_y)):
-        lo, hi = int(y.min()), int(y.max())
-        if lo < 0 or hi >= N_CLASSES:
-            raise training.TrainingError(
-                f"vae.conditional = true needs class labels 0-{N_CLASSES - 1}, but the {split} labels in data/prepared.npz "
-                f"run from {lo} to {hi}; set vae.conditional=false to train a plain VAE on this dataset"
-            )
+    training.check_class_labels("vae", c.conditional, data, N_CLASSES)
 
 
 def make_optimizer(model: ConvVAE, c: VaeConfig, total_steps: int):
@@ -86,17 +78,9 @@ def evaluate(model: ConvVAE, x: torch.Tensor, y: torch.Tensor, c: VaeConfig, see
     return {"test_loss_nats": (recon_sum + kl_sum) / n, "test_recon_nats": recon_sum / n, "test_kl_nats": kl_sum / n}
 
 
-@torch.no_grad()
-def generate(model: ConvVAE, n: int, labels: np.ndarray | None, seed: int, batch_size: int = 1000) -> np.ndarray:
+def generate(model: ConvVAE, n: int, labels: np.ndarray | None, seed: int) -> np.ndarray:
     """n new images from z ~ N(0, I) (with the requested labels when conditional): uint8 (n, 28, 28)."""
-    model.eval()
-    device = next(model.parameters()).device
-    z = torch.randn(n, model.args.latent_size, generator=torch.Generator().manual_seed(seed))
-    out = []
-    for start in range(0, n, batch_size):
-        y = torch.as_tensor(labels[start : start + batch_size]).long().to(device) if labels is not None else None
-        out.append(model.images(z[start : start + batch_size].to(device), y).cpu())
-    return torch.cat(out).numpy()
+    return training.sample_images(model, model.args.latent_size, n, labels, seed)
 
 
 @torch.no_grad()

@@ -36,7 +36,14 @@ def test_scoreboard_scores_every_generator_on_equal_footing(tiny_pipeline):
     for name in ("gmm", "vae", "gan"):
         assert rows["real"]["fid"] < rows[name]["fid"] < rows["untrained"]["fid"], name
         assert rows[name]["conditional"] and 0 <= rows[name]["conditional_accuracy"] <= 1
-    assert rows["untrained"]["conditional"] is False and rows["untrained"]["within_class_diversity"] is None
+    judge_accuracy = read_json(paths.metrics("cnn"))["test_accuracy"]
+    assert rows["real"]["fid"] == pytest.approx(0, abs=1e-6)  # all 1,000 test images against themselves
+    assert rows["real"]["conditional_accuracy"] == pytest.approx(judge_accuracy)
+    assert (
+        rows["untrained"]["conditional"] is False
+        and rows["untrained"]["class_entropy"] < 0.5
+        and rows["untrained"]["within_class_diversity"] is None
+    )
     assert rows["vae"]["train_seconds"] > 0 and rows["gan"]["mlflow_run_id"] == read_json(paths.provenance("gan"))["mlflow_run_id"]
     assert {p.name for p in paths.figures("evaluate").iterdir()} == {f"{n}.png" for n in rows}
 

@@ -52,8 +52,11 @@ class ConvVAE(nn.Module):
         self.dec_hidden = nn.Sequential(
             nn.Linear(args.latent_size + args.n_cond, args.hidden), nn.SiLU(), nn.Linear(args.hidden, c2 * 49), nn.SiLU()
         )
-        self.up1 = nn.Sequential(nn.ConvTranspose2d(c2 + args.n_cond, c1, 4, stride=2, padding=1), nn.SiLU())  # 7 -> 14
-        self.up2 = nn.ConvTranspose2d(c1 + args.n_cond, 1, 4, stride=2, padding=1)  # 14 -> 28, logits
+        self.decoder = nn.Sequential(
+            nn.Unflatten(1, (c2, 7, 7)),
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.SiLU(),  # 7 -> 14
+            nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),  # 14 -> 28, logits
+        )  # fmt: skip
 
     def _cond(self, h: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """Append the one-hot label (B, 10) for the conditional model; labels may be soft (B, 10)."""
@@ -70,20 +73,8 @@ class ConvVAE(nn.Module):
         return self.mu(h), self.logvar(h)
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """z: (B, latent_size) -> pixel logits (B, 1, 28, 28).
-
-        The conditional decoder sees the label at every resolution (one-hot as constant
-        feature maps), so it relies on the label for the digit and on z for the style.
-        """
-        h = self.dec_hidden(self._cond(z, labels)).unflatten(1, (self.args.channels[1], 7, 7))
-        h = self.up1(self._cond_maps(h, labels))
-        return self.up2(self._cond_maps(h, labels))
-
-    def _cond_maps(self, h: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        if not self.args.conditional:
-            return h
-        onehot = labels if labels.dim() == 2 else F.one_hot(labels, N_CLASSES)
-        return torch.cat([h, onehot.to(h.dtype)[:, :, None, None].expand(-1, -1, *h.shape[2:])], 1)
+        """z: (B, latent_size) -> pixel logits (B, 1, 28, 28)."""
+        return self.decoder(self.dec_hidden(self._cond(z, labels)))
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, generator: torch.Generator | None = None):
         """Reconstruction logits, mu and logvar, with z drawn by the reparameterisation trick."""
