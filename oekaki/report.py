@@ -77,20 +77,53 @@ class ReportError(ValueError):
 class Inputs:
     metrics: dict[str, dict | None]
     provenance: dict[str, dict | None]
-    missing: list[str]  # stages without outputs
+    missing: list[str]  # stages whose section cannot be drawn: no output, or bad numbers
     problems: list[str] = field(default_factory=list)  # missing keys or NaN values, "file: key ..."
+    absent: list[str] = field(default_factory=list)  # stages with no output at all
+
+
+# The numbers the page's text uses, per stage (the scoreboard is checked by check_scoreboard).
+REQUIRED = {
+    "download": ("dataset", "source", "n_train", "n_test", "sha256"),
+    "gmm": ("n_artworks", "true_k", "chosen_k", "heldout_loglik", "true_heldout_loglik", "loglik_gap", "digits_pca_explained_variance"),
+    "cnn": ("epochs", "train_seconds", "device", "test_accuracy", "fid_real_floor", "fid_noise_ceiling", "inception_score_real"),
+    "vae": ("test_loss_nats", "test_recon_nats", "test_kl_nats"),
+    "gan": ("epochs", "g_steps", "train_seconds", "device", "fid", "memorisation_ratio"),
+    "evaluate": ("n_samples", "generators"),
+}
+
+
+def check_metrics(stage: str, metrics: dict) -> list[str]:
+    """Problems with the numbers a stage's section prints: missing keys, NaN or infinite values."""
+    problems = []
+    for key in REQUIRED[stage]:
+        if key not in metrics:
+            problems.append(f"metrics/{stage}.json: {key} is missing")
+        elif isinstance(metrics[key], float) and not math.isfinite(metrics[key]):
+            problems.append(f"metrics/{stage}.json: {key} is {metrics[key]}")
+    return problems
 
 
 def gather(paths: Paths) -> Inputs:
-    metrics, prov, missing = {}, {}, []
+    """Read every stage's metrics and provenance; a stage whose section numbers are bad counts as missing."""
+    metrics, prov, missing, problems = {}, {}, [], []
     for stage in STAGES:
         m, p = paths.metrics(stage), paths.provenance(stage)
         present = m.is_file() and p.is_file() and paths.figures(stage).is_dir()
         metrics[stage] = read_json(m) if present else None
         prov[stage] = read_json(p) if present else None
-        if not present:
+        bad = check_metrics(stage, metrics[stage]) if present else []
+        problems += bad
+        if not present or bad:
             missing.append(stage)
-    return Inputs(metrics, prov, missing)
+    if metrics.get("evaluate") is not None and "generators" in metrics["evaluate"]:
+        problems += check_scoreboard(metrics["evaluate"])
+    absent = [s for s in missing if not (paths.metrics(s).is_file() and paths.provenance(s).is_file() and paths.figures(s).is_dir())]
+    inputs = Inputs(metrics, prov, missing, problems, absent)
+    for stage in missing:  # sections never read half-valid numbers
+        if stage != "evaluate" or "generators" not in (metrics.get("evaluate") or {}):
+            metrics[stage], prov[stage] = None, None
+    return inputs
 
 
 def md(s: str) -> str:
@@ -115,7 +148,8 @@ class Page:
         return f"<figure>{img(path, text(key, self.lang, **fields))}<figcaption>{caption}</figcaption></figure>"
 
     def section(self, sid: str, heading: str, needs: tuple[str, ...], body) -> str:
-        missing = [s for s in needs if s in self.inputs.missing]
+        # the scoreboard marks its own bad cells; every other section needs all its stages' numbers
+        missing = [s for s in needs if s in self.inputs.missing and not (s == "evaluate" and self.inputs.metrics.get("evaluate"))]
         head = f'<section id="{sid}"><h2>{self.t(heading)}</h2>'
         if missing:
             return head + "".join(f'<p class="missing">{self.t("missing_section", stage=s)}</p>' for s in missing) + "</section>"
@@ -324,7 +358,8 @@ def provenance_rows(p: Page) -> list[str]:
     params = ", ".join(f"{k}={v}" for rec in recs.values() if rec for k, v in rec["params"].items())
     rows.append((p.t("prov_params"), f"<code>{html.escape(params)}</code>"))
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    return [f"<table>{body}</table>"]
+    problems = "".join(f"<li>⚠ {md(x)}</li>" for x in p.inputs.problems)
+    return [f"<table>{body}</table>", f'<ul class="problems">{problems}</ul>' if problems else ""]
 
 
 def metrics_table(p: Page) -> str:
@@ -401,11 +436,9 @@ def summary_markdown(cfg: Config, inputs: Inputs) -> str:
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
     r = cfg.report
     inputs = gather(paths)
-    if inputs.metrics.get("evaluate") is not None:
-        inputs.problems = check_scoreboard(inputs.metrics["evaluate"])
     if not r.allow_partial:
-        if inputs.missing:
-            s = inputs.missing[0]
+        if inputs.absent:
+            s = inputs.absent[0]
             raise ReportError(
                 f"stage {s!r} has no output ({paths.metrics(s).relative_to(paths.root)} or its figures are missing); "
                 f"run `dvc repro {s}` first, or set report.allow_partial=true for a report that marks the missing sections"

@@ -28,8 +28,9 @@ T: dict[str, dict[str, str]] = {
         "ネットワークのある環境で `python -m flows.pipeline --set data.source=download` を実行すると、全 70,000 枚で学習します。",
     },
     "missing_section": {
-        "en": "This section is missing: stage `{stage}` has no output yet. Run `dvc repro {stage}`.",
-        "ja": "この節はありません。ステージ `{stage}` の出力がまだないためです。`dvc repro {stage}` を実行してください。",
+        "en": "This section is missing: stage `{stage}` has no valid output yet (see the provenance section). Run `dvc repro {stage}`.",
+        "ja": "この節はありません。ステージ `{stage}` の有効な出力がまだないためです（来歴の節を参照）。"
+        "`dvc repro {stage}` を実行してください。",
     },
     # ------------------------------------------------------------------ 1
     "h_numbers": {"en": "1. Images are numbers", "ja": "1. 画像は数字の並び"},

@@ -115,3 +115,16 @@ def test_nan_or_missing_metric_is_named_and_never_printed_as_nan(tiny_pipeline, 
         assert ">nan<" not in page.lower()
     assert "invalid (NaN)" in paths.report_summary.read_text()
     assert json.loads(paths.metrics("evaluate").read_text(), parse_constant=lambda c: c)  # input left as it was
+
+
+def test_nan_in_a_stage_metric_never_reaches_the_text(tiny_pipeline, tmp_path):
+    paths = _fresh_copy(tiny_pipeline, tmp_path / "p")
+    v = read_json(paths.metrics("vae"))
+    v["test_loss_nats"] = float("nan")
+    write_json(paths.metrics("vae"), v)
+    with pytest.raises(report.ReportError, match=r"metrics/vae.json: test_loss_nats is nan"):
+        report.run(load_config(paths.params), paths)
+    report.run(load_config(paths.params, ["report.allow_partial=true"]), paths)
+    page = paths.report_html.read_text()
+    assert "nan nats" not in page and ">nan<" not in page.lower()
+    assert "dvc repro vae" in page and "⚠ metrics/vae.json: test_loss_nats is nan" in page
