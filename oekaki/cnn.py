@@ -22,11 +22,7 @@ CODE = [Path(__file__), Path(training.__file__), Path(__file__).parent / "models
 
 def make_optimizer(model: DigitCNN, c: CnnConfig, total_steps: int):
     opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
-    if c.schedule == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c.lr, total_steps=total_steps)
-    else:
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
-    return opt, sched
+    return opt, training.lr_schedule(opt, c.schedule, c.lr, total_steps)
 
 
 def train_one_epoch(model, data: training.TensorData, opt, sched, c: CnnConfig, gen: torch.Generator, epoch: int, epochs: int) -> dict:

@@ -37,21 +37,6 @@ TITLES = {
 }
 
 
-def _checkpoint_model(path: Path, device: torch.device):
-    ckpt = training.load_checkpoint(path)
-    if ckpt.get("kind") == "vae":
-        from oekaki.models.vae import build
-
-        model = build(ckpt["model_args"])
-        model.load_state_dict(ckpt["model"])
-    else:
-        from oekaki.models.gan import build
-
-        model, _ = build(ckpt["model_args"])
-        model.load_state_dict(ckpt["generator"])
-    return model.to(device).eval()
-
-
 def draw(name: str, paths: Paths, labels: np.ndarray, seed: int, device: torch.device, test: tuple[np.ndarray, np.ndarray]):
     """n images from generator `name`, asked for `labels` where it takes labels; (images, labels or None)."""
     n = len(labels)
@@ -66,7 +51,9 @@ def draw(name: str, paths: Paths, labels: np.ndarray, seed: int, device: torch.d
 
         with np.load(paths.gmm_digit_model) as npz:
             return sample_digit_model(dict(npz), labels, seed), labels
-    model = _checkpoint_model(paths.final_model(name), device)
+    from oekaki.models import load_network
+
+    model = load_network(training.load_checkpoint(paths.final_model(name))).to(device)
     conditional = model.args.conditional
     if name == "vae":
         from oekaki.vae import generate
@@ -95,15 +82,16 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     labels = judge_mod.requested_labels(test_y, n, cfg.base.seed)
     reference = judge.judge(test_x)
     provenance = {s: read_json(paths.provenance(s)) for s in ("gmm", "vae", "gan") if paths.provenance(s).is_file()}
-    metrics_of = {s: read_json(paths.metrics(s)) for s in ("gmm", "vae", "gan", "cnn")}
+    metrics_of = {s: read_json(paths.metrics(s)) for s in ("vae", "gan")}
     rows, figures = {}, []
     for name in ROWS:
         images, asked = draw(name, paths, labels, cfg.base.seed, device, (test_x, test_y))
-        scores = judge_mod.score(judge.judge(images), reference, asked, test_y if asked is not None else None)
+        judged = judge.judge(images)
+        scores = judge_mod.score(judged, reference, asked, test_y if asked is not None else None)
         if asked is None:  # not applicable: written as null, so a missing key always means a fault
             scores["conditional_accuracy"] = scores["within_class_diversity"] = None
         else:
-            scores["class_entropy"] = judge_mod.class_entropy(judge.judge(images).probs)
+            scores["class_entropy"] = judge_mod.class_entropy(judged.probs)
         stage = name if name in ("gmm", "vae", "gan") else None
         row = {
             **scores,

@@ -128,7 +128,6 @@ def make_optimizers(G: Generator, D: Discriminator, c: GanConfig):
 
 def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.device, scorer: Scorer, monitor: Monitor = NULL_MONITOR):
     c = cfg.gan
-    check_labels(c, data)
     # one generator step per `d_steps` batches: plan by generator steps
     epochs, steps = training.plan_epochs("gan", c.epochs, c.min_steps, c.batch_size * c.d_steps, len(data.train_y))
     aux = c.conditional and c.aux_weight > 0

@@ -40,7 +40,10 @@ class Judge:
 
     @classmethod
     def load(cls, path: Path, device: torch.device | str = "cpu") -> Judge:
-        ckpt = load_checkpoint(path)
+        return cls.from_checkpoint(load_checkpoint(path), device)
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict, device: torch.device | str = "cpu") -> Judge:
         model = build(ckpt["model_args"])
         model.load_state_dict(ckpt["model"])
         return cls(model, device)

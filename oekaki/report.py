@@ -273,24 +273,24 @@ def check_scoreboard(evaluate: dict) -> list[str]:
     return problems
 
 
-def scoreboard_frame(p: Page) -> pd.DataFrame:
+def scoreboard_frame(inputs: Inputs, lang: str) -> pd.DataFrame:
     """The scoreboard as a pandas DataFrame of display strings (bad cells marked, never blank)."""
-    rows = p.inputs.metrics["evaluate"].get("generators", {})
+    rows = inputs.metrics["evaluate"].get("generators", {})
     records = []
     for name in GENERATOR_ROWS:
         row = rows.get(name, {})
-        rec = {text("col_generator", p.lang): text(f"row_{name}", p.lang)}
+        rec = {text("col_generator", lang): text(f"row_{name}", lang)}
         for key, col, fmt in SCORE_COLUMNS:
             value = row.get(key, "<missing>") if row else "<missing>"
             if value == "<missing>":
-                cell = "⚠ " + text("cell_missing", p.lang)
+                cell = "⚠ " + text("cell_missing", lang)
             elif value is None:
-                cell = text("cell_na", p.lang)
+                cell = text("cell_na", lang)
             elif isinstance(value, float) and not math.isfinite(value):
-                cell = "⚠ " + text("cell_invalid", p.lang)
+                cell = "⚠ " + text("cell_invalid", lang)
             else:
                 cell = fmt.format(value)
-            rec[text(col, p.lang)] = cell
+            rec[text(col, lang)] = cell
         records.append(rec)
     return pd.DataFrame.from_records(records)
 
@@ -305,7 +305,7 @@ def mlflow_link(p: Page, stage: str) -> str:
 
 def scoreboard(p: Page) -> list[str]:
     e, c = p.inputs.metrics["evaluate"], p.inputs.metrics["cnn"]
-    df = scoreboard_frame(p)
+    df = scoreboard_frame(p.inputs, p.lang)
     df[text("col_run", p.lang)] = [mlflow_link(p, ROW_STAGE[name]) for name in GENERATOR_ROWS]
     table = df.to_html(index=False, border=0, escape=False, classes="scoreboard")
     for name in GENERATOR_ROWS:  # mark rows for tests and styling: <tr data-generator="vae">
@@ -423,8 +423,7 @@ def summary_markdown(cfg: Config, inputs: Inputs) -> str:
     if inputs.metrics.get("evaluate"):
         e = inputs.metrics["evaluate"]
         lines += ["", f"## Scoreboard ({e['n_samples']:,} samples each, judged by the CNN)", ""]
-        p = Page("en", cfg, Paths(Path(".")), inputs)
-        df = scoreboard_frame(p)
+        df = scoreboard_frame(inputs, "en")
         lines.append("| " + " | ".join(df.columns) + " |")
         lines.append("|" + "---|" * len(df.columns))
         lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in df.itertuples(index=False)]

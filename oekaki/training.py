@@ -196,6 +196,13 @@ def check_finite(value: float, what: str, epoch: int) -> None:
         raise TrainingError(f"{what} became {value} in epoch {epoch}; lower the learning rate. The last good checkpoint is kept.")
 
 
+def lr_schedule(opt: torch.optim.Optimizer, schedule: str, lr: float, total_steps: int):
+    """`onecycle` (peak `lr`, over `total_steps` optimiser steps) or `constant`."""
+    if schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+
+
 # --------------------------------------------------------------------------- the epoch loop
 def plan_epochs(stage: str, epochs: int, min_steps: int, batch_size: int, n_train: int) -> tuple[int, int]:
     """(epochs, steps per epoch): at least `epochs`, more when needed to reach `min_steps` steps.

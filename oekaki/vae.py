@@ -33,11 +33,7 @@ def check_labels(c: VaeConfig, data: training.TensorData) -> None:
 
 def make_optimizer(model: ConvVAE, c: VaeConfig, total_steps: int):
     opt = torch.optim.Adam(model.parameters(), lr=c.lr)
-    if c.schedule == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c.lr, total_steps=total_steps)
-    else:
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
-    return opt, sched
+    return opt, training.lr_schedule(opt, c.schedule, c.lr, total_steps)
 
 
 def train_one_epoch(model, data, opt, sched, c: VaeConfig, gen: torch.Generator, epoch: int, epochs: int) -> dict:
@@ -135,12 +131,11 @@ def judge_for(paths: Paths, data: training.TensorData, device: torch.device) -> 
         raise training.TrainingError(
             f"{paths.cnn_model} was trained on other data than {paths.prepared}; re-run the cnn stage first (`dvc repro cnn`)"
         )
-    return judge_mod.Judge.load(paths.cnn_model, device), read_json(paths.metrics("cnn"))
+    return judge_mod.Judge.from_checkpoint(ckpt, device), read_json(paths.metrics("cnn"))
 
 
 def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.device, monitor: Monitor = NULL_MONITOR):
     c = cfg.vae
-    check_labels(c, data)
     epochs, steps = training.plan_epochs("vae", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
     args = VaeArgs(c.latent_size, tuple(c.channels), c.hidden, c.conditional)
     torch.manual_seed(cfg.base.seed)
@@ -173,7 +168,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     check_labels(c, data)
     judge, cnn_metrics = judge_for(paths, data, device)
     model, done, epochs = train(cfg, paths, data, device, monitor)
-    test = evaluate(model, data.test_x, data.test_y, c, cfg.base.seed)
+    test = {k: done.history[-1][k] for k in ("test_loss_nats", "test_recon_nats", "test_kl_nats")}  # the final weights' evaluation
     training.save_checkpoint(
         paths.final_model("vae"),
         {"kind": "vae", "model_args": model.args.as_dict(), "model": model.state_dict(), "metrics": test, "data_sha256": data.sha256},

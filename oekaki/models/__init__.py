@@ -5,6 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def load_network(ckpt: dict):
+    """The trained network a loaded checkpoint holds, in eval mode: DigitCNN, ConvVAE or the GAN's Generator."""
+    kind = ckpt.get("kind")
+    if kind == "cnn":
+        from oekaki.models.cnn import build
+
+        model = build(ckpt["model_args"])
+        model.load_state_dict(ckpt["model"])
+    elif kind == "vae":
+        from oekaki.models.vae import build
+
+        model = build(ckpt["model_args"])
+        model.load_state_dict(ckpt["model"])
+    elif kind == "gan":
+        from oekaki.models.gan import build
+
+        model, _ = build(ckpt["model_args"])
+        model.load_state_dict(ckpt["generator"])
+    else:
+        raise ValueError(f"unknown model kind {kind!r}")
+    return model.eval()
+
+
 def load_model(checkpoint: Path):
     """Rebuild the model a self-describing checkpoint holds, in eval mode, with an example input.
 
@@ -15,25 +38,18 @@ def load_model(checkpoint: Path):
     from oekaki.training import load_checkpoint
 
     ckpt = load_checkpoint(checkpoint)
-    if ckpt.get("kind") == "cnn":
-        from oekaki.models.cnn import build
+    try:
+        model = load_network(ckpt)
+    except ValueError as exc:
+        raise ValueError(f"{checkpoint}: {exc}") from exc
+    if ckpt["kind"] == "cnn":
+        return model, np.zeros((2, 1, 28, 28), dtype=np.float32)  # normalised images (B, 1, 28, 28)
+    if ckpt["kind"] == "vae":
+        from oekaki.models.vae import VaeSampler
 
-        model = build(ckpt["model_args"])
-        model.load_state_dict(ckpt["model"])
-        example = np.zeros((2, 1, 28, 28), dtype=np.float32)  # normalised images (B, 1, 28, 28)
-        return model.eval(), example
-    if ckpt.get("kind") == "vae":
-        from oekaki.models.vae import VaeSampler, build
+        width = model.args.latent_size + model.args.n_cond
+        return VaeSampler(model).eval(), np.zeros((2, width), dtype=np.float32)  # latent code [+ one-hot label]
+    from oekaki.models.gan import N_CLASSES, GanSampler
 
-        vae = build(ckpt["model_args"])
-        vae.load_state_dict(ckpt["model"])
-        width = vae.args.latent_size + vae.args.n_cond
-        return VaeSampler(vae).eval(), np.zeros((2, width), dtype=np.float32)  # latent code [+ one-hot label]
-    if ckpt.get("kind") == "gan":
-        from oekaki.models.gan import N_CLASSES, GanSampler, build
-
-        generator, _ = build(ckpt["model_args"])
-        generator.load_state_dict(ckpt["generator"])
-        width = generator.args.noise_size + (N_CLASSES if generator.args.conditional else 0)
-        return GanSampler(generator).eval(), np.zeros((2, width), dtype=np.float32)  # noise [+ one-hot label]
-    raise ValueError(f"{checkpoint}: unknown model kind {ckpt.get('kind')!r}")
+    width = model.args.noise_size + (N_CLASSES if model.args.conditional else 0)
+    return GanSampler(model).eval(), np.zeros((2, width), dtype=np.float32)  # noise [+ one-hot label]
