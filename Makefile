@@ -7,7 +7,9 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: run test test-slow flow bench format clean venv
+.PHONY: run test test-slow flow serve trigger ui bench format clean venv
+PREFECT_PORT ?= 4200
+MLFLOW_PORT ?= 5000
 
 venv: $(VENV)/.installed
 
@@ -19,11 +21,25 @@ $(VENV)/.installed: requirements.txt
 ## run: the whole pipeline with `dvc repro` on the defaults in params.yaml
 run: venv
 	$(PY) -m oekaki check-config
-	dvc repro
+	$(PY) -m oekaki repro
 
 ## flow: the same pipeline as a Prefect flow (ARGS="--set gmm.n_artworks=500")
 flow: venv
 	$(PY) -m flows.pipeline $(ARGS)
+
+## serve: Prefect server (unless PREFECT_API_URL is set) + deployments of prefect.yaml + a worker; Ctrl-C stops all
+serve: venv
+	OEKAKI_PREFECT_PORT=$(PREFECT_PORT) $(PY) -m flows.serve
+
+## trigger: run deployment training-pipeline/manual on the server `make serve` started (ARGS="--param force=true")
+trigger: venv
+	PREFECT_API_URL=$${PREFECT_API_URL:-http://127.0.0.1:$(PREFECT_PORT)/api} \
+	  $(VENV)/bin/prefect deployment run 'training-pipeline/manual' --watch $(ARGS)
+
+## ui: the MLflow UI on 127.0.0.1 against the project's store (one worker, no job runners: ~490 MB)
+ui: venv
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1 \
+	  --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}
 
 ## test: lint, then the default test suite (slow-marked tests excluded); installs chromium if missing (root)
 test: venv

@@ -14,6 +14,7 @@ At the end the flow records its outputs with `dvc commit`, so `dvc repro` has no
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -24,9 +25,10 @@ from prefect import flow, get_run_logger
 from prefect.results import get_result_store
 from prefect.runtime import flow_run
 
-from oekaki import dvc_ops, fingerprint, runner
+from oekaki import alerts, dvc_ops, fingerprint, isolation, promote, runner
 from oekaki.config import Config, ConfigError, load_config, parse_override
-from oekaki.io import write_text
+from oekaki.io import read_json, write_text
+from oekaki.lock import ProjectBusy, project_lock
 from oekaki.paths import Paths, project_paths
 from oekaki.tracking import Tracker
 from tasks.cnn import cnn
@@ -34,11 +36,22 @@ from tasks.download import download
 from tasks.evaluate import evaluate
 from tasks.gan import gan
 from tasks.gmm import gmm
+from tasks.promote import promote as promote_task
 from tasks.report import report
 from tasks.source import source
 from tasks.vae import vae
 
-STAGE_TASKS = {"download": download, "gmm": gmm, "cnn": cnn, "vae": vae, "gan": gan, "evaluate": evaluate, "report": report}
+STAGE_TASKS = {
+    "download": download,
+    "gmm": gmm,
+    "cnn": cnn,
+    "vae": vae,
+    "gan": gan,
+    "evaluate": evaluate,
+    "promote": promote_task,
+    "report": report,
+}
+GLOBAL_LIMIT = "oekaki-pipeline"  # Prefect global concurrency limit, limit 1 (`make serve` creates it)
 
 
 def cache_decision(paths: Paths, stage: str, key: str, force: bool) -> tuple[bool, str]:
@@ -58,41 +71,113 @@ def cache_decision(paths: Paths, stage: str, key: str, force: bool) -> tuple[boo
     return False, "no cached result"
 
 
-@flow(name="training-pipeline", log_prints=True)
+def alert_on_failure(flow, flow_run, state) -> None:
+    """Prefect on_failure / on_crashed hook: POST the failure to OEKAKI_ALERT_WEBHOOK, if set."""
+    alerts.notify(flow.name, flow_run, state)
+
+
+@flow(name="training-pipeline", log_prints=True, on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
 def training_pipeline(
     stages: list[str] | None = None,
     overrides: dict[str, Any] | None = None,
     force: bool = False,
     root: str | None = None,
 ) -> dict[str, str]:
-    """Run the pipeline (or `stages` and their upstream) with caching; returns stage -> final state."""
+    """Run the pipeline (or `stages` and their upstream) with caching; returns stage -> final state.
+
+    One run per project at a time (Prefect's global concurrency limit `oekaki-pipeline` when
+    the server has it, and the project lock). With `orchestration.isolate` the stages run in
+    a copy and the outputs come in only on success; a run without overrides then applies the
+    promotion gate's decision (the `champion` aliases).
+    """
     logger = get_run_logger()
-    paths = project_paths(Path(root) if root else None)
+    project = project_paths(Path(root) if root else None)
     override_list = [dvc_ops.hydra_override(k, v) for k, v in (overrides or {}).items()]
-    cfg = load_config(paths.params, override_list)  # validate before anything is written
+    cfg = load_config(project.params, override_list)  # validate before anything is written
+    o = cfg.orchestration
+    wait_s = o.lock_timeout_s if o.on_busy == "wait" else 0.0
+    what = f"Prefect flow run {flow_run.name}"
+    try:
+        with global_limit(wait_s), project_lock(project, what, wait_s):
+            return run_locked(cfg, project, stages, override_list, force, logger)
+    except ProjectBusy as exc:
+        if o.on_busy == "skip":
+            logger.warning("skipped: %s", exc)
+            return {"skipped": str(exc)}
+        raise
+
+
+@contextlib.contextmanager
+def global_limit(wait_s: float):
+    """Prefect's global concurrency limit GLOBAL_LIMIT (created by `make serve`); a no-op where it does not exist."""
+    from prefect.concurrency.sync import concurrency
+
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(concurrency(GLOBAL_LIMIT, occupy=1, timeout_seconds=max(wait_s, 1.0), strict=False))
+        except TimeoutError as exc:
+            raise ProjectBusy(f"Prefect concurrency limit {GLOBAL_LIMIT!r}: another pipeline run held it for {wait_s:g} s") from exc
+        yield
+
+
+def run_locked(cfg: Config, project: Paths, stages, override_list: list[str], force: bool, logger) -> dict[str, str]:
     run_id = str(flow_run.id)
-    original_params = paths.params.read_text(encoding="utf-8")
+    order = runner.with_upstream(project, stages or runner.PIPELINE)
+    if not cfg.orchestration.isolate:
+        outcome = run_in_place(cfg, project, order, override_list, force, logger)
+    else:
+        with isolation.run_copy(project) as work:
+            outcome = run_stages(cfg, work, order, override_list, force, logger)
+            if override_list:
+                name = f"prefect-{flow_run.name}"
+                dvc_ops.save_experiment(work, name, "overrides: " + " ".join(override_list))
+                isolation.bring_experiment_home(work, project)
+                logger.info("overrides recorded as DVC experiment %s (`dvc exp show`; `dvc exp apply %s` brings it in)", name, name)
+            else:
+                isolation.bring_in(work, project, order)
+                if dvc_ops.push_if_remote(project):
+                    logger.info("outputs pushed to the DVC remote")
+    if not override_list and "promote" in order:
+        moved = promote.apply(project, read_json(project.metrics("promote")))
+        logger.info("promotion gate: %s", ", ".join(moved) if moved else "champion unchanged")
+        if moved:
+            tracker = Tracker(project)
+            tracker.client.set_tag(tracker.pipeline_run(run_id, {}), "oekaki.promoted", ", ".join(moved))
+    return outcome
+
+
+def run_stages(cfg: Config, paths: Paths, order: list[str], override_list: list[str], force: bool, logger) -> dict[str, str]:
+    """Every stage of `order` in `paths` (the project or its isolated copy), then `dvc commit` there."""
+    run_id = str(flow_run.id)
     if override_list:
         dvc_ops.apply_overrides(paths, override_list)  # `dvc exp run -S` semantics
+        cfg = load_config(paths.params)
     # No MLflow parent up front: the first stage that really runs creates it (found by the
     # pipeline-run tag), so a fully cached run never imports MLflow.
-    ctx = runner.RunContext(run_id, run_id, tuple(override_list), {"entry_point": "prefect"})
-    order = runner.with_upstream(paths, stages or runner.PIPELINE)
-    outcome: dict[str, str] = {}
+    home = str(paths.home) if paths.home else None
+    ctx = runner.RunContext(run_id, run_id, tuple(override_list), {"entry_point": "prefect"}, home)
     try:
-        for stage in order:
-            outcome[stage] = run_one(stage, cfg, paths, ctx, force, logger)
+        outcome = {stage: run_one(stage, cfg, paths, ctx, force, logger) for stage in order}
         dvc_ops.commit(paths, order)
-        if override_list:
-            dvc_ops.save_experiment(paths, f"prefect-{flow_run.name}", "overrides: " + " ".join(override_list))
-            logger.info("overrides recorded as DVC experiment prefect-%s (see `dvc exp show`)", flow_run.name)
     except BaseException:
-        if override_list:  # a failed experiment must not leave params.yaml disagreeing with dvc.lock
-            write_text(paths.params, original_params)
         tracker = Tracker(paths)
         tracker.finish(tracker.pipeline_run(run_id, {"entry_point": "prefect", "prefect_flow_run_id": run_id}), "FAILED")
         raise
     return outcome  # each logged stage already marked the parent FINISHED
+
+
+def run_in_place(cfg: Config, paths: Paths, order: list[str], override_list: list[str], force: bool, logger) -> dict[str, str]:
+    """orchestration.isolate = false: the stages write into the project itself (a failure can leave it half-updated)."""
+    original_params = paths.params.read_text(encoding="utf-8")
+    try:
+        outcome = run_stages(cfg, paths, order, override_list, force, logger)
+        if override_list:
+            dvc_ops.save_experiment(paths, f"prefect-{flow_run.name}", "overrides: " + " ".join(override_list))
+    except BaseException:
+        if override_list:  # a failed experiment must not leave params.yaml disagreeing with dvc.lock
+            write_text(paths.params, original_params)
+        raise
+    return outcome
 
 
 def run_one(stage: str, cfg: Config, paths: Paths, ctx: runner.RunContext, force: bool, logger) -> str:
@@ -134,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     except user_errors() as exc:  # the flow run is Failed in Prefect; here one clear line
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if "skipped" in outcome:
+        print(f"skipped: {outcome['skipped']}")
+        return 0
     print("stages: " + ", ".join(f"{s}={state}" for s, state in outcome.items()))
     return 0
 

@@ -1,5 +1,8 @@
 """Command line of single stages, as `dvc.yaml` runs them: `python -m oekaki stage <name>`.
 
+`python -m oekaki repro [dvc repro args]` is what `make run` calls: `dvc repro` holding the
+project lock (oekaki/lock.py) for its whole run; a bare `dvc repro` still takes it stage by stage.
+
 Deliberately Prefect-free: each `dvc repro` stage is its own process, and starting a
 Prefect server per stage would cost 8-17 s each (see README, "Speed").
 Exit status: 0 on success, 2 on bad input (params, data, source), with one clear line.
@@ -10,10 +13,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 
 from oekaki import runner
 from oekaki.config import ConfigError, load_config
+from oekaki.lock import project_lock
 from oekaki.paths import project_paths
 
 
@@ -21,9 +26,10 @@ def user_errors() -> tuple[type[Exception], ...]:
     """Exceptions that mean "fix your input", reported without a traceback."""
     from oekaki.download import DataError
     from oekaki.idx import IdxError
+    from oekaki.lock import ProjectBusy
     from oekaki.sources import SourceError
 
-    errors = (ConfigError, DataError, IdxError, SourceError, FileNotFoundError)
+    errors = (ConfigError, DataError, IdxError, SourceError, FileNotFoundError, ProjectBusy)
     if "oekaki.training" in sys.modules:  # only stages that train import torch
         from oekaki.training import CheckpointError, TrainingError
 
@@ -37,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     st = sub.add_parser("stage", help="run one pipeline stage (what dvc.yaml calls)")
     st.add_argument("name", choices=runner.PIPELINE)
     sub.add_parser("check-config", help="validate params.yaml and exit")
+    rp = sub.add_parser("repro", help="`dvc repro` under the project lock (what `make run` calls)")
+    rp.add_argument("dvc_args", nargs=argparse.REMAINDER, help="passed on to `dvc repro`")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     paths = project_paths()
@@ -45,14 +53,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check-config":
             print(f"{paths.params}: ok")
             return 0
-        if args.name == "source":
-            runner.run_source(cfg, paths, mint_pipeline_run="OEKAKI_PIPELINE_RUN_ID" not in os.environ)
-            return 0
-        ctx = runner.RunContext(
-            pipeline_run_id=os.environ.get("OEKAKI_PIPELINE_RUN_ID") or runner.current_pipeline_run_id(paths),
-            tags={"entry_point": "dvc"},
-        )
-        runner.run_stage(args.name, cfg, paths, ctx)
+        o = cfg.orchestration
+        wait_s = o.lock_timeout_s if o.on_busy == "wait" else 0.0
+        if args.command == "repro":
+            with project_lock(paths, "make run (dvc repro)", wait_s):
+                return subprocess.run([sys.executable, "-m", "dvc", "repro", *args.dvc_args], cwd=paths.root).returncode
+        with project_lock(paths, f"dvc repro, stage {args.name}", wait_s):
+            if args.name == "source":
+                runner.run_source(cfg, paths, mint_pipeline_run="OEKAKI_PIPELINE_RUN_ID" not in os.environ)
+                return 0
+            ctx = runner.RunContext(
+                pipeline_run_id=os.environ.get("OEKAKI_PIPELINE_RUN_ID") or runner.current_pipeline_run_id(paths),
+                tags={"entry_point": "dvc"},
+            )
+            runner.run_stage(args.name, cfg, paths, ctx)
     except user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

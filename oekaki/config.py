@@ -255,6 +255,19 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class OrchestrationConfig:
+    """How pipeline runs share a project folder (oekaki/lock.py, oekaki/isolation.py)."""
+
+    lock_timeout_s: float = 3600.0
+    on_busy: Literal["wait", "skip"] = "wait"
+    isolate: bool = True
+
+    def check(self, err) -> None:
+        if self.lock_timeout_s < 0:
+            err("lock_timeout_s", self.lock_timeout_s, "a number of seconds >= 0 (0 = do not wait)")
+
+
+@dataclass(frozen=True)
 class Config:
     base: BaseConfig = field(default_factory=BaseConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -264,6 +277,7 @@ class Config:
     gan: GanConfig = field(default_factory=GanConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)
 
     def section(self, name: str) -> Any:
         return getattr(self, name)

@@ -56,3 +56,23 @@ def commit(paths: Paths, stages: list[str]) -> None:
 def save_experiment(paths: Paths, name: str, message: str) -> None:
     """Record the current workspace (overridden params, dvc.lock, metrics) as a DVC experiment."""
     dvc(paths, "exp", "save", "--force", "--name", name, "--message", message)
+
+
+def git(paths: Paths, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=paths.root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise DvcError(f"`git {' '.join(args)}` failed in {paths.root}:\n{proc.stdout}{proc.stderr}")
+    return proc.stdout
+
+
+def cache_dir(paths: Paths) -> str:
+    """The project's DVC cache folder (absolute), shared with isolated run copies."""
+    return dvc(paths, "cache", "dir").strip()
+
+
+def push_if_remote(paths: Paths) -> bool:
+    """`dvc push` when a DVC remote is configured; False when there is none."""
+    if not dvc(paths, "remote", "list").strip():
+        return False
+    dvc(paths, "push", "--quiet")
+    return True

@@ -19,6 +19,7 @@ def apply_tool_defaults(paths: Paths) -> None:
         # A fresh ephemeral Prefect server can take 20-30 s to start here (fresh database).
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
         "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "DVC_NO_ANALYTICS": "1",
         "DO_NOT_TRACK": "true",
     }

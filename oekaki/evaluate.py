@@ -37,8 +37,19 @@ TITLES = {
 }
 
 
-def draw(name: str, paths: Paths, labels: np.ndarray, seed: int, device: torch.device, test: tuple[np.ndarray, np.ndarray]):
-    """n images from generator `name`, asked for `labels` where it takes labels; (images, labels or None)."""
+def draw(
+    name: str,
+    paths: Paths,
+    labels: np.ndarray,
+    seed: int,
+    device: torch.device,
+    test: tuple[np.ndarray, np.ndarray],
+    checkpoint: Path | None = None,
+):
+    """n images from generator `name`, asked for `labels` where it takes labels; (images, labels or None).
+
+    `checkpoint`: another vae/gan checkpoint than the workspace's (the promotion gate scores champions).
+    """
     n = len(labels)
     if name == "real":  # the test images in the order that gave `labels` (same permutation, same seed)
         x, y = test
@@ -53,7 +64,7 @@ def draw(name: str, paths: Paths, labels: np.ndarray, seed: int, device: torch.d
             return sample_digit_model(dict(npz), labels, seed), labels
     from oekaki.models import load_network
 
-    model = load_network(training.load_checkpoint(paths.final_model(name))).to(device)
+    model = load_network(training.load_checkpoint(checkpoint or paths.final_model(name))).to(device)
     conditional = model.args.conditional
     if name == "vae":
         from oekaki.vae import generate

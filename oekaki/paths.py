@@ -14,9 +14,18 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class Paths:
-    """Paths of one project checkout (the real one, or a temporary copy in tests)."""
+    """Paths of one project checkout (the real one, or a temporary copy in tests).
+
+    `home`: the project folder whose MLflow store, Prefect state and lock this checkout
+    uses; itself, except in the isolated copy a retraining run works in (oekaki/isolation.py).
+    """
 
     root: Path
+    home: Path | None = None
+
+    @property
+    def home_root(self) -> Path:
+        return self.home or self.root
 
     # --- configuration -------------------------------------------------------
     @property
@@ -102,23 +111,31 @@ class Paths:
     # --- local state of the tools (never a DVC output, ignored by git) -------
     @property
     def state_dir(self) -> Path:
-        return self.root / ".oekaki"
+        return self.home_root / ".oekaki"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.state_dir / "pipeline.lock"
+
+    @property
+    def lock_holder(self) -> Path:
+        return self.state_dir / "pipeline.lock.json"
 
     @property
     def pipeline_run_file(self) -> Path:
-        return self.state_dir / "pipeline_run.json"
+        return self.root / ".oekaki" / "pipeline_run.json"
 
     @property
     def mlflow_db(self) -> Path:
-        return self.root / "mlflow.db"
+        return self.home_root / "mlflow.db"
 
     @property
     def mlflow_artifacts(self) -> Path:
-        return self.root / "mlartifacts"
+        return self.home_root / "mlartifacts"
 
     @property
     def prefect_home(self) -> Path:
-        return self.root / ".prefect"
+        return self.home_root / ".prefect"
 
 
 def project_paths(root: Path | None = None) -> Paths:

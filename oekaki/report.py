@@ -80,6 +80,7 @@ class Inputs:
     missing: list[str]  # stages whose section cannot be drawn: no output, or bad numbers
     problems: list[str] = field(default_factory=list)  # missing keys or NaN values, "file: key ..."
     absent: list[str] = field(default_factory=list)  # stages with no output at all
+    promotion: dict | None = None  # the promotion gate's decision (metrics/promote.json)
 
 
 # The numbers the page's text uses, per stage (the scoreboard is checked by check_scoreboard).
@@ -119,7 +120,8 @@ def gather(paths: Paths) -> Inputs:
     if metrics.get("evaluate") is not None and "generators" in metrics["evaluate"]:
         problems += check_scoreboard(metrics["evaluate"])
     absent = [s for s in missing if not (paths.metrics(s).is_file() and paths.provenance(s).is_file() and paths.figures(s).is_dir())]
-    inputs = Inputs(metrics, prov, missing, problems, absent)
+    promote = paths.metrics("promote")
+    inputs = Inputs(metrics, prov, missing, problems, absent, read_json(promote) if promote.is_file() else None)
     for stage in missing:  # sections never read half-valid numbers
         if stage != "evaluate" or "generators" not in (metrics.get("evaluate") or {}):
             metrics[stage], prov[stage] = None, None
@@ -326,6 +328,38 @@ def scoreboard(p: Page) -> list[str]:
     ]
 
 
+def promotion_frame(promotion: dict, lang: str) -> pd.DataFrame:
+    """One row per registered model: candidate and champion scores on the same test set, the decision."""
+
+    def cell(entry: dict | None) -> str:
+        if not entry:
+            return text("cell_na", lang)
+        again = text("reg_rescored", lang) if entry.get("rescored") else ""
+        return f"v{entry['version']}: {entry['score']:.4f}{again}"
+
+    rows = []
+    for r in promotion["models"].values():
+        arrow = "↑" if r["higher_is_better"] else "↓"
+        rows.append(
+            {
+                text("col_model", lang): r["model"],
+                text("col_metric", lang): f"{r['metric']} {arrow}",
+                text("col_candidate", lang): cell(r.get("candidate")),
+                text("col_champion", lang): cell(r.get("champion")),
+                text("col_decision", lang): text(f"reg_{r['decision']}", lang),
+                text("col_reason", lang): r["reason"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def registry(p: Page) -> list[str]:
+    if p.inputs.promotion is None:
+        return [f'<p class="missing">{p.t("missing_section", stage="promote")}</p>']
+    table = promotion_frame(p.inputs.promotion, p.lang).to_html(index=False, border=0, escape=True, classes="promotion")
+    return [f"<p>{p.t('p_registry')}</p>", table]
+
+
 def provenance_rows(p: Page) -> list[str]:
     d, recs = p.inputs.metrics["download"], p.inputs.provenance
     git = provenance.git_state(p.paths.root)
@@ -384,6 +418,7 @@ SECTIONS = (
     ("classification", "h_cnn", ("download", "cnn"), classification),
     ("generation", "h_generation", ("gmm", "vae", "gan"), generation),
     ("scoreboard", "h_scoreboard", ("evaluate", "cnn"), scoreboard),
+    ("model-registry", "h_registry", (), registry),
 )
 
 
@@ -424,6 +459,12 @@ def summary_markdown(cfg: Config, inputs: Inputs) -> str:
         e = inputs.metrics["evaluate"]
         lines += ["", f"## Scoreboard ({e['n_samples']:,} samples each, judged by the CNN)", ""]
         df = scoreboard_frame(inputs, "en")
+        lines.append("| " + " | ".join(df.columns) + " |")
+        lines.append("|" + "---|" * len(df.columns))
+        lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in df.itertuples(index=False)]
+    if inputs.promotion:
+        df = promotion_frame(inputs.promotion, "en")
+        lines += ["", "## Promotion gate (candidate vs champion, same test set)", ""]
         lines.append("| " + " | ".join(df.columns) + " |")
         lines.append("|" + "---|" * len(df.columns))
         lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in df.itertuples(index=False)]

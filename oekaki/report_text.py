@@ -272,6 +272,28 @@ T: dict[str, dict[str, str]] = {
         "en": "The same request to every painter: ten images per label (unconditional painters: their first hundred).",
         "ja": "すべての画家に同じ注文：ラベルごとに 10 枚（ラベルを受け取らない画家は最初の 100 枚）。",
     },
+    # ------------------------------------------------------------------ 5b
+    "h_registry": {"en": "5b. Model registry: candidate against champion", "ja": "5b. モデルレジストリ：候補とチャンピオン"},
+    "p_registry": {
+        "en": "Every trained model is registered in MLflow as a new version with the alias `candidate`. It replaces the "
+        "`champion` only if its key metric is strictly better on the same test set (the champion is scored again when the "
+        "data or the judge changed). A tie or a worse score keeps the champion; the very first candidate is promoted. "
+        "This table is the decision; the alias moves only in a retraining run without overrides (the Prefect deployments), "
+        "after every stage succeeded.",
+        "ja": "学習したモデルはすべて MLflow に新しいバージョンとして登録され、`candidate` という別名が付きます。"
+        "同じテストセットで主要指標がはっきり上回ったときだけ `champion` と入れ替わります（データや審査員が変わったときは"
+        "チャンピオンも採点し直します）。同点や悪化ならチャンピオンのまま。最初の候補は無条件で昇格します。"
+        "この表は判定です。別名が実際に動くのは、上書きなしの再学習（Prefect のデプロイメント）ですべてのステージが成功した後だけです。",
+    },
+    "col_model": {"en": "registered model", "ja": "登録モデル"},
+    "col_candidate": {"en": "candidate", "ja": "候補"},
+    "col_champion": {"en": "champion", "ja": "チャンピオン"},
+    "col_decision": {"en": "decision", "ja": "判定"},
+    "col_reason": {"en": "why", "ja": "理由"},
+    "reg_rescored": {"en": " (re-scored)", "ja": "（再採点）"},
+    "reg_promote": {"en": "promote", "ja": "昇格"},
+    "reg_keep": {"en": "keep champion", "ja": "チャンピオン維持"},
+    "reg_none": {"en": "no candidate", "ja": "候補なし"},
     # ------------------------------------------------------------------ 6
     "h_provenance": {"en": "6. Provenance", "ja": "6. 来歴"},
     "prov_dataset": {"en": "dataset", "ja": "データセット"},

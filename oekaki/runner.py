@@ -21,7 +21,8 @@ from oekaki.paths import Paths
 
 log = logging.getLogger("oekaki.runner")
 
-PIPELINE = ("source", "download", "gmm", "cnn", "vae", "gan", "evaluate", "report")  # dvc.yaml's stages, in order (a test checks)
+# dvc.yaml's stages, in order (a test checks)
+PIPELINE = ("source", "download", "gmm", "cnn", "vae", "gan", "evaluate", "promote", "report")
 STAGE_MODULES = {
     "download": "oekaki.download",
     "gmm": "oekaki.gmm",
@@ -29,6 +30,7 @@ STAGE_MODULES = {
     "vae": "oekaki.vae",
     "gan": "oekaki.gan",
     "evaluate": "oekaki.evaluate",
+    "promote": "oekaki.promote",
     "report": "oekaki.report",
 }
 # The params sections each stage reads (also listed, key by key, in dvc.yaml).
@@ -39,6 +41,7 @@ STAGE_SECTIONS = {
     "vae": ("base", "vae"),
     "gan": ("base", "gan"),
     "evaluate": ("base", "evaluate"),
+    "promote": ("base", "evaluate"),
     "report": ("report",),  # and gmm.style_pixel1, for one caption
 }
 
@@ -51,6 +54,7 @@ class RunContext:
     prefect_flow_run_id: str | None = None
     overrides: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
+    home: str | None = None  # the project folder, when the stages run in an isolated copy of it
 
 
 def with_upstream(paths: Paths, stages: list[str] | tuple[str, ...]) -> list[str]:

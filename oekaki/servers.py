@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -52,11 +53,19 @@ class PrefectServer:
 
     def stop(self) -> None:
         """SIGINT (Prefect's clean shutdown), then SIGKILL if it lingers."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process_group(self.proc, signal.SIGINT, timeout_s=30)
         self._log.close()
+
+
+def stop_process_group(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout_s: float = 30) -> None:
+    """Send `sig` to the process group `proc` leads (started with start_new_session); SIGKILL the group if it lingers."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # stragglers of the group (children of a stopped leader)
+    proc.wait()

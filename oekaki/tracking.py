@@ -140,13 +140,71 @@ class Tracker:
         model, example = load_model(checkpoint)
         mlflow.set_tracking_uri(tracking_uri(self.paths))
         with mlflow.start_run(run_id=run_id):  # this thread only; ended right away
-            mlflow.pytorch.log_model(
+            info = mlflow.pytorch.log_model(
                 model,
                 name=name,
                 input_example=example,
                 registered_model_name=name,
                 pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"],
             )
+        self.client.set_registered_model_alias(name, "candidate", str(info.registered_model_version))
+
+
+SCORE_TAG = "oekaki.score."  # + metric: the value; its evaluation key in "oekaki.eval_key." + metric
+KEY_TAG = "oekaki.eval_key."
+
+
+class NoSuchModel(LookupError):
+    """A registered model, version or alias that is not in the registry."""
+
+
+class Registry:
+    """The MLflow model registry as the promotion gate and `flows.sample` use it."""
+
+    def __init__(self, paths: Paths):
+        self.paths = paths
+        self.client = _client(paths)
+
+    def versions(self, name: str) -> list[str]:
+        """Registered versions of `name`, oldest first ([] when the model is not registered)."""
+        return sorted((str(v.version) for v in self.client.search_model_versions(f"name='{name}'")), key=int)
+
+    def version_of_run(self, name: str, run_id: str) -> str | None:
+        found = self.client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+        return max((str(v.version) for v in found), key=int, default=None)
+
+    def alias_version(self, name: str, alias: str) -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.client.get_model_version_by_alias(name, alias).version)
+        except MlflowException:
+            return None
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, str(version))
+
+    def version_score(self, name: str, version: str, metric: str, key: str) -> float | None:
+        tags = self.client.get_model_version(name, str(version)).tags
+        if tags.get(KEY_TAG + metric) == key and SCORE_TAG + metric in tags:
+            return float(tags[SCORE_TAG + metric])
+        return None
+
+    def tag_score(self, name: str, version: str, metric: str, key: str, value: float) -> None:
+        self.client.set_model_version_tag(name, str(version), KEY_TAG + metric, key)
+        self.client.set_model_version_tag(name, str(version), SCORE_TAG + metric, repr(float(value)))
+
+    def checkpoint(self, name: str, version: str, dest: Path) -> Path:
+        """The self-describing checkpoint logged with model version `version` (downloaded into dest)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.get_model_version(name, str(version))
+        except MlflowException as exc:
+            raise NoSuchModel(f"model {name!r} has no version {version!r} in {tracking_uri(self.paths)}") from exc
+        folder = Path(dest) / f"{name}-v{version}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return Path(self.client.download_artifacts(mv.run_id, "checkpoint/model.pt", str(folder)))
 
 
 class StreamingMonitor:

@@ -8,7 +8,7 @@ from prefect import task
 
 from oekaki import fingerprint, runner
 from oekaki.config import Config
-from oekaki.paths import project_paths
+from oekaki.paths import Paths
 
 
 def make_stage_task(stage: str):
@@ -20,7 +20,7 @@ def make_stage_task(stage: str):
 
     @task(name=stage, persist_result=True, result_serializer="json", task_run_name=stage)
     def run(cfg: Config, root: str, ctx: runner.RunContext) -> dict:
-        paths = project_paths(Path(root))
+        paths = Paths(Path(root).resolve(), home=Path(ctx.home) if ctx.home else None)
         summary = runner.run_stage(stage, cfg, paths, ctx)
         return {**summary, "outs": fingerprint.outs_digest(paths, stage)}
 

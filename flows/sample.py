@@ -1,0 +1,171 @@
+"""Draw with a trained model: `python -m flows.sample --model gan --label 7 --n 16 --out sevens.png`.
+
+    python -m flows.sample --model vae --label 3 --n 25 --out threes.png
+    python -m flows.sample --model vae --style-from my_digit.png --out styles.png   # its style, as 0-9
+    python -m flows.sample --model gan --version 2 --out v2.png                      # a given registry version
+    python -m flows.sample --model gan --checkpoint models/gan/model.pt --out ws.png # a checkpoint file
+
+Which model: `models:/<name>@champion` in the project's MLflow registry (MLFLOW_TRACKING_URI
+when set), or `--version N`, or `--alias`; the self-describing checkpoint logged with that
+version is loaded (weights only, no pickled code). When the registry has no entry for the
+model at all, the DVC-tracked checkpoint in models/<model>/model.pt is used, and says so.
+Style transfer (VAE): the source image's label is read by the champion classifier (or the
+DVC-tracked one), its latent style is encoded and decoded as every digit (or --label).
+Exit status 2 with one clear line on bad arguments or a missing model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from oekaki.env import apply_tool_defaults
+from oekaki.paths import Paths, project_paths
+
+REGISTERED = {"gan": "gan-generator", "vae": "vae", "cnn": "cnn-classifier"}
+
+
+class SampleError(ValueError):
+    pass
+
+
+def resolve_checkpoint(paths: Paths, model: str, version: str | None, alias: str, tmp: Path) -> tuple[Path, str]:
+    """(checkpoint file, where it came from) for `model`: registry version/alias, else the DVC-tracked file."""
+    from oekaki.tracking import NoSuchModel, Registry, tracking_uri
+
+    name = REGISTERED[model]
+    registry = Registry(paths)
+    versions = registry.versions(name)
+    if not versions:
+        local = paths.final_model(model)
+        if version is not None:
+            raise SampleError(f"model {name!r} is not in the registry {tracking_uri(paths)}, so there is no version {version}")
+        if not local.is_file():
+            raise SampleError(f"model {name!r} is not in the registry {tracking_uri(paths)} and {local} is missing: run `make run` first")
+        return local, f"{local.relative_to(paths.root)} (DVC-tracked; no registry entry for {name})"
+    via = ""
+    if version is None:
+        version, via = registry.alias_version(name, alias), f" (@{alias})"
+        if version is None:
+            raise SampleError(
+                f"model {name!r} has no {alias!r} yet (versions {', '.join(versions)}): run a retraining "
+                f"(`make trigger`), or pass --version N"
+            )
+    try:
+        return registry.checkpoint(name, version, tmp), f"models:/{name}/{version}{via}"
+    except NoSuchModel as exc:
+        raise SampleError(f"{exc} (versions {', '.join(versions)})") from exc
+
+
+def read_digit(path: Path) -> np.ndarray:
+    """An image file as one MNIST-like digit: grey, 28x28, white ink on black (inverted if it is dark on light)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        img = Image.open(path).convert("L").resize((28, 28), Image.Resampling.LANCZOS)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise SampleError(f"--style-from {path}: not a readable image ({exc})") from exc
+    x = np.asarray(img, dtype=np.uint8)
+    return 255 - x if x.mean() > 127 else x
+
+
+def draw(args: argparse.Namespace, paths: Paths, tmp: Path) -> tuple[np.ndarray, int, str]:
+    """(images (N, 28, 28) uint8, images per row, source description)."""
+    import torch
+
+    from oekaki.models import load_network
+    from oekaki.training import load_checkpoint
+
+    ckpt_path, where = (
+        (Path(args.checkpoint), str(args.checkpoint))
+        if args.checkpoint
+        else resolve_checkpoint(paths, args.model, args.version, args.alias, tmp)
+    )
+    ckpt = load_checkpoint(ckpt_path)
+    if ckpt.get("kind") != args.model:
+        raise SampleError(f"{ckpt_path}: holds a {ckpt.get('kind')!r} model, not {args.model!r}")
+    model = load_network(ckpt)
+    conditional = model.args.conditional
+    if args.label is not None and not conditional:
+        raise SampleError(f"{where}: an unconditional {args.model} cannot be asked for a label; leave out --label")
+    if args.style_from:
+        if args.model != "vae" or not conditional:
+            raise SampleError("--style-from needs the conditional VAE (--model vae)")
+        from oekaki.judge import Judge
+        from oekaki.vae import style_transfer
+
+        source = read_digit(Path(args.style_from))
+        try:
+            judge_ckpt, _ = resolve_checkpoint(paths, "cnn", None, "champion", tmp)
+        except SampleError:
+            if not paths.cnn_model.is_file():
+                raise
+            judge_ckpt = paths.cnn_model  # no champion classifier yet: the DVC-tracked one reads the label
+        source_label = int(Judge.load(judge_ckpt).judge(source[None]).probs.argmax())
+        rows = style_transfer(model, torch.from_numpy(source[None]), torch.tensor([source_label]))[0]  # (10, 28, 28)
+        picked = rows[[args.label]] if args.label is not None else rows
+        return np.concatenate([source[None], picked]), len(picked) + 1, f"{where}; source read as a {source_label}"
+    labels = np.full(args.n, args.label) if args.label is not None else (np.arange(args.n) % 10 if conditional else None)
+    if args.model == "vae":
+        from oekaki.vae import generate
+    else:
+        from oekaki.gan import generate
+    return generate(model, args.n, labels, args.seed), int(np.ceil(np.sqrt(args.n))), where
+
+
+def write_png(images: np.ndarray, per_row: int, out: Path, scale: int = 4) -> None:
+    from PIL import Image
+
+    from oekaki.io import write_atomic
+    from oekaki.plots import tile
+
+    mosaic = np.kron(tile(images, per_row), np.ones((scale, scale), dtype=np.uint8))
+    write_atomic(out, lambda tmp: Image.fromarray(mosaic).save(tmp, format="PNG"))
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m flows.sample", description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="gan or vae")
+    p.add_argument("--label", type=int, help="the digit to draw, 0-9 (conditional models)")
+    p.add_argument("--n", type=int, default=16, help="how many images (default 16)")
+    p.add_argument("--out", required=True, type=Path, help="the PNG grid to write")
+    p.add_argument("--version", help="a registry version instead of the alias")
+    p.add_argument("--alias", default="champion", help="registry alias (default champion)")
+    p.add_argument("--checkpoint", help="a checkpoint file instead of the registry")
+    p.add_argument("--style-from", help="VAE style transfer: an image of a digit whose style to keep")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.model not in ("gan", "vae"):
+        p.error(f"--model {args.model!r}: unknown model; choose gan or vae")
+    if args.label is not None and not 0 <= args.label <= 9:
+        p.error(f"--label {args.label}: out of range; a digit 0-9")
+    if not 1 <= args.n <= 1000:
+        p.error(f"--n {args.n}: out of range; 1-1000 images")
+    if args.out.suffix.lower() != ".png":
+        p.error(f"--out {args.out}: write a .png file")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    paths = project_paths()
+    apply_tool_defaults(paths)
+    from oekaki.training import CheckpointError
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            images, per_row, where = draw(args, paths, Path(tmp))
+        write_png(images, per_row, args.out)
+    except (SampleError, CheckpointError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.out}: {len(images)} images from {where}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

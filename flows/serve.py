@@ -1,0 +1,103 @@
+"""`make serve`: the Prefect side of the project, started in one command and stopped with Ctrl-C.
+
+1. PREFECT_API_URL unset: `prefect server start` on 127.0.0.1 (port 4200, or --port) with the
+   project's PREFECT_HOME, waited for until healthy. Set: that server is used instead.
+2. The process work pool `oekaki-process` and the global concurrency limit `oekaki-pipeline`
+   (limit 1: one pipeline run at a time) are created if missing.
+3. `prefect deploy --all` with prefect.yaml: deployments `training-pipeline/nightly`
+   (cron) and `training-pipeline/manual`, working directory OEKAKI_PROJECT_DIR (default: here).
+4. A worker on the pool runs in the foreground. Ctrl-C (SIGINT) or SIGTERM stops the worker
+   with SIGINT (workers ignore SIGTERM), then the server if this command started it, and
+   removes the /tmp/runner_storage folders they left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from oekaki.env import apply_tool_defaults
+from oekaki.io import write_json
+from oekaki.paths import project_paths
+from oekaki.servers import PrefectServer, stop_process_group
+
+POOL = "oekaki-process"
+GLOBAL_LIMIT = "oekaki-pipeline"
+RUNNER_STORAGE = Path(tempfile.gettempdir()) / "runner_storage"
+
+
+def prefect_cli(env: dict[str, str], cwd: Path, *args: str, ok_if: str = "") -> str:
+    """Run the Prefect CLI; an error whose output contains `ok_if` (e.g. "already exists") is fine."""
+    cmd = [str(Path(sys.executable).parent / "prefect"), "--no-prompt", *args]
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0 and not (ok_if and ok_if in out):
+        raise RuntimeError(f"`prefect {' '.join(args)}` failed:\n{out}")
+    return out
+
+
+def set_up(env: dict[str, str], root: Path, prefect_file: str) -> None:
+    prefect_cli(env, root, "work-pool", "create", POOL, "--type", "process", ok_if="already exists")
+    prefect_cli(env, root, "global-concurrency-limit", "create", GLOBAL_LIMIT, "--limit", "1", ok_if="already exists")
+    print(prefect_cli(env, root, "deploy", "--all", "--prefect-file", prefect_file).strip()[-2000:], flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.serve", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("OEKAKI_PREFECT_PORT", "4200")))
+    parser.add_argument("--prefect-file", default="prefect.yaml")
+    args = parser.parse_args(argv)
+    paths = project_paths()
+    apply_tool_defaults(paths)
+    env = dict(os.environ)
+    env.setdefault("OEKAKI_PROJECT_DIR", str(paths.root))
+    leftovers_before = set(RUNNER_STORAGE.iterdir()) if RUNNER_STORAGE.is_dir() else set()
+    server = worker = None
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        if not env.get("PREFECT_API_URL"):
+            server = PrefectServer(paths.prefect_home, env, args.port)
+            env["PREFECT_API_URL"] = server.wait_healthy()
+            print(f"Prefect server: {env['PREFECT_API_URL'].removesuffix('/api')} (UI and API)", flush=True)
+        set_up(env, paths.root, args.prefect_file)
+        prefect = str(Path(sys.executable).parent / "prefect")
+        worker = subprocess.Popen([prefect, "worker", "start", "--pool", POOL], env=env, cwd=paths.root, start_new_session=True)
+        write_json(
+            paths.state_dir / "serve.json",
+            {
+                "pid": os.getpid(),
+                "api": env["PREFECT_API_URL"],
+                "worker_pid": worker.pid,
+                "server_pid": server.proc.pid if server else None,
+            },
+        )
+        print(f"worker on pool {POOL} (pid {worker.pid}); trigger a run: make trigger; stop: Ctrl-C", flush=True)
+        return worker.wait()
+    except KeyboardInterrupt:
+        print("stopping ...", flush=True)
+        return 0
+    finally:
+        if worker is not None:
+            stop_process_group(worker, signal.SIGINT, timeout_s=60)
+        if server is not None:
+            server.stop()
+        if RUNNER_STORAGE.is_dir():
+            for leftover in set(RUNNER_STORAGE.iterdir()) - leftovers_before:
+                shutil.rmtree(leftover, ignore_errors=True)
+            if not any(RUNNER_STORAGE.iterdir()):
+                RUNNER_STORAGE.rmdir()
+        (paths.state_dir / "serve.json").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
