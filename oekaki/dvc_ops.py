@@ -42,9 +42,13 @@ def apply_overrides(paths: Paths, overrides: list[str]) -> None:
 
 def stage_up_to_date(paths: Paths, stage: str) -> bool:
     """True when dvc.lock records this stage with its current deps, params and outputs."""
+    import contextlib
+
     from dvc.repo import Repo
 
-    with Repo(str(paths.root)) as repo:
+    # DVC resolves stage outputs against the working directory, not the Repo's root: an
+    # isolated run copy must be the cwd while it is asked (the flow asks between its tasks).
+    with contextlib.chdir(paths.root), Repo(str(paths.root)) as repo:
         return repo.status(targets=[stage]) == {}
 
 

@@ -62,6 +62,15 @@ def tool_env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+# The end-to-end profile: every stage in seconds (test_pipeline_e2e, test_deployments).
+E2E_TINY = {
+    "data": {"limit": 400},
+    "gmm": {"n_init": 1, "max_components": 4, "digits_pca_components": 16, "digits_components_per_class": 2, "digits_n_samples": 100},
+    "cnn": {"channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64},
+    "vae": {"latent_size": 4, "channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64, "n_eval_samples": 100},
+    "gan": {"noise_size": 16, "g_channels": [16, 8], "d_channels": [8, 16], "epochs": 1, "min_steps": 0, "epoch_eval_samples": 100},
+    "evaluate": {"n_samples": 100},
+}
 TINY_JUDGE = ["data.source=bundled", "data.limit=1500", "cnn.epochs=3", "cnn.min_steps=0", "cnn.batch_size=64"]
 
 

@@ -16,17 +16,9 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from oekaki.servers import PrefectServer
-from tests.conftest import VENV_BIN, copy_project, shrink_params, tool_env
+from tests.conftest import E2E_TINY, VENV_BIN, copy_project, shrink_params, tool_env
 
-TINY = {
-    "data": {"limit": 400},
-    "gmm": {"n_init": 1, "max_components": 4, "digits_pca_components": 16, "digits_components_per_class": 2, "digits_n_samples": 100},
-    "cnn": {"channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64},
-    "vae": {"latent_size": 4, "channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64, "n_eval_samples": 100},
-    "gan": {"noise_size": 16, "g_channels": [16, 8], "d_channels": [8, 16], "epochs": 1, "min_steps": 0, "epoch_eval_samples": 100},
-    "evaluate": {"n_samples": 100},
-}
-STAGES = {"download", "gmm", "cnn", "vae", "gan", "evaluate", "report"}
+STAGES = {"download", "gmm", "cnn", "vae", "gan", "evaluate", "promote", "report"}
 ALL_CACHED = {"source": "Completed", **{s: "Cached" for s in STAGES}}
 
 
@@ -45,7 +37,7 @@ def prefect_api(tmp_path_factory):
 def project(tmp_path_factory, prefect_api):
     tmp = tmp_path_factory.mktemp("e2e")
     paths = copy_project(tmp / "repo")
-    shrink_params(paths, **TINY)
+    shrink_params(paths, **E2E_TINY)
     subprocess.run(["git", "commit", "-qam", "tiny params"], cwd=paths.root, check=True, env=tool_env(tmp))
     env = tool_env(tmp, PREFECT_API_URL=prefect_api)
     return paths, env, tmp
