@@ -138,6 +138,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--checkpoint", help="a checkpoint file instead of the registry")
     p.add_argument("--style-from", help="VAE style transfer: an image of a digit whose style to keep")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--root", type=Path, help="project folder (default: this checkout)")
     args = p.parse_args(argv)
     if args.model not in ("gan", "vae"):
         p.error(f"--model {args.model!r}: unknown model; choose gan or vae")
@@ -152,7 +153,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    paths = project_paths()
+    paths = project_paths(args.root)
     apply_tool_defaults(paths)
     from oekaki.training import CheckpointError
 

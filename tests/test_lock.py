@@ -1,0 +1,79 @@
+"""One pipeline run per project folder: the lock that `make run`, `dvc repro` stages and the flow share."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from oekaki.lock import ProjectBusy, holder, project_lock
+from oekaki.paths import Paths
+from tests.conftest import VENV_BIN, copy_project, tool_env
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from oekaki.lock import project_lock
+from oekaki.paths import Paths
+with project_lock(Paths(Path(sys.argv[1])), "the test's other run", 0):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold(root, seconds: float) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(root), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_second_run_is_refused_with_the_holder_named_or_waits_for_it(tmp_path):
+    paths = Paths(tmp_path)
+    other = hold(tmp_path, 3)
+    try:
+        with pytest.raises(ProjectBusy, match=rf"the test's other run \(pid {other.pid} .*gave up after waiting 0 s"):
+            with project_lock(paths, "me", 0):
+                pass
+        t0 = time.monotonic()
+        with project_lock(paths, "me", 60, poll_s=0.1):
+            waited = time.monotonic() - t0
+            assert holder(paths)["what"] == "me"
+        assert 0.5 < waited < 30
+    finally:
+        other.wait()
+    assert holder(paths) == {}  # released: nobody named
+
+
+def test_a_crashed_holder_never_leaves_the_lock_stuck(tmp_path):
+    other = hold(tmp_path, 60)
+    other.kill()
+    other.wait()
+    with project_lock(Paths(tmp_path), "me", 0):
+        pass
+
+
+@pytest.fixture
+def project(tmp_path):
+    paths = copy_project(tmp_path / "repo")
+    return paths, tool_env(tmp_path)
+
+
+def test_dvc_repro_stages_respect_a_running_flow_and_make_run_holds_it_for_its_stages(project):
+    paths, env = project
+    python = f"{VENV_BIN}/python"
+    other = hold(paths.root, 30)
+    try:  # a bare `dvc repro` stage, told not to wait, refuses with one clear line
+        paths.params.write_text(paths.params.read_text().replace("on_busy: wait", "on_busy: skip"))
+        proc = subprocess.run(
+            [python, "-m", "oekaki", "stage", "source"], cwd=paths.root, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 2 and "the test's other run" in proc.stderr and "holds the project lock" in proc.stderr
+    finally:
+        other.kill()
+        other.wait()
+    # `python -m oekaki repro` (make run) holds the lock; its own stages run inside it, not against it
+    proc = subprocess.run([python, "-m", "oekaki", "repro", "source"], cwd=paths.root, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert paths.source_fingerprint.is_file()

@@ -1,0 +1,139 @@
+"""The promotion gate against a real MLflow registry (the tiny pipeline's store): candidates
+that are worse, equal or better than the champion, a changed test set, a stale decision."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from oekaki import promote, training
+from oekaki.config import load_config
+from oekaki.io import read_json, write_json
+from oekaki.paths import Paths
+from oekaki.tracking import Registry, Tracker
+
+GAN = next(g for g in promote.GATES if g.stage == "gan")
+
+
+@pytest.fixture
+def store(tiny_pipeline, monkeypatch):
+    paths, uri, _ = tiny_pipeline
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return paths
+
+
+def workspace(src: Paths, dest, gan_checkpoint=None) -> Paths:
+    """What the gate reads: prepared data, the judge, the gan checkpoint and its provenance."""
+    paths = Paths(dest)
+    for rel in ("data/prepared.npz", "models/cnn/model.pt", "models/gan/model.pt", "metrics/provenance/gan.json", "params.yaml"):
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src.root / rel, dest / rel)
+    if gan_checkpoint is not None:
+        shutil.copy2(gan_checkpoint, paths.final_model("gan"))
+    return paths
+
+
+def register(paths: Paths, checkpoint) -> str:
+    """Log `checkpoint` in a new MLflow run and register it (as the gan stage does); point provenance at it."""
+    tracker = Tracker(paths)
+    run = tracker.client.create_run(tracker.experiment_id, run_name="gan (test)")
+    tracker.log_model(run.info.run_id, GAN.name, checkpoint)
+    write_json(paths.provenance("gan"), {"mlflow_run_id": run.info.run_id})
+    return Registry(paths).version_of_run(GAN.name, run.info.run_id)
+
+
+def spoiled(checkpoint, dest, scale: float = 0.5):
+    """The same generator with noise added to every weight: a worse painter."""
+    ckpt = training.load_checkpoint(checkpoint)
+    gen = torch.Generator().manual_seed(0)
+    ckpt["generator"] = {
+        k: v + scale * v.std() * torch.randn(v.shape, generator=gen) if v.is_floating_point() and v.numel() > 1 else v
+        for k, v in ckpt["generator"].items()
+    }
+    training.save_checkpoint(dest, ckpt)
+    return dest
+
+
+def test_first_run_promotes_and_scores_equal_the_stage_metrics(store):
+    decision = read_json(store.metrics("promote"))["models"]
+    assert {r["decision"] for r in decision.values()} == {"promote"}
+    assert all(r["champion"] is None and "first candidate" in r["reason"] for r in decision.values())
+    # the gate's own scoring reproduces what the stages measured, on the same test set
+    assert decision["cnn"]["candidate"]["score"] == read_json(store.metrics("cnn"))["test_accuracy"]
+    assert decision["vae"]["candidate"]["score"] == pytest.approx(read_json(store.metrics("vae"))["test_loss_nats"], rel=1e-9)
+    assert decision["gan"]["candidate"]["score"] == pytest.approx(
+        read_json(store.metrics("evaluate"))["generators"]["gan"]["fid"], rel=1e-9
+    )
+
+
+def test_worse_and_tied_candidates_keep_the_champion_a_better_one_moves_it(store, tmp_path):
+    cfg = load_config(store.params)
+    registry = Registry(store)
+    good = store.final_model("gan")
+    good_version = register(workspace(store, tmp_path / "good"), good)
+    registry.set_alias(GAN.name, "champion", good_version)
+
+    worse = workspace(store, tmp_path / "worse", spoiled(good, tmp_path / "worse.pt"))
+    worse_version = register(worse, worse.final_model("gan"))
+    row = promote.decide_one(GAN, registry, promote.Scorer(cfg, worse), worse, tmp_path)
+    assert row["decision"] == "keep" and "not better" in row["reason"]
+    assert row["candidate"]["score"] > row["champion"]["score"]  # FID: higher is worse
+    assert promote.apply(worse, {"models": {"gan": row}}, registry) == []
+    assert registry.alias_version(GAN.name, "champion") == good_version
+
+    tied = workspace(store, tmp_path / "tied")
+    register(tied, tied.final_model("gan"))  # the champion's own weights, as a new version
+    row = promote.decide_one(GAN, registry, promote.Scorer(cfg, tied), tied, tmp_path)
+    assert row["decision"] == "keep" and "a tie" in row["reason"]
+
+    registry.set_alias(GAN.name, "champion", worse_version)  # now the better one is the candidate
+    better = workspace(store, tmp_path / "better")
+    better_version = register(better, better.final_model("gan"))
+    row = promote.decide_one(GAN, registry, promote.Scorer(cfg, better), better, tmp_path)
+    assert row["decision"] == "promote" and row["champion"]["version"] == worse_version
+    assert promote.apply(better, {"models": {"gan": row}}, registry) == [f"{GAN.name} v{better_version}"]
+    assert registry.alias_version(GAN.name, "champion") == better_version
+
+
+def test_a_changed_test_set_rescores_the_champion_first(store, tmp_path):
+    cfg = load_config(store.params)
+    registry = Registry(store)
+    base = workspace(store, tmp_path / "base")
+    champion = register(base, base.final_model("gan"))
+    promote.decide_one(GAN, registry, promote.Scorer(cfg, base), base, tmp_path)  # scored and tagged on the old test set
+    registry.set_alias(GAN.name, "champion", champion)
+
+    changed = workspace(store, tmp_path / "changed")
+    with np.load(changed.prepared) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    keep = np.arange(len(arrays["test_labels"])) % 2 == 0  # half the test set: new data
+    arrays["test_images"], arrays["test_labels"] = arrays["test_images"][keep], arrays["test_labels"][keep]
+    np.savez(changed.prepared, **arrays)
+    register(changed, changed.final_model("gan"))
+    scorer = promote.Scorer(cfg, changed)
+    row = promote.decide_one(GAN, registry, scorer, changed, tmp_path)
+    assert row["champion"]["rescored"] is True
+    assert row["champion"]["score"] == pytest.approx(scorer.score(GAN, store.final_model("gan")))
+    assert row["eval_key"] != promote.Scorer(cfg, base).key(GAN)
+
+
+def test_a_stale_decision_is_not_applied(store, tmp_path):
+    registry = Registry(store)
+    versions = registry.versions(GAN.name)
+    registry.set_alias(GAN.name, "champion", versions[0])
+    stale = {
+        "models": {
+            "gan": {
+                "model": GAN.name,
+                "promote": True,
+                "reason": "x",
+                "candidate": {"version": versions[-1]},
+                "champion": {"version": "999"},
+            }
+        }
+    }
+    assert promote.apply(store, stale, registry) == []
+    assert registry.alias_version(GAN.name, "champion") == versions[0]

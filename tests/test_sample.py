@@ -1,0 +1,77 @@
+"""`python -m flows.sample` on the tiny pipeline's registered models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from flows import sample
+from oekaki import promote
+from oekaki.io import read_json
+from oekaki.tracking import Registry
+
+TILE = 29 * 4  # 28 pixels + 1 gap, scaled 4x
+
+
+@pytest.fixture
+def champions(tiny_pipeline, monkeypatch):
+    paths, uri, _ = tiny_pipeline
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    registry = Registry(paths)
+    for row in read_json(paths.metrics("promote"))["models"].values():
+        registry.set_alias(row["model"], "champion", row["candidate"]["version"])
+    return paths
+
+
+def test_gan_sevens_from_the_champion(champions, tmp_path, capsys):
+    out = tmp_path / "sevens.png"
+    assert sample.main(["--model", "gan", "--label", "7", "--n", "16", "--out", str(out), "--root", str(champions.root)]) == 0
+    assert "@champion" in capsys.readouterr().out
+    grid = np.asarray(Image.open(out))
+    assert grid.shape == (4 * TILE + 4, 4 * TILE + 4)
+    assert (
+        sample.main(["--model", "gan", "--label", "7", "--n", "16", "--out", str(tmp_path / "again.png"), "--root", str(champions.root)])
+        == 0
+    )
+    assert (tmp_path / "again.png").read_bytes() == out.read_bytes()  # fixed seed: the same drawing
+
+
+def test_vae_style_transfer_from_an_image_file(champions, tmp_path, capsys):
+    with np.load(champions.prepared) as npz:
+        digit = npz["test_images"][0]
+    source = tmp_path / "mine.png"
+    Image.fromarray(255 - digit).save(source)  # dark ink on white paper, as people draw: inverted on reading
+    out = tmp_path / "styles.png"
+    assert sample.main(["--model", "vae", "--style-from", str(source), "--out", str(out), "--root", str(champions.root)]) == 0
+    assert "source read as a" in capsys.readouterr().out
+    assert np.asarray(Image.open(out)).shape == (TILE + 4, 11 * TILE + 4)  # the source, then its style as 0-9
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "dcgan"], "unknown model; choose gan or vae"),
+        (["--model", "gan", "--label", "10"], "--label 10: out of range"),
+        (["--model", "gan", "--n", "0"], "--n 0: out of range"),
+    ],
+)
+def test_bad_arguments_are_named(args, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        sample.main([*args, "--out", str(tmp_path / "x.png")])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_no_champion_yet_and_the_dvc_checkpoint_fallback(tiny_pipeline, tmp_path, monkeypatch, capsys):
+    paths, uri, _ = tiny_pipeline
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    registry = Registry(paths)
+    gan = next(g for g in promote.GATES if g.stage == "gan").name
+    if registry.alias_version(gan, "champion"):
+        registry.client.delete_registered_model_alias(gan, "champion")
+    out = tmp_path / "x.png"
+    assert sample.main(["--model", "gan", "--out", str(out), "--root", str(paths.root)]) == 2
+    assert "has no 'champion' yet" in capsys.readouterr().err and not out.exists()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")  # no registry entry at all
+    assert sample.main(["--model", "gan", "--label", "3", "--out", str(out), "--root", str(paths.root)]) == 0
+    assert "DVC-tracked" in capsys.readouterr().out and out.is_file()
