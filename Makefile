@@ -38,8 +38,7 @@ trigger: venv
 
 ## ui: the MLflow UI on 127.0.0.1 against the project's store (one worker, no job runners: ~490 MB)
 ui: venv
-	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1 \
-	  --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}
+	$(PY) -m oekaki.servers mlflow-ui --port $(MLFLOW_PORT)
 
 ## test: lint, then the default test suite (slow-marked tests excluded); installs chromium if missing (root)
 test: venv

@@ -1,4 +1,5 @@
-"""Start and stop a real `prefect server` on 127.0.0.1 (tests, benchmarks, later `make serve`)."""
+"""Start and stop the real servers on 127.0.0.1: `prefect server` (tests, benchmarks, `make serve`)
+and the MLflow UI (`make ui` runs `python -m oekaki.servers mlflow-ui`; tests start the same command)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,61 @@ def stop_process_group(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # stragglers of the group (children of a stopped leader)
     proc.wait()
+
+
+def mlflow_ui_command(tracking_uri: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """`mlflow ui` as `make ui` runs it: one worker, no job runners (about 490 MB instead of 2.6 GB), no telemetry."""
+    cmd = [str(Path(sys.executable).parent / "mlflow"), "ui", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    cmd += ["--backend-store-uri", tracking_uri]
+    return cmd, {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
+
+
+class MlflowUi:
+    """The MLflow UI (and REST API) over a tracking store, in its own process group."""
+
+    def __init__(self, tracking_uri: str, env: dict[str, str], log_path: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd, extra = mlflow_ui_command(tracking_uri, self.port)
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        self.proc = subprocess.Popen(cmd, env={**env, **extra}, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_healthy(self, timeout_s: float = 120) -> str:
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mlflow ui exited:\n{self.log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2):
+                    return self.url
+            except OSError:
+                time.sleep(0.5)
+        raise TimeoutError(f"mlflow ui not healthy after {timeout_s} s:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        stop_process_group(self.proc, signal.SIGTERM, timeout_s=30)
+        self._log.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m oekaki.servers mlflow-ui [--port 5000]`: the project's MLflow UI in the foreground."""
+    import argparse
+
+    from oekaki.env import apply_tool_defaults
+    from oekaki.paths import project_paths
+    from oekaki.tracking import tracking_uri
+
+    parser = argparse.ArgumentParser(prog="python -m oekaki.servers")
+    parser.add_argument("command", choices=["mlflow-ui"])
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args(argv)
+    paths = project_paths()
+    apply_tool_defaults(paths)
+    cmd, extra = mlflow_ui_command(tracking_uri(paths), args.port)
+    print(f"MLflow UI: http://127.0.0.1:{args.port} (store {tracking_uri(paths)}); stop: Ctrl-C", flush=True)
+    os.execve(cmd[0], cmd, {**os.environ, **extra})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

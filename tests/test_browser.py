@@ -18,7 +18,7 @@ from oekaki.paths import PROJECT_ROOT
 pytestmark = pytest.mark.skipif(find_chromium() is None, reason="no chromium (run scripts/ensure-chromium.sh as root)")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
-SECTIONS = ["images-are-numbers", "painting-contest", "classification", "generation", "scoreboard", "provenance"]
+SECTIONS = ["images-are-numbers", "painting-contest", "classification", "generation", "scoreboard", "model-registry", "provenance"]
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
