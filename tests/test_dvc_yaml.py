@@ -74,7 +74,8 @@ def test_declared_params_exist_and_cover_what_the_stage_logs():
 def test_stage_graph_comes_from_dvc_yaml():
     assert fingerprint.upstream_stages(paths, "source") == []
     assert fingerprint.upstream_stages(paths, "download") == ["source"]
-    assert fingerprint.upstream_stages(paths, "report") == ["download", "gmm", "cnn", "vae", "gan", "evaluate"]
+    assert fingerprint.upstream_stages(paths, "report") == ["download", "gmm", "cnn", "vae", "gan", "evaluate", "promote"]
+    assert fingerprint.upstream_stages(paths, "promote") == ["download", "cnn", "vae", "gan"]
     assert fingerprint.upstream_stages(paths, "vae") == fingerprint.upstream_stages(paths, "gan") == ["download", "cnn"]
     assert runner.with_upstream(paths, ["gmm"]) == ["source", "download", "gmm"]
     assert runner.with_upstream(paths, ["cnn", "gmm"]) == ["source", "download", "gmm", "cnn"]

@@ -12,7 +12,6 @@ import subprocess
 import urllib.request
 
 import pytest
-import yaml
 from mlflow.tracking import MlflowClient
 
 from oekaki.servers import PrefectServer
@@ -131,9 +130,11 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
     dvc_clean(project)
     assert ran_stages(sh(project, "dvc", "repro")) == set()
 
-    # 6. an override is a DVC experiment; dvc.lock agrees with params.yaml afterwards
+    # 6. an override runs in an isolated copy and becomes a DVC experiment; the workspace is untouched
+    params_before = paths.params.read_text()
     assert flow(project, "--set", "gmm.n_artworks=120")["gmm"] == "Completed"
-    assert yaml.safe_load(paths.params.read_text())["gmm"]["n_artworks"] == 120
+    assert paths.params.read_text() == params_before
+    assert json.loads(paths.metrics("gmm").read_text())["n_artworks"] == 300
     dvc_clean(project)
     rows = list(csv.DictReader(io.StringIO(sh(project, "dvc", "exp", "show", "--csv"))))
     exp = [r for r in rows if r["Experiment"].startswith("prefect-")]

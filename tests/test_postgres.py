@@ -1,0 +1,80 @@
+"""The MLflow store on a real PostgreSQL server instead of SQLite (README, "Scaling out").
+
+Debian's postgresql (scripts/ensure-postgres.sh) started by the test on 127.0.0.1 as the
+`postgres` user (initdb and postgres refuse to run as root), a tiny `dvc repro` of the
+pipeline against it, its runs and registered models read back, the server stopped.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from oekaki.servers import free_port
+from tests.conftest import E2E_TINY, VENV_BIN, copy_project, shrink_params, tool_env
+
+pytestmark = pytest.mark.slow
+BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+AS_POSTGRES = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    if not BIN:
+        pytest.skip("no PostgreSQL server binaries (run scripts/ensure-postgres.sh as root)")
+    bin_dir = BIN[-1]
+    data = tmp_path_factory.mktemp("pgdata")
+    if AS_POSTGRES:
+        shutil.chown(data, "postgres", "postgres")
+    subprocess.run(
+        [*AS_POSTGRES, f"{bin_dir}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [*AS_POSTGRES, f"{bin_dir}/postgres", "-D", str(data), "-p", str(port), "-k", str(data), "-c", "listen_addresses=127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 60
+        while subprocess.run([f"{bin_dir}/pg_isready", "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode != 0:
+            assert proc.poll() is None and time.time() < deadline, "postgres did not start"
+            time.sleep(0.5)
+        subprocess.run([f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "mlflow"], check=True)
+        yield f"postgresql://postgres@127.0.0.1:{port}/mlflow"
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # postgres' "fast shutdown"
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_a_tiny_pipeline_logs_to_postgresql_and_reads_back(postgres, tmp_path):
+    paths = copy_project(tmp_path / "repo")
+    shrink_params(paths, **E2E_TINY)
+    env = tool_env(tmp_path, MLFLOW_TRACKING_URI=postgres)
+    subprocess.run(["git", "commit", "-qam", "tiny params"], cwd=paths.root, check=True, env=env)
+    proc = subprocess.run(
+        [f"{VENV_BIN}/python", "-m", "oekaki", "repro"], cwd=paths.root, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    client = MlflowClient(tracking_uri=postgres)
+    exp = client.get_experiment_by_name("oekaki")
+    runs = client.search_runs([exp.experiment_id], "tags.`oekaki.kind` = 'stage'")
+    assert sorted(r.info.run_name for r in runs) == sorted(["download", "gmm", "cnn", "vae", "gan", "evaluate", "promote", "report"])
+    gan = next(r for r in runs if r.info.run_name == "gan")
+    assert len(client.get_metric_history(gan.info.run_id, "gan_history/fid")) >= 1
+    assert {m.name for m in client.search_registered_models()} >= {"cnn-classifier", "vae", "gan-generator"}
+    assert not (paths.root / "mlflow.db").exists()  # nothing went to the SQLite default
