@@ -12,7 +12,9 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -26,11 +28,11 @@ AS_POSTGRES = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
+def postgres():
     if not BIN:
         pytest.skip("no PostgreSQL server binaries (run scripts/ensure-postgres.sh as root)")
     bin_dir = BIN[-1]
-    data = tmp_path_factory.mktemp("pgdata")
+    data = Path(tempfile.mkdtemp(prefix="oekaki-pg-"))  # not under pytest's 0700 folder: postgres must reach it
     if AS_POSTGRES:
         shutil.chown(data, "postgres", "postgres")
     subprocess.run(
@@ -51,7 +53,7 @@ def postgres(tmp_path_factory):
             assert proc.poll() is None and time.time() < deadline, "postgres did not start"
             time.sleep(0.5)
         subprocess.run([f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "mlflow"], check=True)
-        yield f"postgresql://postgres@127.0.0.1:{port}/mlflow"
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/mlflow"
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # postgres' "fast shutdown"
         try:
@@ -59,6 +61,7 @@ def postgres(tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def test_a_tiny_pipeline_logs_to_postgresql_and_reads_back(postgres, tmp_path):
