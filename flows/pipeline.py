@@ -157,7 +157,10 @@ def run_stages(cfg: Config, paths: Paths, order: list[str], override_list: list[
     home = str(paths.home) if paths.home else None
     ctx = runner.RunContext(run_id, run_id, tuple(override_list), {"entry_point": "prefect"}, home)
     try:
-        outcome = {stage: run_one(stage, cfg, paths, ctx, force, logger) for stage in order}
+        if cfg.orchestration.task_runner == "sequential":
+            outcome = {stage: run_one(stage, cfg, paths, ctx, force, logger) for stage in order}
+        else:
+            outcome = run_in_waves(cfg, paths, ctx, order, force, logger)
         dvc_ops.commit(paths, order)
     except BaseException:
         tracker = Tracker(paths)
@@ -180,20 +183,71 @@ def run_in_place(cfg: Config, paths: Paths, order: list[str], override_list: lis
     return outcome
 
 
-def run_one(stage: str, cfg: Config, paths: Paths, ctx: runner.RunContext, force: bool, logger) -> str:
-    t0 = time.perf_counter()
+def stage_call(stage: str, cfg: Config, paths: Paths, ctx: runner.RunContext, force: bool):
+    """(task with this run's cache options, its parameters, why it will or will not be cached)."""
     if stage == "source":
-        state = source(cfg, str(paths.root), return_state=True)
-        reason = "always checked"
-    else:
-        key = fingerprint.stage_key(paths, stage, cfg)
-        refresh, reason = cache_decision(paths, stage, key, force)
-        task = STAGE_TASKS[stage].with_options(cache_key_fn=lambda *_, k=key: k, refresh_cache=refresh)
-        state = task(cfg, str(paths.root), ctx, return_state=True)
-    seconds = time.perf_counter() - t0
+        return source, {"cfg": cfg, "root": str(paths.root)}, "always checked"
+    key = fingerprint.stage_key(paths, stage, cfg)
+    refresh, reason = cache_decision(paths, stage, key, force)
+    task = STAGE_TASKS[stage].with_options(cache_key_fn=lambda *_, k=key: k, refresh_cache=refresh)
+    return task, {"cfg": cfg, "root": str(paths.root), "ctx": ctx}, reason
+
+
+def finish(stage: str, state, seconds: float, reason: str, logger) -> str:
     logger.info("stage %-8s %-9s %6.1f s  (%s)", stage, state.name, seconds, reason)
     state.result()  # raises the stage's own error if it failed
     return state.name
+
+
+def run_one(stage: str, cfg: Config, paths: Paths, ctx: runner.RunContext, force: bool, logger) -> str:
+    t0 = time.perf_counter()
+    task, params, reason = stage_call(stage, cfg, paths, ctx, force)
+    return finish(stage, task(**params, return_state=True), time.perf_counter() - t0, reason, logger)
+
+
+def waves(paths: Paths, order: list[str]) -> list[list[str]]:
+    """`order` grouped into waves whose stages need only earlier waves (vae and gan share one)."""
+    done: set[str] = set()
+    out = []
+    while len(done) < len(order):
+        wave = [s for s in order if s not in done and set(fingerprint.upstream_stages(paths, s)) & set(order) <= done]
+        out.append(wave)
+        done |= set(wave)
+    return out
+
+
+def make_task_runner(o):
+    """orchestration.task_runner -> a Prefect task runner that runs independent stages in parallel processes."""
+    try:
+        if o.task_runner == "dask":
+            from prefect_dask import DaskTaskRunner
+
+            kwargs = {"n_workers": o.workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+            return DaskTaskRunner(cluster_kwargs=kwargs)
+        from prefect_ray import RayTaskRunner
+
+        return RayTaskRunner(init_kwargs={"num_cpus": o.workers})
+    except ImportError as exc:
+        raise ConfigError(
+            f"orchestration.task_runner = {o.task_runner!r} needs the package prefect-{o.task_runner}: "
+            f"pip install prefect-{o.task_runner} (or set orchestration.task_runner: sequential)"
+        ) from exc
+
+
+def run_in_waves(cfg: Config, paths: Paths, ctx: runner.RunContext, order: list[str], force: bool, logger) -> dict[str, str]:
+    """Each wave's stages submitted at once to a Dask (or Ray) task runner, each in its own worker process."""
+    outcome: dict[str, str] = {}
+    with make_task_runner(cfg.orchestration) as task_runner:
+        for wave in waves(paths, order):
+            t0 = time.perf_counter()
+            submitted = {}
+            for stage in wave:
+                task, params, reason = stage_call(stage, cfg, paths, ctx, force)
+                submitted[stage] = (task_runner.submit(task, parameters=params), reason)
+            for stage, (future, reason) in submitted.items():
+                future.wait()
+                outcome[stage] = finish(stage, future.state, time.perf_counter() - t0, reason, logger)
+    return outcome
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -261,8 +261,12 @@ class OrchestrationConfig:
     lock_timeout_s: float = 3600.0
     on_busy: Literal["wait", "skip"] = "wait"
     isolate: bool = True
+    task_runner: Literal["sequential", "dask", "ray"] = "sequential"
+    workers: int = 2
 
     def check(self, err) -> None:
+        if self.workers < 1:
+            err("workers", self.workers, "an integer >= 1 (worker processes of the dask or ray task runner)")
         if self.lock_timeout_s < 0:
             err("lock_timeout_s", self.lock_timeout_s, "a number of seconds >= 0 (0 = do not wait)")
 

@@ -175,3 +175,25 @@ def test_prefect_server_shows_cached_task_runs(project, prefect_api):
         runs = json.load(resp)
     names = {(r["name"], r["state"]["name"]) for r in runs}
     assert {("download", "Cached"), ("gmm", "Cached"), ("cnn", "Cached"), ("report", "Cached"), ("gmm", "Completed")} <= names
+
+
+@pytest.mark.slow
+def test_dask_task_runner_runs_vae_and_gan_in_parallel_processes(project, prefect_api):
+    """orchestration.task_runner: dask, a configuration switch (README, "Scaling out")."""
+    paths = project[0]
+    original = paths.params.read_text()
+    paths.params.write_text(original.replace("task_runner: sequential", "task_runner: dask"))
+    try:
+        states = flow(project, "--force")
+        assert set(states.values()) == {"Completed"} and set(states) == {"source", *STAGES}
+        dvc_clean(project)  # recorded like a sequential run
+        req = urllib.request.Request(
+            f"{prefect_api}/task_runs/filter", data=b"{}", headers={"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            runs = [r for r in json.load(resp) if r["name"] in ("vae", "gan") and r["state"]["name"] == "Completed"]
+        vae, gan = (max((r for r in runs if r["name"] == n), key=lambda r: r["start_time"]) for n in ("vae", "gan"))
+        assert vae["start_time"] < gan["end_time"] and gan["start_time"] < vae["end_time"]  # they overlapped
+        assert flow(project) == ALL_CACHED
+    finally:
+        paths.params.write_text(original)
