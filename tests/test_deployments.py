@@ -69,6 +69,8 @@ def served(tmp_path_factory, webhook):
     paths = copy_project(tmp / "repo")
     shrink_params(paths, **E2E_TINY)
     subprocess.run(["git", "commit", "-qam", "tiny params"], cwd=paths.root, check=True, env=tool_env(tmp))
+    remote = tmp / "dvc-remote"  # a DVC remote: successful runs without overrides push to it
+    subprocess.run(["dvc", "remote", "add", "--local", "-d", "store", str(remote)], cwd=paths.root, check=True, env=tool_env(tmp))
     port = free_port()
     env = tool_env(
         tmp,
@@ -167,6 +169,8 @@ def test_manual_run_completes_records_with_dvc_and_promotes_first(served):
     assert state_of(served, run_id) == "Completed", (served["tmp"] / "serve.log").read_text()[-5000:]
     paths = served["paths"]
     assert dvc_status(served) == {"source": ["always changed"]}  # outputs brought in and recorded
+    pushed = subprocess.run(["dvc", "status", "--cloud", "--json"], cwd=paths.root, env=served["env"], capture_output=True, text=True)
+    assert pushed.returncode == 0 and json.loads(pushed.stdout) == {}, pushed.stdout + pushed.stderr  # and pushed to the remote
     decision = json.loads(paths.metrics("promote").read_text())["models"]
     assert {r["decision"] for r in decision.values()} == {"promote"}  # the first run promotes
     assert all(v is not None for v in champions(served).values())
