@@ -42,6 +42,11 @@ def prefect_cli(env: dict[str, str], cwd: Path, *args: str, ok_if: str = "") -> 
     return out
 
 
+def default_sigint() -> None:
+    """In a child before exec: SIGINT back to its default, even if this process was started ignoring it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def set_up(env: dict[str, str], root: Path, prefect_file: str) -> None:
     prefect_cli(env, root, "work-pool", "create", POOL, "--type", "process", ok_if="already exists")
     prefect_cli(env, root, "global-concurrency-limit", "create", GLOBAL_LIMIT, "--limit", "1", ok_if="already exists")
@@ -63,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     def interrupted(signum, frame):
         raise KeyboardInterrupt
 
+    # Installed explicitly: a shell that starts this in the background (`make serve &`) ignores SIGINT.
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     try:
         if not env.get("PREFECT_API_URL"):
             server = PrefectServer(paths.prefect_home, env, args.port)
@@ -71,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Prefect server: {env['PREFECT_API_URL'].removesuffix('/api')} (UI and API)", flush=True)
         set_up(env, paths.root, args.prefect_file)
         prefect = str(Path(sys.executable).parent / "prefect")
-        worker = subprocess.Popen([prefect, "worker", "start", "--pool", POOL], env=env, cwd=paths.root, start_new_session=True)
+        worker = subprocess.Popen(
+            [prefect, "worker", "start", "--pool", POOL], env=env, cwd=paths.root, start_new_session=True, preexec_fn=default_sigint
+        )
         write_json(
             paths.state_dir / "serve.json",
             {

@@ -165,6 +165,9 @@ def apply(paths: Paths, decision: dict, registry=None) -> list[str]:
             continue
         expected = (row.get("champion") or {}).get("version")
         now = registry.alias_version(row["model"], "champion")
+        if now == row["candidate"]["version"]:
+            log.info("%s: v%s already is the champion", row["model"], now)
+            continue
         if now != expected:
             log.warning("%s: champion is v%s now, the decision was made against v%s: not applied", row["model"], now, expected)
             continue

@@ -38,6 +38,7 @@ class PrefectServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # stop() sends SIGINT
         )
 
     def wait_healthy(self, timeout_s: float = 180) -> str:
