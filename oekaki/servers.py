@@ -42,21 +42,27 @@ class PrefectServer:
         )
 
     def wait_healthy(self, timeout_s: float = 180) -> str:
-        deadline = time.time() + timeout_s
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"prefect server exited:\n{self.log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{self.api}/health", timeout=2):
-                    return self.api
-            except OSError:
-                time.sleep(0.5)
-        raise TimeoutError(f"prefect server not healthy after {timeout_s} s:\n{self.log_path.read_text()}")
+        wait_healthy(self.proc, f"{self.api}/health", "prefect server", self.log_path, timeout_s)
+        return self.api
 
     def stop(self) -> None:
         """SIGINT (Prefect's clean shutdown), then SIGKILL if it lingers."""
         stop_process_group(self.proc, signal.SIGINT, timeout_s=30)
         self._log.close()
+
+
+def wait_healthy(proc: subprocess.Popen, health_url: str, name: str, log_path: Path, timeout_s: float) -> None:
+    """Poll `health_url` until it answers; raise with the server's log if it exits or times out."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(health_url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{name} not healthy after {timeout_s} s:\n{log_path.read_text()}")
 
 
 def stop_process_group(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout_s: float = 30) -> None:
@@ -92,16 +98,8 @@ class MlflowUi:
         self.proc = subprocess.Popen(cmd, env={**env, **extra}, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_healthy(self, timeout_s: float = 120) -> str:
-        deadline = time.time() + timeout_s
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mlflow ui exited:\n{self.log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2):
-                    return self.url
-            except OSError:
-                time.sleep(0.5)
-        raise TimeoutError(f"mlflow ui not healthy after {timeout_s} s:\n{self.log_path.read_text()}")
+        wait_healthy(self.proc, f"{self.url}/health", "mlflow ui", self.log_path, timeout_s)
+        return self.url
 
     def stop(self) -> None:
         stop_process_group(self.proc, signal.SIGTERM, timeout_s=30)

@@ -71,6 +71,16 @@ E2E_TINY = {
     "gan": {"noise_size": 16, "g_channels": [16, 8], "d_channels": [8, 16], "epochs": 1, "min_steps": 0, "epoch_eval_samples": 100},
     "evaluate": {"n_samples": 100},
 }
+
+
+def tiny_project(tmp: Path) -> Paths:
+    """A copy of the repository at tmp/repo on the E2E_TINY profile, committed (DVC experiments need it)."""
+    paths = copy_project(tmp / "repo")
+    shrink_params(paths, **E2E_TINY)
+    subprocess.run(["git", "commit", "-qam", "tiny params"], cwd=paths.root, check=True, env=tool_env(tmp))
+    return paths
+
+
 TINY_JUDGE = ["data.source=bundled", "data.limit=1500", "cnn.epochs=3", "cnn.min_steps=0", "cnn.batch_size=64"]
 
 

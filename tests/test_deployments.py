@@ -20,7 +20,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from oekaki.servers import free_port
-from tests.conftest import E2E_TINY, VENV_BIN, copy_project, shrink_params, tool_env
+from tests.conftest import VENV_BIN, tiny_project, tool_env
 
 pytestmark = pytest.mark.slow  # about 5 minutes: a server, a worker and five pipeline runs
 
@@ -66,9 +66,7 @@ def api(base: str, path: str, body: dict | None = None):
 def served(tmp_path_factory, webhook):
     """`python -m flows.serve` in a tiny copy of the project; stopped with SIGINT afterwards."""
     tmp = tmp_path_factory.mktemp("deploy")
-    paths = copy_project(tmp / "repo")
-    shrink_params(paths, **E2E_TINY)
-    subprocess.run(["git", "commit", "-qam", "tiny params"], cwd=paths.root, check=True, env=tool_env(tmp))
+    paths = tiny_project(tmp)
     remote = tmp / "dvc-remote"  # a DVC remote: successful runs without overrides push to it
     subprocess.run(["dvc", "remote", "add", "--local", "-d", "store", str(remote)], cwd=paths.root, check=True, env=tool_env(tmp))
     port = free_port()

@@ -15,7 +15,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from oekaki.servers import PrefectServer
-from tests.conftest import E2E_TINY, VENV_BIN, copy_project, shrink_params, tool_env
+from tests.conftest import VENV_BIN, tiny_project, tool_env
 
 STAGES = {"download", "gmm", "cnn", "vae", "gan", "evaluate", "promote", "report"}
 ALL_CACHED = {"source": "Completed", **{s: "Cached" for s in STAGES}}
@@ -35,9 +35,7 @@ def prefect_api(tmp_path_factory):
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, prefect_api):
     tmp = tmp_path_factory.mktemp("e2e")
-    paths = copy_project(tmp / "repo")
-    shrink_params(paths, **E2E_TINY)
-    subprocess.run(["git", "commit", "-qam", "tiny params"], cwd=paths.root, check=True, env=tool_env(tmp))
+    paths = tiny_project(tmp)
     env = tool_env(tmp, PREFECT_API_URL=prefect_api)
     return paths, env, tmp
 

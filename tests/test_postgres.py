@@ -20,7 +20,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from oekaki.servers import free_port
-from tests.conftest import E2E_TINY, VENV_BIN, copy_project, shrink_params, tool_env
+from tests.conftest import VENV_BIN, tiny_project, tool_env
 
 pytestmark = pytest.mark.slow
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -65,10 +65,8 @@ def postgres():
 
 
 def test_a_tiny_pipeline_logs_to_postgresql_and_reads_back(postgres, tmp_path):
-    paths = copy_project(tmp_path / "repo")
-    shrink_params(paths, **E2E_TINY)
+    paths = tiny_project(tmp_path)
     env = tool_env(tmp_path, MLFLOW_TRACKING_URI=postgres)
-    subprocess.run(["git", "commit", "-qam", "tiny params"], cwd=paths.root, check=True, env=env)
     proc = subprocess.run(
         [f"{VENV_BIN}/python", "-m", "oekaki", "repro"], cwd=paths.root, env=env, capture_output=True, text=True, timeout=900
     )
