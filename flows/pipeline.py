@@ -28,7 +28,7 @@ from prefect.runtime import flow_run
 from oekaki import alerts, dvc_ops, fingerprint, isolation, promote, runner
 from oekaki.config import Config, ConfigError, load_config, parse_override
 from oekaki.io import read_json, write_text
-from oekaki.lock import ProjectBusy, project_lock
+from oekaki.lock import GLOBAL_LIMIT, ProjectBusy, project_lock
 from oekaki.paths import Paths, project_paths
 from oekaki.tracking import Tracker
 from tasks.cnn import cnn
@@ -51,7 +51,6 @@ STAGE_TASKS = {
     "promote": promote_task,
     "report": report,
 }
-GLOBAL_LIMIT = "oekaki-pipeline"  # Prefect global concurrency limit, limit 1 (`make serve` creates it)
 
 
 def cache_decision(paths: Paths, stage: str, key: str, force: bool) -> tuple[bool, str]:
@@ -95,7 +94,7 @@ def training_pipeline(
     override_list = [dvc_ops.hydra_override(k, v) for k, v in (overrides or {}).items()]
     cfg = load_config(project.params, override_list)  # validate before anything is written
     o = cfg.orchestration
-    wait_s = o.lock_timeout_s if o.on_busy == "wait" else 0.0
+    wait_s = o.lock_wait_s
     what = f"Prefect flow run {flow_run.name}"
     try:
         with global_limit(wait_s), project_lock(project, what, wait_s):
@@ -129,8 +128,7 @@ def run_locked(cfg: Config, project: Paths, stages, override_list: list[str], fo
         with isolation.run_copy(project) as work:
             outcome = run_stages(cfg, work, order, override_list, force, logger)
             if override_list:
-                name = f"prefect-{flow_run.name}"
-                dvc_ops.save_experiment(work, name, "overrides: " + " ".join(override_list))
+                name = save_experiment(work, override_list)
                 isolation.bring_experiment_home(work, project)
                 logger.info("overrides recorded as DVC experiment %s (`dvc exp show`; `dvc exp apply %s` brings it in)", name, name)
             else:
@@ -175,12 +173,19 @@ def run_in_place(cfg: Config, paths: Paths, order: list[str], override_list: lis
     try:
         outcome = run_stages(cfg, paths, order, override_list, force, logger)
         if override_list:
-            dvc_ops.save_experiment(paths, f"prefect-{flow_run.name}", "overrides: " + " ".join(override_list))
+            save_experiment(paths, override_list)
     except BaseException:
         if override_list:  # a failed experiment must not leave params.yaml disagreeing with dvc.lock
             write_text(paths.params, original_params)
         raise
     return outcome
+
+
+def save_experiment(paths: Paths, override_list: list[str]) -> str:
+    """Save `paths` as the DVC experiment of this flow run (`prefect-<flow run name>`); returns its name."""
+    name = f"prefect-{flow_run.name}"
+    dvc_ops.save_experiment(paths, name, "overrides: " + " ".join(override_list))
+    return name
 
 
 def stage_call(stage: str, cfg: Config, paths: Paths, ctx: runner.RunContext, force: bool):

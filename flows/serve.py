@@ -24,11 +24,11 @@ from pathlib import Path
 
 from oekaki.env import apply_tool_defaults
 from oekaki.io import write_json
+from oekaki.lock import GLOBAL_LIMIT
 from oekaki.paths import project_paths
-from oekaki.servers import PrefectServer, stop_process_group
+from oekaki.servers import PrefectServer, default_sigint, stop_process_group
 
 POOL = "oekaki-process"
-GLOBAL_LIMIT = "oekaki-pipeline"
 RUNNER_STORAGE = Path(tempfile.gettempdir()) / "runner_storage"
 
 
@@ -40,11 +40,6 @@ def prefect_cli(env: dict[str, str], cwd: Path, *args: str, ok_if: str = "") -> 
     if proc.returncode != 0 and not (ok_if and ok_if in out):
         raise RuntimeError(f"`prefect {' '.join(args)}` failed:\n{out}")
     return out
-
-
-def default_sigint() -> None:
-    """In a child before exec: SIGINT back to its default, even if this process was started ignoring it."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def set_up(env: dict[str, str], root: Path, prefect_file: str) -> None:

@@ -53,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check-config":
             print(f"{paths.params}: ok")
             return 0
-        o = cfg.orchestration
-        wait_s = o.lock_timeout_s if o.on_busy == "wait" else 0.0
+        wait_s = cfg.orchestration.lock_wait_s
         if args.command == "repro":
             with project_lock(paths, "make run (dvc repro)", wait_s):
                 return subprocess.run([sys.executable, "-m", "dvc", "repro", *args.dvc_args], cwd=paths.root).returncode

@@ -264,6 +264,11 @@ class OrchestrationConfig:
     task_runner: Literal["sequential", "dask", "ray"] = "sequential"
     workers: int = 2
 
+    @property
+    def lock_wait_s(self) -> float:
+        """How long a run waits for the project lock: lock_timeout_s, or 0 with on_busy = skip."""
+        return self.lock_timeout_s if self.on_busy == "wait" else 0.0
+
     def check(self, err) -> None:
         if self.workers < 1:
             err("workers", self.workers, "an integer >= 1 (worker processes of the dask or ray task runner)")

@@ -23,6 +23,9 @@ from collections.abc import Iterator
 from oekaki.paths import Paths
 
 ENV = "OEKAKI_PROJECT_LOCK"
+# The Prefect global concurrency limit (limit 1) that deployments' runs take before the lock;
+# `make serve` creates it, the flow takes it where it exists.
+GLOBAL_LIMIT = "oekaki-pipeline"
 log = logging.getLogger("oekaki.lock")
 
 

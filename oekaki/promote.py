@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -112,16 +113,16 @@ def decide_one(gate: Gate, registry, scorer: Scorer, paths: Paths, tmp: Path) ->
     candidate = registry.version_of_run(gate.name, run_id) if run_id else None
     if candidate is None:
         return row | {"decision": "none", "promote": False, "reason": f"no registered version of {gate.name} for this checkpoint"}
-    row["candidate"] = {"version": candidate, "score": scored(gate, registry, scorer, candidate, key, paths.final_model(gate.stage))}
+    score, _ = scored(gate, registry, scorer, candidate, key, lambda: paths.final_model(gate.stage))
+    row["candidate"] = {"version": candidate, "score": score}
     champion = registry.alias_version(gate.name, "champion")
     if champion is None:
         return row | {"champion": None, "decision": "promote", "promote": True, "reason": "first candidate: promoted unconditionally"}
     if champion == candidate:
         row["champion"] = dict(row["candidate"])
         return row | {"decision": "keep", "promote": False, "reason": "the candidate already is the champion"}
-    cached = registry.version_score(gate.name, champion, gate.metric, key)
-    score = cached if cached is not None else scored(gate, registry, scorer, champion, key, registry.checkpoint(gate.name, champion, tmp))
-    row["champion"] = {"version": champion, "score": score, "rescored": cached is None}
+    score, rescored = scored(gate, registry, scorer, champion, key, lambda: registry.checkpoint(gate.name, champion, tmp))
+    row["champion"] = {"version": champion, "score": score, "rescored": rescored}
     new, old = row["candidate"]["score"], score
     if better(gate, new, old):
         return row | {"decision": "promote", "promote": True, "reason": f"{gate.metric} {new:.4f} beats {old:.4f}"}
@@ -129,14 +130,17 @@ def decide_one(gate: Gate, registry, scorer: Scorer, paths: Paths, tmp: Path) ->
     return row | {"decision": "keep", "promote": False, "reason": f"{gate.metric} {new:.4f} vs champion's {old:.4f}: {why}"}
 
 
-def scored(gate: Gate, registry, scorer: Scorer, version: str, key: str, checkpoint: Path) -> float:
-    """The version's score on this evaluation key: its tag when measured on the same key, else measured now (and tagged)."""
+def scored(gate: Gate, registry, scorer: Scorer, version: str, key: str, checkpoint: Callable[[], Path]) -> tuple[float, bool]:
+    """(score, measured now): the version's tag when measured on the same key, else measured now and tagged.
+
+    `checkpoint` is called (a registry download, for a champion) only when the score must be measured.
+    """
     cached = registry.version_score(gate.name, version, gate.metric, key)
     if cached is not None:
-        return cached
-    value = scorer.score(gate, checkpoint)
+        return cached, False
+    value = scorer.score(gate, checkpoint())
     registry.tag_score(gate.name, version, gate.metric, key, value)
-    return value
+    return value, True
 
 
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:

@@ -14,6 +14,12 @@ import urllib.request
 from pathlib import Path
 
 
+def default_sigint() -> None:
+    """preexec_fn: SIGINT back to its default in the child, even when this process was started ignoring it
+    (a shell's background job): servers and workers are stopped with SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -38,7 +44,7 @@ class PrefectServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # stop() sends SIGINT
+            preexec_fn=default_sigint,  # stop() sends SIGINT
         )
 
     def wait_healthy(self, timeout_s: float = 180) -> str:
