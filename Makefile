@@ -38,7 +38,7 @@ trigger: venv
 
 ## ui: the MLflow UI on 127.0.0.1 against the project's store (one worker, no job runners: ~490 MB)
 ui: venv
-	$(PY) -m oekaki.servers mlflow-ui --port $(MLFLOW_PORT)
+	$(PY) -m oekaki.pipeline.servers mlflow-ui --port $(MLFLOW_PORT)
 
 ## test: lint, then the default test suite (slow-marked tests excluded); installs chromium if missing (root)
 test: venv

@@ -28,10 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tv_data import torchvision_loaders  # noqa: E402  (bench/tv_data.py)
 
-from oekaki import cnn, training  # noqa: E402
-from oekaki.config import load_config  # noqa: E402
-from oekaki.models.cnn import CnnArgs, DigitCNN  # noqa: E402
-from oekaki.paths import Paths, project_paths  # noqa: E402
+from oekaki.core import training  # noqa: E402
+from oekaki.core.config import load_config  # noqa: E402
+from oekaki.core.paths import Paths, project_paths  # noqa: E402
+from oekaki.models.cnn import CnnArgs, DigitCNN, evaluate_classifier  # noqa: E402
+from oekaki.stages.cnn import stage as cnn  # noqa: E402
 
 
 class ExamplesNet(nn.Module):
@@ -143,7 +144,7 @@ def main() -> None:
         paths.prepared.parent.mkdir(parents=True)
         paths.prepared.symlink_to(args.prepared.resolve())
         model, _, train_s, epochs = cnn.train(cfg, paths, data, torch.device("cpu"))
-        ours, _ = cnn.evaluate(model, data.test_x, data.test_y, 1000)
+        ours, _ = evaluate_classifier(model, data.test_x, data.test_y, 1000)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         loader, test_loader = torchvision_loaders(args.prepared, tmp / "tv", cfg.cnn.batch_size)
         fast = throughput_in_memory(data, cfg.cnn.batch_size, args.seconds)

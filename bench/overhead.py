@@ -22,8 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from oekaki.runner import PIPELINE  # noqa: E402
-from oekaki.servers import PrefectServer  # noqa: E402
+from oekaki.pipeline.runner import stage_names  # noqa: E402
+
+PIPELINE = stage_names()
+from oekaki.pipeline.servers import PrefectServer  # noqa: E402
 from tests.conftest import VENV_BIN, copy_project, tool_env  # noqa: E402
 
 GOALS = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from oekaki import idx
+from oekaki.data import idx
 
 
 def torchvision_loaders(prepared: Path, workdir: Path, batch_size: int, normalize: bool = True):

@@ -26,9 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tv_data import torchvision_loaders  # noqa: E402  (bench/tv_data.py)
 
-from oekaki import training, vae  # noqa: E402
-from oekaki.config import load_config  # noqa: E402
-from oekaki.paths import Paths, project_paths  # noqa: E402
+from oekaki.core import training  # noqa: E402
+from oekaki.core.config import load_config  # noqa: E402
+from oekaki.core.paths import Paths, project_paths  # noqa: E402
+from oekaki.models.vae import test_elbo  # noqa: E402
+from oekaki.stages.vae import stage as vae  # noqa: E402
 
 
 class ExamplesVAE(nn.Module):
@@ -87,7 +89,7 @@ def main() -> None:
         tmp = Path(tmp)
         paths = Paths(tmp / "stage")
         model, done, epochs = vae.train(cfg, paths, data, torch.device("cpu"))
-        ours = vae.evaluate(model, data.test_x, data.test_y, cfg.vae, cfg.base.seed)
+        ours = test_elbo(model, data.test_x, data.test_y, cfg.vae, cfg.base.seed)
         loader, test_loader = torchvision_loaders(args.prepared, tmp / "tv", 128, normalize=False)
         ex_loss, ex_seen = examples_for(done.seconds, loader, test_loader)
     n = len(data.train_y)

@@ -1,7 +1,7 @@
 """Prefect flows and their command line (`python -m flows.pipeline`)."""
 
-from oekaki.env import apply_tool_defaults
-from oekaki.paths import project_paths
+from oekaki.core.paths import project_paths
+from oekaki.pipeline.env import apply_tool_defaults
 
 # Prefect reads its settings (PREFECT_HOME...) when it is first imported: set them first.
 apply_tool_defaults(project_paths())

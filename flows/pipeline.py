@@ -25,32 +25,15 @@ from prefect import flow, get_run_logger
 from prefect.results import get_result_store
 from prefect.runtime import flow_run
 
-from oekaki import alerts, dvc_ops, fingerprint, isolation, promote, runner
-from oekaki.config import Config, ConfigError, load_config, parse_override
-from oekaki.io import read_json, write_text
-from oekaki.lock import GLOBAL_LIMIT, ProjectBusy, project_lock
-from oekaki.paths import Paths, project_paths
-from oekaki.tracking import Tracker
-from tasks.cnn import cnn
-from tasks.download import download
-from tasks.evaluate import evaluate
-from tasks.gan import gan
-from tasks.gmm import gmm
-from tasks.promote import promote as promote_task
-from tasks.report import report
-from tasks.source import source
-from tasks.vae import vae
-
-STAGE_TASKS = {
-    "download": download,
-    "gmm": gmm,
-    "cnn": cnn,
-    "vae": vae,
-    "gan": gan,
-    "evaluate": evaluate,
-    "promote": promote_task,
-    "report": report,
-}
+from oekaki.core.config import Config, load_config, parse_override
+from oekaki.core.errors import USER_ERRORS, ConfigError, ProjectBusy
+from oekaki.core.io import read_json, write_text
+from oekaki.core.paths import Paths, project_paths
+from oekaki.pipeline import alerts, dvc_ops, fingerprint, isolation, runner
+from oekaki.pipeline.lock import GLOBAL_LIMIT, project_lock
+from oekaki.pipeline.tracking import Registry, Tracker
+from oekaki.stages.promote import stage as promote
+from tasks.stages import STAGE_TASKS, source
 
 
 def cache_decision(paths: Paths, stage: str, key: str, force: bool) -> tuple[bool, str]:
@@ -121,7 +104,7 @@ def global_limit(wait_s: float):
 
 def run_locked(cfg: Config, project: Paths, stages, override_list: list[str], force: bool, logger) -> dict[str, str]:
     run_id = str(flow_run.id)
-    order = runner.with_upstream(project, stages or runner.PIPELINE)
+    order = runner.with_upstream(project, stages or runner.stage_names())
     if not cfg.orchestration.isolate:
         outcome = run_in_place(cfg, project, order, override_list, force, logger)
     else:
@@ -136,7 +119,7 @@ def run_locked(cfg: Config, project: Paths, stages, override_list: list[str], fo
                 if dvc_ops.push_if_remote(project):
                     logger.info("outputs pushed to the DVC remote")
     if not override_list and "promote" in order:
-        moved = promote.apply(project, read_json(project.metrics("promote")))
+        moved = promote.apply(read_json(project.metrics("promote")), Registry(project))
         logger.info("promotion gate: %s", ", ".join(moved) if moved else "champion unchanged")
         if moved:
             tracker = Tracker(project)
@@ -260,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a param, e.g. gmm.n_artworks=500"
     )
-    parser.add_argument("--stages", nargs="+", choices=runner.PIPELINE, help="run only these stages (and what they need)")
+    parser.add_argument("--stages", nargs="+", choices=runner.stage_names(), help="run only these stages (and what they need)")
     parser.add_argument("--force", action="store_true", help="ignore cached results")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -271,11 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:  # fail before Prefect starts or anything is written
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from oekaki.__main__ import user_errors
-
     try:
         outcome = training_pipeline(stages=args.stages, overrides=overrides, force=args.force)
-    except user_errors() as exc:  # the flow run is Failed in Prefect; here one clear line
+    except USER_ERRORS as exc:  # the flow run is Failed in Prefect; here one clear line
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if "skipped" in outcome:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from oekaki.env import apply_tool_defaults
-from oekaki.paths import Paths, project_paths
+from oekaki.core.paths import Paths, project_paths
+from oekaki.pipeline.env import apply_tool_defaults
 
 REGISTERED = {"gan": "gan-generator", "vae": "vae", "cnn": "cnn-classifier"}
 
@@ -35,7 +35,7 @@ class SampleError(ValueError):
 
 def resolve_checkpoint(paths: Paths, model: str, version: str | None, alias: str, tmp: Path) -> tuple[Path, str]:
     """(checkpoint file, where it came from) for `model`: registry version/alias, else the DVC-tracked file."""
-    from oekaki.tracking import NoSuchModel, Registry, tracking_uri
+    from oekaki.pipeline.tracking import NoSuchModel, Registry, tracking_uri
 
     name = REGISTERED[model]
     registry = Registry(paths)
@@ -77,8 +77,8 @@ def draw(args: argparse.Namespace, paths: Paths, tmp: Path) -> tuple[np.ndarray,
     """(images (N, 28, 28) uint8, images per row, source description)."""
     import torch
 
-    from oekaki.models import load_network
-    from oekaki.training import load_checkpoint
+    from oekaki.core.training import load_checkpoint
+    from oekaki.models.loading import load_network
 
     ckpt_path, where = (
         (Path(args.checkpoint), str(args.checkpoint))
@@ -95,8 +95,8 @@ def draw(args: argparse.Namespace, paths: Paths, tmp: Path) -> tuple[np.ndarray,
     if args.style_from:
         if args.model != "vae" or not conditional:
             raise SampleError("--style-from needs the conditional VAE (--model vae)")
-        from oekaki.judge import Judge
-        from oekaki.vae import style_transfer
+        from oekaki.models.judge import Judge
+        from oekaki.models.vae import style_transfer
 
         source = read_digit(Path(args.style_from))
         try:
@@ -110,18 +110,17 @@ def draw(args: argparse.Namespace, paths: Paths, tmp: Path) -> tuple[np.ndarray,
         picked = rows[[args.label]] if args.label is not None else rows
         return np.concatenate([source[None], picked]), len(picked) + 1, f"{where}; source read as a {source_label}"
     labels = np.full(args.n, args.label) if args.label is not None else (np.arange(args.n) % 10 if conditional else None)
-    if args.model == "vae":
-        from oekaki.vae import generate
-    else:
-        from oekaki.gan import generate
+    from oekaki.models import gan, vae
+
+    generate = vae.generate if args.model == "vae" else gan.generate
     return generate(model, args.n, labels, args.seed), int(np.ceil(np.sqrt(args.n))), where
 
 
 def write_png(images: np.ndarray, per_row: int, out: Path, scale: int = 4) -> None:
     from PIL import Image
 
-    from oekaki.io import write_atomic
-    from oekaki.plots import tile
+    from oekaki.core.io import write_atomic
+    from oekaki.core.plots import tile
 
     mosaic = np.kron(tile(images, per_row), np.ones((scale, scale), dtype=np.uint8))
     write_atomic(out, lambda tmp: Image.fromarray(mosaic).save(tmp, format="PNG"))
@@ -155,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     paths = project_paths(args.root)
     apply_tool_defaults(paths)
-    from oekaki.training import CheckpointError
+    from oekaki.core.training import CheckpointError
 
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -22,11 +22,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from oekaki.env import apply_tool_defaults
-from oekaki.io import write_json
-from oekaki.lock import GLOBAL_LIMIT
-from oekaki.paths import project_paths
-from oekaki.servers import PrefectServer, default_sigint, stop_process_group
+from oekaki.core.io import write_json
+from oekaki.core.paths import project_paths
+from oekaki.pipeline.env import apply_tool_defaults
+from oekaki.pipeline.lock import GLOBAL_LIMIT
+from oekaki.pipeline.servers import PrefectServer, default_sigint, stop_process_group
 
 POOL = "oekaki-process"
 RUNNER_STORAGE = Path(tempfile.gettempdir()) / "runner_storage"

@@ -16,32 +16,18 @@ import os
 import subprocess
 import sys
 
-from oekaki import runner
-from oekaki.config import ConfigError, load_config
-from oekaki.lock import project_lock
-from oekaki.paths import project_paths
-
-
-def user_errors() -> tuple[type[Exception], ...]:
-    """Exceptions that mean "fix your input", reported without a traceback."""
-    from oekaki.download import DataError
-    from oekaki.idx import IdxError
-    from oekaki.lock import ProjectBusy
-    from oekaki.sources import SourceError
-
-    errors = (ConfigError, DataError, IdxError, SourceError, FileNotFoundError, ProjectBusy)
-    if "oekaki.training" in sys.modules:  # only stages that train import torch
-        from oekaki.training import CheckpointError, TrainingError
-
-        errors += (CheckpointError, TrainingError)
-    return errors
+from oekaki.core.config import load_config
+from oekaki.core.errors import USER_ERRORS
+from oekaki.core.paths import project_paths
+from oekaki.pipeline import runner
+from oekaki.pipeline.lock import project_lock
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m oekaki", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     st = sub.add_parser("stage", help="run one pipeline stage (what dvc.yaml calls)")
-    st.add_argument("name", choices=runner.PIPELINE)
+    st.add_argument("name", choices=runner.stage_names())
     sub.add_parser("check-config", help="validate params.yaml and exit")
     rp = sub.add_parser("repro", help="`dvc repro` under the project lock (what `make run` calls)")
     rp.add_argument("dvc_args", nargs=argparse.REMAINDER, help="passed on to `dvc repro`")
@@ -66,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                 tags={"entry_point": "dvc"},
             )
             runner.run_stage(args.name, cfg, paths, ctx)
-    except user_errors() as exc:
+    except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

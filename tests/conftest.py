@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from oekaki.paths import PROJECT_ROOT, Paths
+from oekaki.core.paths import PROJECT_ROOT, Paths
 
 VENV_BIN = str(Path(sys.executable).parent)
 
@@ -91,10 +91,11 @@ def tiny_judge(tmp_path_factory):
     Returns (paths, StageResult); the workspace holds data/prepared.npz, the judge and
     metrics/cnn.json, i.e. everything the generator stages need upstream.
     """
-    from oekaki import cnn, download
-    from oekaki.config import load_config
-    from oekaki.io import write_json
-    from oekaki.paths import project_paths
+    from oekaki.core.config import load_config
+    from oekaki.core.io import write_json
+    from oekaki.core.paths import project_paths
+    from oekaki.stages.cnn import stage as cnn
+    from oekaki.stages.download import stage as download
 
     paths = Paths(tmp_path_factory.mktemp("judge"))
     cfg = load_config(project_paths().params, TINY_JUDGE)
@@ -117,11 +118,11 @@ TINY = {
 def tiny_pipeline(tmp_path_factory):
     """Every stage of the real pipeline, in order, on the tiny profile, in a temporary copy.
 
-    Runs through oekaki.runner (what `dvc repro` and the Prefect tasks call), with an MLflow
+    Runs through oekaki.pipeline.runner (what `dvc repro` and the Prefect tasks call), with an MLflow
     store of its own. Returns (paths, mlflow tracking URI, pipeline run id).
     """
-    from oekaki import runner
-    from oekaki.config import load_config
+    from oekaki.core.config import load_config
+    from oekaki.pipeline import runner
 
     root = tmp_path_factory.mktemp("tiny-pipeline")
     paths = copy_project(root / "project")
@@ -133,7 +134,7 @@ def tiny_pipeline(tmp_path_factory):
         cfg = load_config(paths.params)
         runner.run_source(cfg, paths, mint_pipeline_run=True)
         ctx = runner.RunContext(runner.current_pipeline_run_id(paths))
-        for stage in runner.PIPELINE[1:]:
+        for stage in runner.stage_names(paths)[1:]:
             runner.run_stage(stage, cfg, paths, ctx)
     finally:
         os.environ.pop("MLFLOW_TRACKING_URI")

@@ -12,8 +12,8 @@ import shutil
 
 import pytest
 
-from oekaki.browser import check_page, find_chromium
-from oekaki.paths import PROJECT_ROOT
+from oekaki.core.paths import PROJECT_ROOT
+from tests.browser import check_page, find_chromium
 
 pytestmark = pytest.mark.skipif(find_chromium() is None, reason="no chromium (run scripts/ensure-chromium.sh as root)")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -42,7 +42,7 @@ def test_report_renders_offline_with_every_image_section_and_row(tiny_pipeline, 
 
     from mlflow.tracking import MlflowClient
 
-    from oekaki.tracking import EXPERIMENT, PIPELINE_TAG
+    from oekaki.pipeline.tracking import EXPERIMENT, PIPELINE_TAG
 
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(EXPERIMENT)

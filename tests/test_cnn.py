@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from oekaki import cnn, judge
-from oekaki.config import load_config
-from oekaki.paths import Paths, project_paths
-from oekaki.training import TensorData, TrainingError
+from oekaki.core.config import load_config
+from oekaki.core.paths import Paths, project_paths
+from oekaki.core.training import TensorData, TrainingError
+from oekaki.models import judge
+from oekaki.stages.cnn import stage as cnn
 
 
 def cfg_with(*overrides):

@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from oekaki.config import SECTIONS, Config, ConfigError, load_config
-from oekaki.paths import project_paths
+from oekaki.core.config import SECTIONS, Config, ConfigError, load_config
+from oekaki.core.paths import project_paths
 
 
 def test_every_params_section_builds_into_its_dataclass():

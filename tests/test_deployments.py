@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from oekaki.servers import free_port
+from oekaki.pipeline.servers import free_port
 from tests.conftest import VENV_BIN, tiny_project, tool_env
 
 pytestmark = pytest.mark.slow  # about 5 minutes: a server, a worker and five pipeline runs
@@ -206,7 +206,7 @@ def test_a_failed_run_leaves_outputs_record_and_aliases_and_alerts(served):
     paths = served["paths"]
     before = {rel: (paths.root / rel).read_bytes() for rel in ("dvc.lock", "metrics/gmm.json", "metrics/report.json")}
     aliases = champions(served)
-    text_py = paths.root / "oekaki" / "report_text.py"
+    text_py = paths.root / "oekaki" / "stages" / "report" / "text.py"
     original, params = text_py.read_text(), paths.params.read_text()
     try:  # gmm re-runs with new params, then the report stage fails (a broken edit of its code)
         paths.params.write_text(params.replace("n_artworks: 300", "n_artworks: 250"))

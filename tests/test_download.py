@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oekaki import download, sources
-from oekaki.config import load_config
-from oekaki.idx import IdxError
-from oekaki.paths import Paths, project_paths
+from oekaki.core.config import load_config
+from oekaki.core.paths import Paths, project_paths
+from oekaki.data import sources
+from oekaki.data.idx import IdxError
+from oekaki.stages.download import stage as download
 from tests.test_idx import write_set
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -100,7 +101,7 @@ def test_debian_fashion_mnist_is_verified_by_decompressed_sha256(tmp_path):
 
 
 def test_training_sees_the_same_data_hash_that_download_records(tmp_path):
-    from oekaki.training import TensorData
+    from oekaki.core.training import TensorData
 
     result = download.run(cfg_with("data.source=bundled", "data.limit=200"), Paths(tmp_path))
     assert TensorData.load(tmp_path / "data" / "prepared.npz", "cpu").sha256 == result.metrics["sha256"]

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from oekaki import fingerprint
-from oekaki.config import load_config
+from oekaki.core.config import load_config
+from oekaki.pipeline import fingerprint
 from tests.conftest import copy_project
 
 
@@ -34,7 +34,7 @@ def test_changed_data_or_code_changes_the_key(project):
     project.prepared.write_bytes(b"images v2")
     assert fingerprint.stage_key(project, "gmm", cfg) != key
     key2 = fingerprint.stage_key(project, "gmm", cfg)
-    (project.root / "oekaki" / "gmm.py").write_text("# changed\n", encoding="utf-8")
+    (project.root / "oekaki" / "stages" / "gmm" / "stage.py").write_text("# changed\n", encoding="utf-8")
     assert fingerprint.stage_key(project, "gmm", cfg) != key2
 
 

@@ -9,13 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from oekaki import gan, judge, runner
-from oekaki.config import load_config
-from oekaki.io import read_json
-from oekaki.models import load_model
+from oekaki.core.config import load_config
+from oekaki.core.io import read_json
+from oekaki.core.paths import project_paths
+from oekaki.core.training import TensorData, TrainingError
+from oekaki.models import gan as gan_model
+from oekaki.models import judge
 from oekaki.models.gan import GanArgs, Generator, build
-from oekaki.paths import project_paths
-from oekaki.training import TensorData, TrainingError
+from oekaki.models.loading import load_model
+from oekaki.pipeline import runner
+from oekaki.stages.gan import stage as gan
 from tests.conftest import TINY_JUDGE, workspace_with_judge
 
 TINY_GAN = [
@@ -76,11 +79,11 @@ def test_generated_images_have_shape_range_and_requested_labels(trained):
     G, _ = build(ckpt["model_args"])
     G.load_state_dict(ckpt["generator"])
     labels = np.arange(200) % 10
-    images = gan.generate(G, 200, labels, seed=0)
+    images = gan_model.generate(G, 200, labels, seed=0)
     assert images.shape == (200, 28, 28) and images.dtype == np.uint8 and images.max() > 200 and images.min() < 30
     predicted = judge.Judge.load(paths.cnn_model).judge(images).probs.argmax(1)
     assert (predicted == labels).mean() > 0.3  # chance is 0.1
-    again = gan.generate(G, 200, labels, seed=0)
+    again = gan_model.generate(G, 200, labels, seed=0)
     assert np.array_equal(images, again)  # fixed seed, eval mode: reproducible
     sampler, example = load_model(paths.final_model("gan"))
     out = sampler(torch.as_tensor(example))

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from oekaki.config import load_config
-from oekaki.gmm import Mixture, fit_by_bic, fit_digit_generator, sample_digits
-from oekaki.paths import project_paths
+from oekaki.core.config import load_config
+from oekaki.core.paths import project_paths
+from oekaki.models.gmm import Mixture, fit_by_bic, fit_digit_generator, sample_digits
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_digit_generator_gives_balanced_uint8_digits(cfg):
 
 
 def test_saved_digit_model_samples_like_the_fitted_one(cfg):
-    from oekaki.gmm import digit_model_arrays, sample_digit_model
+    from oekaki.models.gmm import digit_model_arrays, sample_digit_model
 
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(10), 60)

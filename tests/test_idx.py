@@ -5,9 +5,9 @@ import gzip
 import numpy as np
 import pytest
 
-from oekaki import idx
-from oekaki.download import DataError, load_idx_set
-from oekaki.sources import IDX_FILES
+from oekaki.data import idx
+from oekaki.data.sources import IDX_FILES
+from oekaki.stages.download.stage import DataError, load_idx_set
 
 
 def write_set(folder, n_train=20, n_test=10, gz=True, seed=0):

@@ -8,15 +8,15 @@ import time
 
 import pytest
 
-from oekaki.lock import ProjectBusy, holder, project_lock
-from oekaki.paths import Paths
+from oekaki.core.paths import Paths
+from oekaki.pipeline.lock import ProjectBusy, holder, project_lock
 from tests.conftest import VENV_BIN, copy_project, tool_env
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from oekaki.lock import project_lock
-from oekaki.paths import Paths
+from oekaki.pipeline.lock import project_lock
+from oekaki.core.paths import Paths
 with project_lock(Paths(Path(sys.argv[1])), "the test's other run", 0):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

@@ -12,9 +12,9 @@ import urllib.request
 
 import pytest
 
-from oekaki.browser import find_chromium
-from oekaki.paths import PROJECT_ROOT
-from oekaki.servers import MlflowUi
+from oekaki.core.paths import PROJECT_ROOT
+from oekaki.pipeline.servers import MlflowUi
+from tests.browser import find_chromium
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 

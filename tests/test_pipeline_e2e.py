@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 from mlflow.tracking import MlflowClient
 
-from oekaki.servers import PrefectServer
+from oekaki.pipeline.servers import PrefectServer
 from tests.conftest import VENV_BIN, tiny_project, tool_env
 
 STAGES = {"download", "gmm", "cnn", "vae", "gan", "evaluate", "promote", "report"}

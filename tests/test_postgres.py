@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from oekaki.servers import free_port
+from oekaki.pipeline.servers import free_port
 from tests.conftest import VENV_BIN, tiny_project, tool_env
 
 pytestmark = pytest.mark.slow

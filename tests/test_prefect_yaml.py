@@ -6,7 +6,7 @@ import yaml
 
 from flows.pipeline import training_pipeline
 from flows.serve import POOL
-from oekaki.paths import PROJECT_ROOT
+from oekaki.core.paths import PROJECT_ROOT
 
 
 def deployments(name: str) -> dict[str, dict]:

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from oekaki import promote, training
-from oekaki.config import load_config
-from oekaki.io import read_json, write_json
-from oekaki.paths import Paths
-from oekaki.tracking import Registry, Tracker
+from oekaki.core import training
+from oekaki.core.config import load_config
+from oekaki.core.io import read_json, write_json
+from oekaki.core.paths import Paths
+from oekaki.pipeline.tracking import Registry, Tracker
+from oekaki.stages.promote import stage as promote
 
 GAN = next(g for g in promote.GATES if g.stage == "gan")
 
@@ -78,23 +79,23 @@ def test_worse_and_tied_candidates_keep_the_champion_a_better_one_moves_it(store
 
     worse = workspace(store, tmp_path / "worse", spoiled(good, tmp_path / "worse.pt"))
     worse_version = register(worse, worse.final_model("gan"))
-    row = promote.decide_one(GAN, registry, promote.Scorer(cfg, worse), worse, tmp_path)
+    row = promote.decide_one(GAN, registry, promote.GateScorer(cfg, worse), worse, tmp_path)
     assert row["decision"] == "keep" and "not better" in row["reason"]
     assert row["candidate"]["score"] > row["champion"]["score"]  # FID: higher is worse
-    assert promote.apply(worse, {"models": {"gan": row}}, registry) == []
+    assert promote.apply({"models": {"gan": row}}, registry) == []
     assert registry.alias_version(GAN.name, "champion") == good_version
 
     tied = workspace(store, tmp_path / "tied")
     register(tied, tied.final_model("gan"))  # the champion's own weights, as a new version
-    row = promote.decide_one(GAN, registry, promote.Scorer(cfg, tied), tied, tmp_path)
+    row = promote.decide_one(GAN, registry, promote.GateScorer(cfg, tied), tied, tmp_path)
     assert row["decision"] == "keep" and "a tie" in row["reason"]
 
     registry.set_alias(GAN.name, "champion", worse_version)  # now the better one is the candidate
     better = workspace(store, tmp_path / "better")
     better_version = register(better, better.final_model("gan"))
-    row = promote.decide_one(GAN, registry, promote.Scorer(cfg, better), better, tmp_path)
+    row = promote.decide_one(GAN, registry, promote.GateScorer(cfg, better), better, tmp_path)
     assert row["decision"] == "promote" and row["champion"]["version"] == worse_version
-    assert promote.apply(better, {"models": {"gan": row}}, registry) == [f"{GAN.name} v{better_version}"]
+    assert promote.apply({"models": {"gan": row}}, registry) == [f"{GAN.name} v{better_version}"]
     assert registry.alias_version(GAN.name, "champion") == better_version
 
 
@@ -103,7 +104,7 @@ def test_a_changed_test_set_rescores_the_champion_first(store, tmp_path):
     registry = Registry(store)
     base = workspace(store, tmp_path / "base")
     champion = register(base, base.final_model("gan"))
-    promote.decide_one(GAN, registry, promote.Scorer(cfg, base), base, tmp_path)  # scored and tagged on the old test set
+    promote.decide_one(GAN, registry, promote.GateScorer(cfg, base), base, tmp_path)  # scored and tagged on the old test set
     registry.set_alias(GAN.name, "champion", champion)
 
     changed = workspace(store, tmp_path / "changed")
@@ -113,11 +114,11 @@ def test_a_changed_test_set_rescores_the_champion_first(store, tmp_path):
     arrays["test_images"], arrays["test_labels"] = arrays["test_images"][keep], arrays["test_labels"][keep]
     np.savez(changed.prepared, **arrays)
     register(changed, changed.final_model("gan"))
-    scorer = promote.Scorer(cfg, changed)
+    scorer = promote.GateScorer(cfg, changed)
     row = promote.decide_one(GAN, registry, scorer, changed, tmp_path)
     assert row["champion"]["rescored"] is True
     assert row["champion"]["score"] == pytest.approx(scorer.score(GAN, store.final_model("gan")))
-    assert row["eval_key"] != promote.Scorer(cfg, base).key(GAN)
+    assert row["eval_key"] != promote.GateScorer(cfg, base).key(GAN)
 
 
 def test_a_stale_decision_is_not_applied(store, tmp_path):
@@ -135,5 +136,5 @@ def test_a_stale_decision_is_not_applied(store, tmp_path):
             }
         }
     }
-    assert promote.apply(store, stale, registry) == []
+    assert promote.apply(stale, registry) == []
     assert registry.alias_version(GAN.name, "champion") == versions[0]

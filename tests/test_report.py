@@ -8,10 +8,10 @@ import string
 
 import pytest
 
-from oekaki import report
-from oekaki.config import load_config
-from oekaki.io import read_json, write_json
-from oekaki.report_text import LANGUAGES, T
+from oekaki.core.config import load_config
+from oekaki.core.io import read_json, write_json
+from oekaki.stages.report import stage as report
+from oekaki.stages.report.text import LANGUAGES, T
 from tests.conftest import copy_project
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from oekaki.paths import Paths
+from oekaki.core.paths import Paths
 from tests.conftest import VENV_BIN, copy_project, shrink_params, tool_env
 
 TINY = {

@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from flows import sample
-from oekaki import promote
-from oekaki.io import read_json
-from oekaki.tracking import Registry
+from oekaki.core.io import read_json
+from oekaki.pipeline.tracking import Registry
+from oekaki.stages.promote import stage as promote
 
 TILE = 29 * 4  # 28 pixels + 1 gap, scaled 4x
 

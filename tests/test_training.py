@@ -5,7 +5,7 @@ import logging
 import pytest
 import torch
 
-from oekaki import training
+from oekaki.core import training
 
 
 class Evil:
@@ -67,7 +67,7 @@ def test_checkpoint_of_another_run_is_not_resumed(tmp_path, caplog):
 
 
 def test_cuda_requested_without_gpu_is_a_clear_error():
-    from oekaki.config import BaseConfig
+    from oekaki.core.config import BaseConfig
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
@@ -82,7 +82,7 @@ def test_fit_checkpoints_plain_data_and_resumes_where_it_stopped(tmp_path):
     import numpy as np
     import torch
 
-    from oekaki.stage import Monitor
+    from oekaki.core.contract import Monitor
 
     class Recorder(Monitor):
         def __init__(self):

@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from oekaki import judge, runner, vae
-from oekaki.config import load_config
-from oekaki.io import read_json
+from oekaki.core.config import load_config
+from oekaki.core.io import read_json
+from oekaki.core.paths import project_paths
+from oekaki.core.training import TensorData, TrainingError
+from oekaki.models import judge
+from oekaki.models import vae as vae_model
 from oekaki.models.vae import ConvVAE, VaeArgs, loss_terms
-from oekaki.paths import project_paths
-from oekaki.training import TensorData, TrainingError
+from oekaki.pipeline import runner
+from oekaki.stages.vae import stage as vae
 from tests.conftest import TINY_JUDGE, workspace_with_judge
 
 TINY_VAE = [f"vae.{k}" for k in ("latent_size=8", "channels=[16,32]", "hidden=128", "epochs=15", "min_steps=0", "batch_size=64")]
@@ -81,14 +84,14 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
 
 def test_samples_and_style_transfer_are_drawn_as_requested(trained, tiny_judge):
     paths, _ = trained
-    from oekaki.models import load_model
+    from oekaki.models.loading import load_model
     from oekaki.models.vae import build
 
     ckpt = torch.load(paths.final_model("vae"), weights_only=True)
     model = build(ckpt["model_args"])
     model.load_state_dict(ckpt["model"])
     data = TensorData.load(paths.prepared, "cpu")
-    grid = vae.style_transfer(model, data.test_x[:50], data.test_y[:50])
+    grid = vae_model.style_transfer(model, data.test_x[:50], data.test_y[:50])
     assert grid.shape == (50, 10, 28, 28) and grid.dtype == np.uint8
     j = judge.Judge.load(paths.cnn_model)
     predicted = j.judge(grid.reshape(-1, 28, 28)).probs.argmax(1).reshape(50, 10)
@@ -96,7 +99,7 @@ def test_samples_and_style_transfer_are_drawn_as_requested(trained, tiny_judge):
     print("style-transfer hit rate", hit_rate)
     # chance is 0.1; with 500 trials its standard deviation is 0.013, so 0.15 is ~4 sd above chance
     assert hit_rate > 0.15, hit_rate
-    samples = vae.generate(model, 50, np.arange(50) % 10, seed=0)
+    samples = vae_model.generate(model, 50, np.arange(50) % 10, seed=0)
     assert samples.shape == (50, 28, 28) and samples.dtype == np.uint8 and samples.max() > 200
     sampler, example = load_model(paths.final_model("vae"))
     out = sampler(torch.as_tensor(example))
@@ -136,4 +139,4 @@ def test_plain_vae_has_no_labels_and_no_style_transfer():
     logits, mu, logvar = model(torch.rand(5, 1, 28, 28))
     assert logits.shape == (5, 1, 28, 28) and mu.shape == logvar.shape == (5, 3)
     with pytest.raises(ValueError, match="needs the conditional VAE"):
-        vae.style_transfer(model, torch.zeros(2, 28, 28, dtype=torch.uint8), torch.zeros(2, dtype=torch.long))
+        vae_model.style_transfer(model, torch.zeros(2, 28, 28, dtype=torch.uint8), torch.zeros(2, dtype=torch.long))

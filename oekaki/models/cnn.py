@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from oekaki.core import training
 
 
 @dataclass(frozen=True)
@@ -75,3 +78,16 @@ class DigitCNN(nn.Module):
 def build(model_args: dict) -> DigitCNN:
     """Rebuild from a checkpoint's `model_args`."""
     return DigitCNN(CnnArgs(**{**model_args, "channels": tuple(model_args["channels"])}))
+
+
+@torch.no_grad()
+def evaluate_classifier(model: DigitCNN, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[dict, torch.Tensor]:
+    """Test loss (plain cross-entropy, nats) and accuracy; also the (N, 10) probabilities."""
+    model.eval()
+    probs, loss = [], 0.0
+    for idx in training.batch_indices(len(y), batch_size, None):
+        logits = model(model.normalize(x[idx]))
+        loss += F.cross_entropy(logits, y[idx], reduction="sum").item()
+        probs.append(torch.softmax(logits, 1).cpu())
+    p = torch.cat(probs)
+    return {"test_loss": loss / len(y), "test_accuracy": (p.argmax(1) == y.cpu()).double().mean().item()}, p

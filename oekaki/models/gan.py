@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-N_CLASSES = 10
+from oekaki.core import training
+from oekaki.core.constants import N_CLASSES
 
 
 @dataclass(frozen=True)
@@ -113,3 +115,8 @@ def build(model_args: dict) -> tuple[Generator, Discriminator]:
     """Rebuild both networks from a checkpoint's `model_args`."""
     args = GanArgs(**{**model_args, "g_channels": tuple(model_args["g_channels"]), "d_channels": tuple(model_args["d_channels"])})
     return Generator(args), Discriminator(args)
+
+
+def generate(G: Generator, n: int, labels: np.ndarray | None, seed: int) -> np.ndarray:
+    """n images from fixed-seed noise (with the requested labels when conditional): uint8 (n, 28, 28)."""
+    return training.sample_images(G, G.args.noise_size, n, labels, seed)

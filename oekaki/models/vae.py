@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-N_CLASSES = 10
+from oekaki.core import training
+from oekaki.core.config import VaeConfig
+from oekaki.core.constants import N_CLASSES
 
 
 @dataclass(frozen=True)
@@ -118,3 +121,57 @@ class VaeSampler(nn.Module):
 def build(model_args: dict) -> ConvVAE:
     """Rebuild from a checkpoint's `model_args`."""
     return ConvVAE(VaeArgs(**{**model_args, "channels": tuple(model_args["channels"])}))
+
+
+def as_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 28, 28) -> float (B, 1, 28, 28) grey levels in [0, 1] (the Bernoulli targets)."""
+    return images.float().div(255.0).unsqueeze(1)
+
+
+@torch.no_grad()
+def test_elbo(model: ConvVAE, x: torch.Tensor, y: torch.Tensor, c: VaeConfig, seed: int) -> dict[str, float]:
+    """Negative ELBO per test image (one latent draw per image, fixed seed): recon + KL, in nats."""
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    recon_sum = kl_sum = 0.0
+    for idx in training.batch_indices(len(y), c.eval_batch_size, None):
+        xb = as_input(x[idx])
+        logits, mu, logvar = model(xb, y[idx] if c.conditional else None, gen)
+        recon, kl = loss_terms(logits, xb, mu, logvar)
+        recon_sum += recon.sum().item()
+        kl_sum += kl.sum().item()
+    n = len(y)
+    return {"test_loss_nats": (recon_sum + kl_sum) / n, "test_recon_nats": recon_sum / n, "test_kl_nats": kl_sum / n}
+
+
+def generate(model: ConvVAE, n: int, labels: np.ndarray | None, seed: int) -> np.ndarray:
+    """n new images from z ~ N(0, I) (with the requested labels when conditional): uint8 (n, 28, 28)."""
+    return training.sample_images(model, model.args.latent_size, n, labels, seed)
+
+
+@torch.no_grad()
+def encode_means(model: ConvVAE, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Latent means (N, latent_size) of uint8 images (N, 28, 28)."""
+    model.eval()
+    return torch.cat(
+        [
+            model.encode(as_input(x[i]), y[i] if model.args.conditional else None)[0]
+            for i in training.batch_indices(len(x), batch_size, None)
+        ]
+    )
+
+
+@torch.no_grad()
+def style_transfer(model: ConvVAE, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """Each source digit's latent "style" decoded with every label: uint8 (N, 10, 28, 28).
+
+    The seed's "same style, another landscape": the encoder sees the image and its label, so
+    the latent mean holds what the label does not; the decoder redraws it as each digit.
+    """
+    if not model.args.conditional:
+        raise ValueError("style transfer needs the conditional VAE (vae.conditional = true)")
+    mu = encode_means(model, x, y)  # (N, latent)
+    device = mu.device
+    labels = torch.arange(N_CLASSES, device=device)
+    rows = [model.images(m.expand(N_CLASSES, -1), labels).cpu() for m in mu]
+    return torch.stack(rows).numpy()

@@ -1,0 +1,59 @@
+"""What every stage function returns, so one runner can record any stage the same way."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class StageResult:
+    """Outcome of one stage: metrics for metrics/<stage>.json, figures, per-step histories."""
+
+    metrics: dict[str, Any]
+    figures: list[Path] = field(default_factory=list)
+    # name -> rows like {"step": 1, "bic": 123.4}; logged to MLflow per step, written as DVC plots
+    history: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    # bulky facts that belong in the provenance record rather than the metrics (per-file hashes...)
+    details: dict[str, Any] = field(default_factory=dict)
+    # registered model name -> self-describing checkpoint file, logged and registered in MLflow
+    models: dict[str, Path] = field(default_factory=dict)
+
+
+class Monitor:
+    """Receives a training stage's progress as it happens; this base class ignores it.
+
+    The runner passes one that streams to the stage's MLflow run, so a training run can be
+    watched in the UI (metrics per epoch, sample grids with `step` = epoch) while it runs.
+    Stage code only calls it and never imports a tracking library.
+    """
+
+    def epoch(self, history: str, row: dict[str, float], images: dict[str, Any] | None = None) -> None:
+        """One finished epoch: `row` holds "step" and its numbers; `images` are uint8 (H, W) grids."""
+
+    def registry(self):
+        """The model registry (versions, aliases, score tags) a stage may read: the promotion gate's.
+
+        The runner's monitor returns MLflow's (oekaki.pipeline.tracking.Registry); stage code never imports it.
+        """
+        raise RuntimeError("this stage reads the model registry: run it through the runner (`python -m oekaki stage <name>`)")
+
+
+NULL_MONITOR = Monitor()
+
+
+def flat_metrics(metrics: dict[str, Any], sep: str = "/", prefix: str = "") -> dict[str, Any]:
+    """Nested metrics ({"vae": {"fid": 1.0}}) as one level ({"vae/fid": 1.0})."""
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, dict):
+            out |= flat_metrics(v, sep, f"{prefix}{k}{sep}")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def get_logger(stage: str) -> logging.Logger:
+    return logging.getLogger(f"oekaki.{stage}")

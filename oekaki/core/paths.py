@@ -1,0 +1,142 @@
+"""Every file and folder the pipeline reads or writes, in one place.
+
+dvc.yaml names the same paths (DVC needs them literally); `tests/test_dvc_yaml.py`
+checks that the two agree, so they cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # oekaki/core/paths.py -> the project folder
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Paths of one project checkout (the real one, or a temporary copy in tests).
+
+    `home`: the project folder whose MLflow store, Prefect state and lock this checkout
+    uses; itself, except in the isolated copy a retraining run works in (oekaki/isolation.py).
+    """
+
+    root: Path
+    home: Path | None = None
+
+    @property
+    def home_root(self) -> Path:
+        return self.home or self.root
+
+    # --- configuration -------------------------------------------------------
+    @property
+    def params(self) -> Path:
+        return self.root / "params.yaml"
+
+    @property
+    def dvc_yaml(self) -> Path:
+        return self.root / "dvc.yaml"
+
+    # --- data ----------------------------------------------------------------
+    @property
+    def source_fingerprint(self) -> Path:
+        return self.root / "data" / "source.json"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "data" / "raw"
+
+    @property
+    def prepared(self) -> Path:
+        return self.root / "data" / "prepared.npz"
+
+    @property
+    def gmm_dir(self) -> Path:
+        return self.root / "data" / "gmm"
+
+    @property
+    def gmm_digit_samples(self) -> Path:
+        return self.gmm_dir / "digit_samples.npz"
+
+    @property
+    def gmm_digit_model(self) -> Path:
+        """PCA basis and per-class mixtures as plain arrays: the GMM digit generator itself."""
+        return self.gmm_dir / "digit_model.npz"
+
+    # --- models ------------------------------------------------------------------
+    def model_dir(self, stage: str) -> Path:
+        return self.root / "models" / stage
+
+    def checkpoint(self, stage: str) -> Path:
+        """The last completed epoch of `stage` (kept between runs: DVC `persist: true`)."""
+        return self.model_dir(stage) / "checkpoints" / "last.pt"
+
+    @property
+    def cnn_model(self) -> Path:
+        return self.model_dir("cnn") / "model.pt"
+
+    def final_model(self, stage: str) -> Path:
+        """The trained model of a stage, as a self-describing checkpoint (DVC-tracked)."""
+        return self.model_dir(stage) / "model.pt"
+
+    # --- metrics, plots, figures, report ---------------------------------------
+    @property
+    def metrics_dir(self) -> Path:
+        return self.root / "metrics"
+
+    def metrics(self, stage: str) -> Path:
+        return self.metrics_dir / f"{stage}.json"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.root / "metrics" / "plots"
+
+    def figures(self, stage: str) -> Path:
+        return self.root / "reports" / "figures" / stage
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "reports" / "index.html"
+
+    def report_page(self, lang: str) -> Path:
+        """reports/index.html in English, reports/index.<lang>.html in other languages."""
+        return self.report_html if lang == "en" else self.root / "reports" / f"index.{lang}.html"
+
+    @property
+    def report_summary(self) -> Path:
+        return self.root / "reports" / "summary.md"
+
+    def provenance(self, stage: str) -> Path:
+        return self.root / "metrics" / "provenance" / f"{stage}.json"
+
+    # --- local state of the tools (never a DVC output, ignored by git) -------
+    @property
+    def state_dir(self) -> Path:
+        return self.home_root / ".oekaki"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.state_dir / "pipeline.lock"
+
+    @property
+    def lock_holder(self) -> Path:
+        return self.state_dir / "pipeline.lock.json"
+
+    @property
+    def pipeline_run_file(self) -> Path:
+        return self.root / ".oekaki" / "pipeline_run.json"
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.home_root / "mlflow.db"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.home_root / "mlartifacts"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.home_root / ".prefect"
+
+
+def project_paths(root: Path | None = None) -> Paths:
+    return Paths(Path(root).resolve() if root else PROJECT_ROOT)

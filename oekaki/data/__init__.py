@@ -1,0 +1,1 @@
+"""Where images come from: data sources and their fingerprints, the IDX reader."""

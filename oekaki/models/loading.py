@@ -1,0 +1,48 @@
+"""Rebuild a trained network from its self-describing checkpoint (no pickled code: weights and args only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from oekaki.core.constants import N_CLASSES
+from oekaki.core.training import load_checkpoint
+from oekaki.models import cnn, gan, vae
+
+
+def load_network(ckpt: dict):
+    """The trained network a loaded checkpoint holds, in eval mode: DigitCNN, ConvVAE or the GAN's Generator."""
+    kind = ckpt.get("kind")
+    if kind == "cnn":
+        model = cnn.build(ckpt["model_args"])
+        model.load_state_dict(ckpt["model"])
+    elif kind == "vae":
+        model = vae.build(ckpt["model_args"])
+        model.load_state_dict(ckpt["model"])
+    elif kind == "gan":
+        model, _ = gan.build(ckpt["model_args"])
+        model.load_state_dict(ckpt["generator"])
+    else:
+        raise ValueError(f"unknown model kind {kind!r}")
+    return model.eval()
+
+
+def load_model(checkpoint: Path):
+    """Rebuild the model a self-describing checkpoint holds, in eval mode, with an example input.
+
+    Returns (module, example) where example is a float32 numpy batch the module accepts.
+    """
+    ckpt = load_checkpoint(checkpoint)
+    try:
+        model = load_network(ckpt)
+    except ValueError as exc:
+        raise ValueError(f"{checkpoint}: {exc}") from exc
+    if ckpt["kind"] == "cnn":
+        return model, np.zeros((2, 1, 28, 28), dtype=np.float32)  # normalised images (B, 1, 28, 28)
+    if ckpt["kind"] == "vae":
+        width = model.args.latent_size + model.args.n_cond
+        return vae.VaeSampler(model).eval(), np.zeros((2, width), dtype=np.float32)  # latent code [+ one-hot label]
+
+    width = model.args.noise_size + (N_CLASSES if model.args.conditional else 0)
+    return gan.GanSampler(model).eval(), np.zeros((2, width), dtype=np.float32)  # noise [+ one-hot label]

@@ -1,0 +1,177 @@
+"""Run one stage the same way from `dvc repro` and from the Prefect flow.
+
+The stage function computes; this module does the shared I/O around it: metrics and plot
+files, the stage's provenance record, and its MLflow run. `dvc.yaml` commands
+(`python -m oekaki stage <name>`) and the Prefect tasks both call `run_stage`, so the two
+entry points write the same files for the same params and data.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from oekaki.core import provenance
+from oekaki.core.config import Config, flatten, section_params
+from oekaki.core.errors import MissingInputError
+from oekaki.core.io import read_json, write_json
+from oekaki.core.paths import Paths
+
+log = logging.getLogger("oekaki.runner")
+
+STAGE_PACKAGE = "oekaki.stages"  # stage `x` of dvc.yaml runs `oekaki.stages.x.stage.run(cfg, paths, monitor)`
+
+
+def stage_names(paths: Paths | None = None) -> list[str]:
+    """The pipeline's stages in dvc.yaml's order: the one list of stages (the CLIs, the flow and the tasks read it)."""
+    from oekaki.core.paths import project_paths
+    from oekaki.pipeline import fingerprint
+
+    return fingerprint.stage_names(paths or project_paths())
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Who is running the stage: ties its MLflow run to the right pipeline run."""
+
+    pipeline_run_id: str
+    prefect_flow_run_id: str | None = None
+    overrides: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+    home: str | None = None  # the project folder, when the stages run in an isolated copy of it
+
+
+def with_upstream(paths: Paths, stages: list[str] | tuple[str, ...]) -> list[str]:
+    """`stages` plus everything they need (per dvc.yaml's deps and outs), in pipeline order."""
+    from oekaki.pipeline import fingerprint
+
+    names = stage_names(paths)
+    needed: set[str] = set()
+
+    def visit(stage: str) -> None:
+        if stage not in names:
+            raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(names)}")
+        if stage not in needed:
+            needed.add(stage)
+            for up in fingerprint.upstream_stages(paths, stage):
+                visit(up)
+
+    for stage in stages:
+        visit(stage)
+    return [s for s in names if s in needed]
+
+
+def run_source(cfg: Config, paths: Paths, mint_pipeline_run: bool) -> dict:
+    """The freshness check: fingerprint the data source into data/source.json (no torch import).
+
+    Written only when it changed, so an unchanged source leaves `download` up to date.
+    Under `dvc repro` (`mint_pipeline_run`) it also starts a new pipeline-run id that the
+    following stage processes of the same repro share.
+    """
+    from oekaki.stages.source.stage import check
+
+    fingerprint = check(cfg, paths)
+    if mint_pipeline_run:
+        write_json(paths.pipeline_run_file, {"id": uuid.uuid4().hex, "started": provenance.now_iso()})
+    return fingerprint
+
+
+def current_pipeline_run_id(paths: Paths) -> str:
+    """The id minted by this `dvc repro`'s source stage (a fresh one if there is none)."""
+    if paths.pipeline_run_file.is_file():
+        return read_json(paths.pipeline_run_file)["id"]
+    return uuid.uuid4().hex
+
+
+def stage_params(cfg: Config, paths: Paths, stage: str) -> dict:
+    """The params this stage depends on, per dvc.yaml, flattened ("cnn.lr": 0.005): what its MLflow run logs."""
+    from oekaki.pipeline import fingerprint
+
+    out = {}
+    for key in fingerprint.dvc_stage(paths, stage).get("params", []):
+        section, _, name = key.partition(".")
+        out.update(flatten(cfg.section(section), section) if not name else {key: section_params(cfg, [key])[key]})
+    return out
+
+
+def check_inputs(stage: str, paths: Paths) -> None:
+    """Fail early, naming the file and the stage that makes it, if an upstream output is missing."""
+    from oekaki.pipeline import fingerprint
+
+    deps = set(fingerprint.dep_paths(paths, stage))
+    for upstream in fingerprint.upstream_stages(paths, stage):
+        for rel in fingerprint.output_paths(paths, upstream):
+            if rel in deps and not (paths.root / rel).exists():
+                raise MissingInputError(
+                    f"{rel} is missing: stage {stage!r} needs the output of stage {upstream!r}; "
+                    f"run `dvc repro {stage}` or `python -m flows.pipeline --stages {stage}`"
+                )
+
+
+def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
+    """Run `stage`, write its metrics, plots and provenance, log it to MLflow; return a summary."""
+    from threadpoolctl import threadpool_limits
+
+    check_inputs(stage, paths)
+    started, started_unix, t0 = provenance.now_iso(), time.time(), time.perf_counter()
+    module = importlib.import_module(f"{STAGE_PACKAGE}.{stage}.stage")
+
+    from oekaki.pipeline.tracking import PIPELINE_TAG, Tracker, tracking_uri
+
+    git = provenance.git_state(paths.root)
+    tags = {"git_commit": git["git_commit"], "git_dirty": str(git["git_dirty"]), PIPELINE_TAG: ctx.pipeline_run_id, **ctx.tags}
+    if ctx.prefect_flow_run_id:
+        tags["prefect_flow_run_id"] = ctx.prefect_flow_run_id
+    if ctx.overrides:
+        tags["overrides"] = " ".join(ctx.overrides)
+    tracker = Tracker(paths)
+    parent = tracker.pipeline_run(ctx.pipeline_run_id, tags)  # found by tag, created by the first stage
+    params = stage_params(cfg, paths, stage)
+    run_id = tracker.start_stage(stage, parent, params, tags)
+    monitor = tracker.monitor(run_id)
+    try:
+        with threadpool_limits(cfg.base.threads):
+            result = module.run(cfg, paths, monitor)
+    except BaseException:
+        tracker.finish(run_id, "FAILED")
+        raise
+    seconds = time.perf_counter() - t0
+    write_json(paths.metrics(stage), result.metrics)
+    for name, rows in result.history.items():
+        write_json(paths.plots_dir / f"{name}.json", rows)
+    log.info("stage %s finished its work in %.1f s", stage, seconds)
+    unstreamed = {k: v for k, v in result.history.items() if k not in monitor.streamed}
+    tracker.complete_stage(stage, run_id, parent, result.metrics, unstreamed, result.figures, result.models)
+    record = {
+        "stage": stage,
+        "started": started,
+        "finished": provenance.now_iso(),
+        "started_unix": started_unix,  # lets bench/overhead.py measure process start-up
+        "seconds": round(seconds, 3),
+        **git,
+        "machine": provenance.machine(),
+        "device": result.metrics.get("device", "cpu"),
+        "params": params,
+        "details": result.details,
+        "overrides": list(ctx.overrides),
+        "pipeline_run_id": ctx.pipeline_run_id,
+        "prefect_flow_run_id": ctx.prefect_flow_run_id,
+        "mlflow_run_id": run_id,
+        "mlflow_parent_run_id": parent,
+        "mlflow_experiment_id": tracker.experiment_id,
+        "mlflow_tracking_uri": _without_credentials(tracking_uri(paths)),
+    }
+    write_json(paths.provenance(stage), record)
+    return {"stage": stage, "seconds": seconds, "mlflow_run_id": run_id, "metrics": result.metrics}
+
+
+def _without_credentials(uri: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password or parts.username:
+        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+    return urlunsplit(parts)

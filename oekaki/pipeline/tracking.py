@@ -1,0 +1,247 @@
+"""MLflow bookkeeping: the only module that imports mlflow.
+
+Layout in the MLflow UI (experiment `oekaki`): one parent run per pipeline run, tagged
+`oekaki.pipeline_run_id`, with one nested run per stage (its params, metrics per step,
+figures, and tags for the git commit, the DVC stage and the Prefect flow run). Under the
+Prefect flow the parent is the flow's; under `dvc repro`, where each stage is its own
+process, the `source` stage mints the id and the first stage that logs creates the parent,
+so the stage runs of one `dvc repro` sit together under one parent as well.
+Run ids are always passed explicitly (MLflow's fluent active run is per thread).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from oekaki.core.contract import flat_metrics
+from oekaki.core.errors import NoSuchModel
+from oekaki.core.paths import Paths
+
+EXPERIMENT = "oekaki"
+PIPELINE_TAG = "oekaki.pipeline_run_id"
+KIND_TAG = "oekaki.kind"
+
+
+def tracking_uri(paths: Paths) -> str:
+    """MLFLOW_TRACKING_URI when set (a real server), else the project's own SQLite store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{paths.mlflow_db}"
+
+
+def _client(paths: Paths):
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri(paths))
+
+
+class Tracker:
+    """Explicit-id MLflow logging for one project checkout."""
+
+    def __init__(self, paths: Paths):
+        self.paths = paths
+        self.client = _client(paths)
+        self.experiment_id = self._experiment()
+
+    def _experiment(self) -> str:
+        exp = self.client.get_experiment_by_name(EXPERIMENT)
+        if exp is not None:
+            return exp.experiment_id
+        # With the default store, keep artifacts inside the project too (absolute URI).
+        location = None if "MLFLOW_TRACKING_URI" in os.environ else self.paths.mlflow_artifacts.as_uri()
+        return self.client.create_experiment(EXPERIMENT, artifact_location=location)
+
+    def pipeline_run(self, pipeline_run_id: str, tags: dict[str, str]) -> str:
+        """The parent run of pipeline run `pipeline_run_id`, created on first use."""
+        found = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{PIPELINE_TAG}` = '{pipeline_run_id}' and tags.`{KIND_TAG}` = 'pipeline'",
+            max_results=1,
+        )
+        if found:
+            return found[0].info.run_id
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"pipeline {pipeline_run_id[:8]}",
+            tags={PIPELINE_TAG: pipeline_run_id, KIND_TAG: "pipeline", **tags},
+        )
+        return run.info.run_id
+
+    def finish(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status)
+
+    def start_stage(self, stage: str, parent_run_id: str, params: dict[str, Any], tags: dict[str, str]) -> str:
+        """Open the nested run of one stage (before it works, so its epochs stream in live)."""
+        from mlflow.entities import Param
+
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=stage,
+            tags={"mlflow.parentRunId": parent_run_id, KIND_TAG: "stage", "oekaki.dvc_stage": stage, **tags},
+        )
+        plist = [Param(k, _param_text(v)) for k, v in sorted(params.items())]
+        for i in range(0, len(plist), 100):  # MLflow's per-request limits
+            self.client.log_batch(run.info.run_id, params=plist[i : i + 100])
+        return run.info.run_id
+
+    def monitor(self, run_id: str) -> StreamingMonitor:
+        return StreamingMonitor(self.client, run_id, self.paths)
+
+    def complete_stage(
+        self,
+        stage: str,
+        run_id: str,
+        parent_run_id: str,
+        metrics: dict[str, Any],
+        history: dict[str, list[dict[str, float]]],
+        files: list[Path],
+        models: dict[str, Path] | None = None,
+    ) -> None:
+        """Log the finished stage's metrics, the histories not streamed yet, files and models; close the run."""
+        from mlflow.entities import Metric
+
+        try:
+            ts = int(self.client.get_run(run_id).info.start_time)
+            mlist = [Metric(k, float(v), ts, 0) for k, v in sorted(flat_metrics(metrics).items()) if _is_number(v)]
+            for name, rows in history.items():
+                mlist += [m for row in rows for m in _history_metrics(name, row, ts)]
+            for i in range(0, len(mlist), 1000):
+                self.client.log_batch(run_id, metrics=mlist[i : i + 1000])
+            for path in files:
+                if path.is_file():
+                    self.client.log_artifact(run_id, str(path), artifact_path=_artifact_dir(self.paths, path))
+            for name, path in (models or {}).items():
+                self.log_model(run_id, name, path)
+            with tempfile.TemporaryDirectory() as tmp:
+                summary = Path(tmp) / f"{stage}_metrics.json"
+                summary.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
+                self.client.log_artifact(run_id, str(summary))
+        except Exception:
+            self.finish(run_id, "FAILED")
+            raise
+        self.finish(run_id)
+        self.finish(parent_run_id)  # the parent's end time follows its last stage
+
+    def log_model(self, run_id: str, name: str, checkpoint: Path) -> None:
+        """Log a self-describing checkpoint and register it as model `name`.
+
+        Two forms: the checkpoint file itself (plain tensors, loads with weights_only=True),
+        and MLflow's `pt2` (torch.export) model with an input example, which MLflow serves
+        without unpickling Python code. Explicit pip requirements skip MLflow's slow inference.
+        """
+        import mlflow
+        import torch
+
+        from oekaki.models.loading import load_model
+
+        self.client.log_artifact(run_id, str(checkpoint), artifact_path="checkpoint")
+        model, example = load_model(checkpoint)
+        mlflow.set_tracking_uri(tracking_uri(self.paths))
+        with mlflow.start_run(run_id=run_id):  # this thread only; ended right away
+            info = mlflow.pytorch.log_model(
+                model,
+                name=name,
+                input_example=example,
+                registered_model_name=name,
+                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"],
+            )
+        self.client.set_registered_model_alias(name, "candidate", str(info.registered_model_version))
+
+
+SCORE_TAG = "oekaki.score."  # + metric: the value; its evaluation key in "oekaki.eval_key." + metric
+KEY_TAG = "oekaki.eval_key."
+
+
+class Registry:
+    """The MLflow model registry as the promotion gate and `flows.sample` use it."""
+
+    def __init__(self, paths: Paths):
+        self.paths = paths
+        self.client = _client(paths)
+
+    def versions(self, name: str) -> list[str]:
+        """Registered versions of `name`, oldest first ([] when the model is not registered)."""
+        return sorted((str(v.version) for v in self.client.search_model_versions(f"name='{name}'")), key=int)
+
+    def version_of_run(self, name: str, run_id: str) -> str | None:
+        found = self.client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+        return max((str(v.version) for v in found), key=int, default=None)
+
+    def alias_version(self, name: str, alias: str) -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.client.get_model_version_by_alias(name, alias).version)
+        except MlflowException:
+            return None
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, str(version))
+
+    def version_score(self, name: str, version: str, metric: str, key: str) -> float | None:
+        tags = self.client.get_model_version(name, str(version)).tags
+        if tags.get(KEY_TAG + metric) == key and SCORE_TAG + metric in tags:
+            return float(tags[SCORE_TAG + metric])
+        return None
+
+    def tag_score(self, name: str, version: str, metric: str, key: str, value: float) -> None:
+        self.client.set_model_version_tag(name, str(version), KEY_TAG + metric, key)
+        self.client.set_model_version_tag(name, str(version), SCORE_TAG + metric, repr(float(value)))
+
+    def checkpoint(self, name: str, version: str, dest: Path) -> Path:
+        """The self-describing checkpoint logged with model version `version` (downloaded into dest)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.get_model_version(name, str(version))
+        except MlflowException as exc:
+            raise NoSuchModel(f"model {name!r} has no version {version!r} in {tracking_uri(self.paths)}") from exc
+        folder = Path(dest) / f"{name}-v{version}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return Path(self.client.download_artifacts(mv.run_id, "checkpoint/model.pt", str(folder)))
+
+
+class StreamingMonitor:
+    """oekaki.core.contract.Monitor that logs each epoch to a stage's MLflow run as it finishes."""
+
+    def __init__(self, client, run_id: str, paths: Paths):
+        self.client, self.run_id, self.paths = client, run_id, paths
+        self.streamed: set[str] = set()
+
+    def epoch(self, history: str, row: dict[str, float], images: dict[str, Any] | None = None) -> None:
+        import time
+
+        step = int(row["step"])
+        self.client.log_batch(self.run_id, metrics=_history_metrics(history, row, int(time.time() * 1000)))
+        for key, image in (images or {}).items():
+            self.client.log_image(self.run_id, image, key=key, step=step)
+        self.streamed.add(history)
+
+    def registry(self) -> Registry:
+        return Registry(self.paths)
+
+
+def _history_metrics(name: str, row: dict[str, float], ts: int) -> list:
+    from mlflow.entities import Metric
+
+    step = int(row["step"])
+    return [Metric(f"{name}/{k}", float(v), ts, step) for k, v in row.items() if k != "step" and _is_number(v)]
+
+
+def _artifact_dir(paths: Paths, path: Path) -> str | None:
+    try:
+        return str(path.resolve().parent.relative_to(paths.root))
+    except ValueError:
+        return None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _param_text(v: Any) -> str:
+    text = v if isinstance(v, str) else json.dumps(v)
+    return text[:6000]

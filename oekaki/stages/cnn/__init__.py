@@ -1,0 +1,1 @@
+"""Stage `cnn` (dvc.yaml): `stage.run` does the work."""

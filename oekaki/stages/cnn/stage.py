@@ -1,0 +1,103 @@
+"""Stage `cnn`: train the digit classifier (resumable), evaluate it, calibrate it as the judge."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from oekaki.core import training
+from oekaki.core.config import CnnConfig, Config
+from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
+from oekaki.core.paths import Paths
+from oekaki.models import cnn as cnn_model
+from oekaki.models import judge as judge_mod
+from oekaki.models.cnn import CnnArgs, DigitCNN, evaluate_classifier
+from oekaki.stages.cnn import figures as cnn_figures
+
+log = get_logger("cnn")
+CODE = [Path(__file__), Path(training.__file__), Path(cnn_model.__file__)]  # a checkpoint resumes only under the same code
+
+
+def make_optimizer(model: DigitCNN, c: CnnConfig, total_steps: int):
+    opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+    return opt, training.lr_schedule(opt, c.schedule, c.lr, total_steps)
+
+
+def train_one_epoch(model, data: training.TensorData, opt, sched, c: CnnConfig, gen: torch.Generator, epoch: int, epochs: int) -> dict:
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    bar = training.Progress(len(data.train_y), f"cnn epoch {epoch}/{epochs}", log)
+    for idx in training.batch_indices(len(data.train_y), c.batch_size, gen):
+        x = training.random_shift(data.train_x[idx], c.augment_shift, gen)  # (B, 28, 28) uint8
+        y = data.train_y[idx]
+        logits = model(model.normalize(x))  # (B, 10)
+        loss = F.cross_entropy(logits, y, label_smoothing=c.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        total_loss += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+        bar.update(len(y), loss=total_loss / seen, acc=correct / seen)
+    rate = bar.close()
+    return {"train_loss": total_loss / seen, "train_accuracy": correct / seen, "images_per_second": rate}
+
+
+def train(
+    cfg: Config, paths: Paths, data: training.TensorData, device: torch.device, monitor: Monitor = NULL_MONITOR
+) -> tuple[DigitCNN, list[dict], float, int]:
+    """Train with a checkpoint after each epoch; resume from one that matches this run."""
+    c = cfg.cnn
+    epochs, steps = training.plan_epochs("cnn", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
+    train_f = data.train_x.float() / 255.0
+    args = CnnArgs(c.channels, c.hidden, c.dropout, round(train_f.mean().item(), 6), round(train_f.std().item(), 6))
+    torch.manual_seed(cfg.base.seed)
+    model = DigitCNN(args).to(device)
+    opt, sched = make_optimizer(model, c, epochs * steps)
+    gen = torch.Generator().manual_seed(cfg.base.seed)
+    sig = training.signature("cnn", {**dataclasses.asdict(c), "seed": cfg.base.seed}, data.sha256, CODE)
+
+    def run_epoch(epoch: int) -> dict[str, float]:
+        stats = train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs)
+        test, _ = evaluate_classifier(model, data.test_x, data.test_y, c.eval_batch_size)
+        log.info(
+            "epoch %d/%d: train loss %.4f, test accuracy %.4f (%.0f img/s)",
+            epoch, epochs, stats["train_loss"], test["test_accuracy"], stats["images_per_second"],
+        )  # fmt: skip
+        return {**stats, **test, "lr": sched.get_last_lr()[0]}
+
+    done = training.fit(
+        "cnn", paths.checkpoint("cnn"), sig, {"model": model, "optimizer": opt, "scheduler": sched}, gen, epochs, run_epoch,
+        monitor, log, {"kind": "cnn", "model_args": args.as_dict()},
+    )  # fmt: skip
+    return model, done.history, done.seconds, epochs
+
+
+def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
+    device = training.resolve_device(cfg.base)
+    data = training.TensorData.load(paths.prepared, device)
+    model, history, seconds, epochs = train(cfg, paths, data, device, monitor)
+    test, probs = evaluate_classifier(model, data.test_x, data.test_y, cfg.cnn.eval_batch_size)
+    training.save_checkpoint(
+        paths.cnn_model,
+        {"kind": "cnn", "model_args": model.args.as_dict(), "model": model.state_dict(), "metrics": test, "data_sha256": data.sha256},
+    )
+    judge = judge_mod.Judge(model, device)
+    test_x, test_y = data.test_x.cpu().numpy(), data.test_y.cpu().numpy()
+    calibration = judge_mod.calibrate(judge, data.train_x.cpu().numpy(), test_x, cfg.base.seed)
+    figures = cnn_figures.draw_all(model, judge, test_x, test_y, probs.numpy(), paths.figures("cnn"), cfg.report.figure_dpi)
+    metrics = {
+        "test_accuracy": test["test_accuracy"],
+        "test_loss": test["test_loss"],
+        "epochs": epochs,
+        "train_seconds": seconds,
+        "images_per_second": float(np.mean([h["images_per_second"] for h in history])),
+        "device": device.type,
+        **calibration,
+    }
+    return StageResult(metrics=metrics, figures=figures, history={"cnn_history": history}, models={"cnn-classifier": paths.cnn_model})

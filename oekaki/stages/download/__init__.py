@@ -1,0 +1,1 @@
+"""Stage `download` (dvc.yaml): `stage.run` does the work."""

@@ -1,0 +1,1 @@
+"""Stage `evaluate` (dvc.yaml): `stage.run` does the work."""

@@ -1,0 +1,1 @@
+"""Stage `gan` (dvc.yaml): `stage.run` does the work."""

@@ -1,0 +1,132 @@
+"""Figures of the `gan` stage: per-digit samples, training as a GIF, curves, a noise walk, memorisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from oekaki.core.constants import N_CLASSES
+from oekaki.core.io import atomic_path
+from oekaki.core.plots import digit_grid, plt, save_figure, tile
+from oekaki.core.training import Fit, TensorData
+from oekaki.models.gan import Generator, generate
+from oekaki.models.judge import Judge
+
+N_MEMO = 8
+WALK_STEPS = 10
+
+
+def final_grid(G: Generator, path: Path, dpi: int, seed: int) -> Path:
+    if G.args.conditional:
+        labels = np.repeat(np.arange(N_CLASSES), 10)
+        images = generate(G, len(labels), labels, seed + 2)
+        return digit_grid(images, 10, "New digits from random noise, one row per requested label", path, dpi, [str(c) for c in range(10)])
+    return digit_grid(generate(G, 144, None, seed + 2), 12, "New digits from random noise", path, dpi)
+
+
+def training_gif(snapshots: list[np.ndarray], path: Path, seconds_per_frame: float = 0.5) -> Path:
+    """The fixed-noise grid after every epoch as an animated GIF (last frame held longer)."""
+    from PIL import Image, ImageDraw
+
+    frames = []
+    for i, snap in enumerate(snapshots):
+        big = Image.fromarray(np.kron(snap, np.ones((2, 2), dtype=np.uint8))).convert("P")  # 2x, crisp pixels
+        canvas = Image.new("P", (big.width, big.height + 16), 255)
+        canvas.paste(big, (0, 16))
+        ImageDraw.Draw(canvas).text((4, 2), f"epoch {i + 1}/{len(snapshots)}", fill=0)
+        frames.append(canvas)
+    durations = [int(seconds_per_frame * 1000)] * (len(frames) - 1) + [2000]
+    with atomic_path(path) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    return Path(path)
+
+
+def curves(history: list[dict], path: Path, dpi: int, conditional: bool) -> Path:
+    steps = [h["step"] for h in history]
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(12, 3.3))
+    a.plot(steps, [h["loss_d"] for h in history], label="discriminator")
+    a.plot(steps, [h["loss_g"] for h in history], label="generator")
+    a.set_title("Losses (a tug of war, not a descent)", fontsize=9)
+    b.plot(steps, [h["d_real"] for h in history], label="D(real)")
+    b.plot(steps, [h["d_fake"] for h in history], label="D(generated)")
+    b.set_ylim(0, 1)
+    b.set_title("Discriminator's mean output", fontsize=9)
+    c.plot(steps, [h["fid"] for h in history], color="C3", label="FID (log scale)")
+    c.set_yscale("log")
+    twin = c.twinx()
+    key = "within_class_diversity" if conditional else "class_entropy"
+    twin.plot(steps, [h[key] for h in history], color="C2", label=key.replace("_", " "))
+    twin.set_ylim(0, 1.2)
+    c.set_title("Quality and mode coverage per epoch", fontsize=9)
+    for ax in (a, b, c):
+        ax.set_xlabel("epoch")
+    for ax in (a, b):
+        ax.legend(fontsize=8)
+    c.legend(loc="upper right", fontsize=8)
+    twin.legend(loc="center right", fontsize=8)
+    return save_figure(fig, path, dpi)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation: stays at the norm Gaussian noise vectors typically have."""
+    omega = torch.arccos((a / a.norm() * b / b.norm()).sum().clamp(-1, 1))
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+@torch.no_grad()
+def noise_walk(G: Generator, path: Path, dpi: int, seed: int) -> Path:
+    was_training = G.training
+    G.eval()
+    device = next(G.parameters()).device
+    gen = torch.Generator().manual_seed(seed + 3)
+    t = torch.linspace(0, 1, WALK_STEPS)[:, None]
+    rows, names = [], []
+    for r in range(4):
+        a, b = torch.randn(2, G.args.noise_size, generator=gen)
+        z = slerp(a, b, t).to(device)
+        labels = torch.full((WALK_STEPS,), (3 * r + 2) % N_CLASSES, device=device) if G.args.conditional else None
+        rows.append(G.images(z, labels).cpu().numpy())
+        names.append(f"label {int(labels[0])}" if labels is not None else f"walk {r + 1}")
+    G.train(was_training)
+    return digit_grid(np.concatenate(rows), WALK_STEPS, "Walking between two noise vectors", path, dpi, names)
+
+
+def memorisation(judge: Judge, data: TensorData, samples: np.ndarray, path: Path, dpi: int) -> tuple[Path, float]:
+    """Nearest training images (judge features) of a few samples; and the memorisation ratio.
+
+    Ratio = median distance from generated images to their nearest training image / the same
+    for real test images. Near 1: samples are as far from the training set as new real digits
+    are; well below 1: the generator is copying training images.
+    """
+    train_x = data.train_x.cpu().numpy()
+    train_f = torch.as_tensor(judge.judge(train_x).features)
+    n = min(len(samples), len(data.test_y), 1000)
+    gen_f = torch.as_tensor(judge.judge(samples[:n]).features)
+    test_f = torch.as_tensor(judge.judge(data.test_x[:n].cpu().numpy()).features)
+    d_gen, nn_gen = torch.cdist(gen_f, train_f).topk(3, largest=False)
+    d_test = torch.cdist(test_f, train_f).min(1).values
+    ratio = float(d_gen[:, 0].median() / d_test.median())
+    rows = []
+    for i in range(N_MEMO):
+        rows += [samples[i], *train_x[nn_gen[i].numpy()]]
+    mosaic = tile(np.stack(rows), 4)
+    fig, ax = plt.subplots(figsize=(3.6, 0.9 * N_MEMO))
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_xticks([14.5, 43.5, 72.5, 101.5], ["generated", "nearest\ntrain 1", "2", "3"], fontsize=7)
+    ax.set_yticks([])
+    ax.set_title(f"Memorisation check (ratio {ratio:.2f})", fontsize=9)
+    return save_figure(fig, path, dpi), ratio
+
+
+def draw_all(G: Generator, judge: Judge, data: TensorData, samples: np.ndarray, done: Fit, out: Path, dpi: int, seed: int):
+    memo_path, ratio = memorisation(judge, data, samples, out / "memorisation.png", dpi)
+    figures = [
+        final_grid(G, out / "samples.png", dpi, seed),
+        training_gif(done.snapshots, out / "training.gif"),
+        curves(done.history, out / "curves.png", dpi, G.args.conditional),
+        noise_walk(G, out / "noise_walk.png", dpi, seed),
+        memo_path,
+    ]
+    return figures, ratio

@@ -1,0 +1,1 @@
+"""Stage `gmm` (dvc.yaml): `stage.run` does the work."""

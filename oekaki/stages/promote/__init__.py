@@ -1,0 +1,1 @@
+"""Stage `promote` (dvc.yaml): `stage.run` does the work."""

@@ -1,0 +1,1 @@
+"""Stage `report` (dvc.yaml): `stage.run` does the work."""

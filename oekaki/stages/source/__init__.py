@@ -1,0 +1,1 @@
+"""Stage `source` (dvc.yaml): `stage.run` does the work."""

@@ -1,0 +1,1 @@
+"""Stage `vae` (dvc.yaml): `stage.run` does the work."""

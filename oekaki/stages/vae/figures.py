@@ -1,0 +1,133 @@
+"""Figures of the `vae` stage: reconstructions, new digits, the latent space, a walk, style transfer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+
+from oekaki.core.constants import N_CLASSES
+from oekaki.core.plots import digit_grid, plt, save_figure
+from oekaki.core.training import TensorData
+from oekaki.models.vae import ConvVAE, encode_means, generate, style_transfer
+
+N_STYLE_SOURCES = 6
+WALK_STEPS = 10
+
+
+def first_of_each_class(y: np.ndarray, per_class: int = 1) -> np.ndarray:
+    """Indices of the first `per_class` test images of every label present, label by label."""
+    return np.concatenate([np.flatnonzero(y == c)[:per_class] for c in range(N_CLASSES)])
+
+
+@torch.no_grad()
+def reconstructions(model: ConvVAE, data: TensorData, path: Path, dpi: int) -> Path:
+    ix = torch.as_tensor(first_of_each_class(data.test_y.cpu().numpy(), 2))
+    x, y = data.test_x[ix], data.test_y[ix]
+    mu = encode_means(model, x, y)
+    recon = model.images(mu, y if model.args.conditional else None)
+    rows = []
+    for half in (slice(0, len(ix), 2), slice(1, len(ix), 2)):
+        rows += [x[half].cpu().numpy(), recon[half].cpu().numpy()]
+    images = np.concatenate(rows)
+    labels = ["test image", "reconstruction", "test image", "reconstruction"]
+    return digit_grid(images, len(ix) // 2, "Test digits (never trained on) and their reconstructions", path, dpi, labels)
+
+
+def samples(model: ConvVAE, path: Path, dpi: int, seed: int) -> Path:
+    n = 10
+    if model.args.conditional:
+        labels = np.repeat(np.arange(N_CLASSES), n)
+        images = generate(model, len(labels), labels, seed + 2)
+        return digit_grid(
+            images, n, "New digits from random latent vectors, one row per requested label", path, dpi, [str(c) for c in range(10)]
+        )
+    images = generate(model, n * n, None, seed + 2)
+    return digit_grid(images, n, "New digits from random latent vectors", path, dpi)
+
+
+def latent_space(model: ConvVAE, data: TensorData, path: Path, dpi: int, seed: int) -> Path:
+    y = data.test_y.cpu().numpy()
+    mu = encode_means(model, data.test_x, data.test_y).cpu().numpy()
+    if mu.shape[1] == 2:
+        xy, axis = mu, ("z1", "z2")
+    else:
+        pca = PCA(2, random_state=seed).fit(mu)
+        xy, ev = pca.transform(mu), pca.explained_variance_ratio_
+        axis = (f"PC 1 ({ev[0]:.0%} of variance)", f"PC 2 ({ev[1]:.0%})")
+    fig, ax = plt.subplots(figsize=(5.4, 4.6))
+    sc = ax.scatter(xy[:, 0], xy[:, 1], c=y, cmap="tab10", s=4, alpha=0.7, vmin=-0.5, vmax=9.5, linewidths=0)
+    fig.colorbar(sc, ax=ax, ticks=range(10), label="label")
+    ax.set_xlabel(axis[0])
+    ax.set_ylabel(axis[1])
+    kind = "style only: the label is given separately" if model.args.conditional else "digits form clusters"
+    ax.set_title(f"Latent means of the test digits ({kind})", fontsize=9)
+    return save_figure(fig, path, dpi)
+
+
+@torch.no_grad()
+def latent_walk(model: ConvVAE, data: TensorData, path: Path, dpi: int) -> Path:
+    """Straight lines in latent space between pairs of test digits, decoded step by step.
+
+    For the conditional model the label moves too (a soft one-hot), so a 3 turns into an 8.
+    """
+    y_np = data.test_y.cpu().numpy()
+    first = first_of_each_class(y_np)
+    pairs = [(first[a], first[b]) for a, b in ((1, 7), (3, 8), (4, 9), (0, 6)) if a < len(first) and b < len(first)]
+    t = torch.linspace(0, 1, WALK_STEPS, device=data.test_x.device)[:, None]
+    rows = []
+    for a, b in pairs:
+        ix = torch.as_tensor([a, b])
+        mu = encode_means(model, data.test_x[ix], data.test_y[ix])
+        z = (1 - t) * mu[0] + t * mu[1]
+        labels = None
+        if model.args.conditional:
+            onehot = torch.nn.functional.one_hot(data.test_y[ix], N_CLASSES).float()
+            labels = (1 - t) * onehot[0] + t * onehot[1]
+        rows.append(
+            np.concatenate(
+                [data.test_x[a : a + 1].cpu().numpy(), model.images(z, labels).cpu().numpy(), data.test_x[b : b + 1].cpu().numpy()]
+            )
+        )
+    names = [f"{y_np[a]} -> {y_np[b]}" for a, b in pairs]
+    return digit_grid(
+        np.concatenate(rows), WALK_STEPS + 2, "Walking in latent space: first and last columns are the real test digits", path, dpi, names
+    )
+
+
+def style_grid(model: ConvVAE, data: TensorData, path: Path, dpi: int) -> tuple[Path, np.ndarray, np.ndarray]:
+    """Test digits' styles decoded with every label; returns the grid (N, 10, 28, 28) and the sources."""
+    ix = torch.as_tensor(first_of_each_class(data.test_y.cpu().numpy())[:N_STYLE_SOURCES])
+    grid = style_transfer(model, data.test_x[ix], data.test_y[ix])
+    sources = data.test_x[ix].cpu().numpy()
+    images = np.concatenate([np.concatenate([s[None], row]) for s, row in zip(sources, grid, strict=True)])
+    names = [f"style of a {int(v)}" for v in data.test_y[ix].cpu()]
+    title = "Same style, every digit: column 1 is the test digit, then its style drawn as 0-9"
+    return digit_grid(images, N_CLASSES + 1, title, path, dpi, names), grid, sources
+
+
+def training_strip(snapshots: list[np.ndarray], path: Path, dpi: int) -> Path:
+    """The fixed-noise grid after a few epochs, first to last: how the drawings sharpen."""
+    picks = sorted(set(np.linspace(0, len(snapshots) - 1, min(4, len(snapshots))).round().astype(int)))
+    fig, axes = plt.subplots(1, len(picks), figsize=(3.0 * len(picks), 3.2))
+    for ax, i in zip(np.atleast_1d(axes), picks, strict=True):
+        ax.imshow(snapshots[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(f"after epoch {i + 1}", fontsize=9)
+        ax.set_axis_off()
+    return save_figure(fig, path, dpi)
+
+
+def draw_all(model: ConvVAE, data: TensorData, snapshots: list[np.ndarray], out: Path, dpi: int, seed: int) -> list[Path]:
+    figures = [
+        reconstructions(model, data, out / "reconstructions.png", dpi),
+        samples(model, out / "samples.png", dpi, seed),
+        latent_space(model, data, out / "latent_space.png", dpi, seed),
+        latent_walk(model, data, out / "latent_walk.png", dpi),
+    ]
+    if model.args.conditional:
+        figures.append(style_grid(model, data, out / "style_transfer.png", dpi)[0])
+    if snapshots:
+        figures.append(training_strip(snapshots, out / "training.png", dpi))
+    return figures

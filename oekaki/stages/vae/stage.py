@@ -1,0 +1,139 @@
+"""Stage `vae`: train the (conditional) VAE (resumable), score its samples with the judge, draw it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from oekaki.core import training
+from oekaki.core.config import Config, VaeConfig
+from oekaki.core.constants import N_CLASSES
+from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
+from oekaki.core.paths import Paths
+from oekaki.core.plots import tile
+from oekaki.models import judge as judge_mod
+from oekaki.models import vae as vae_model
+from oekaki.models.judge import load_judge
+from oekaki.models.vae import ConvVAE, VaeArgs, as_input, generate, loss_terms, test_elbo
+from oekaki.stages.vae import figures as vae_figures
+
+log = get_logger("vae")
+CODE = [Path(__file__), Path(training.__file__), Path(vae_model.__file__)]  # a checkpoint resumes only under the same code
+SNAPSHOT_PER_ROW = 10
+
+
+def check_labels(c: VaeConfig, data: training.TensorData) -> None:
+    training.check_class_labels("vae", c.conditional, data, N_CLASSES)
+
+
+def make_optimizer(model: ConvVAE, c: VaeConfig, total_steps: int):
+    opt = torch.optim.Adam(model.parameters(), lr=c.lr)
+    return opt, training.lr_schedule(opt, c.schedule, c.lr, total_steps)
+
+
+def train_one_epoch(model, data, opt, sched, c: VaeConfig, gen: torch.Generator, epoch: int, epochs: int) -> dict:
+    model.train()
+    sums, seen = np.zeros(2), 0
+    bar = training.Progress(len(data.train_y), f"vae epoch {epoch}/{epochs}", log)
+    for idx in training.batch_indices(len(data.train_y), c.batch_size, gen):
+        x = as_input(data.train_x[idx])
+        y = data.train_y[idx] if c.conditional else None
+        logits, mu, logvar = model(x, y, gen)
+        recon, kl = loss_terms(logits, x, mu, logvar)
+        loss = (recon + c.beta * kl).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        sums += [recon.sum().item(), kl.sum().item()]
+        seen += len(idx)
+        bar.update(len(idx), recon=sums[0] / seen, kl=sums[1] / seen)
+    rate = bar.close()
+    recon, kl = (sums / seen).tolist()
+    return {"train_loss_nats": recon + kl, "train_recon_nats": recon, "train_kl_nats": kl, "images_per_second": rate}
+
+
+def snapshot_fn(model: ConvVAE, seed: int):
+    """Fixed latent vectors (and labels 0-9 row by row) decoded after every epoch, as one mosaic."""
+    device = next(model.parameters()).device
+    n = SNAPSHOT_PER_ROW * N_CLASSES
+    z = torch.randn(n, model.args.latent_size, generator=torch.Generator().manual_seed(seed + 1)).to(device)
+    labels = torch.arange(N_CLASSES).repeat_interleave(SNAPSHOT_PER_ROW).to(device) if model.args.conditional else None
+
+    def draw() -> np.ndarray:
+        was_training = model.training
+        model.eval()
+        images = model.images(z, labels).cpu().numpy()
+        model.train(was_training)
+        return tile(images, SNAPSHOT_PER_ROW, fill=128).astype(np.uint8)
+
+    return draw
+
+
+def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.device, monitor: Monitor = NULL_MONITOR):
+    c = cfg.vae
+    epochs, steps = training.plan_epochs("vae", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
+    args = VaeArgs(c.latent_size, tuple(c.channels), c.hidden, c.conditional)
+    torch.manual_seed(cfg.base.seed)
+    model = ConvVAE(args).to(device)
+    opt, sched = make_optimizer(model, c, epochs * steps)
+    gen = torch.Generator().manual_seed(cfg.base.seed)
+    sig = training.signature("vae", {**dataclasses.asdict(c), "seed": cfg.base.seed}, data.sha256, CODE)
+
+    def run_epoch(epoch: int) -> dict[str, float]:
+        stats = train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs)
+        test = test_elbo(model, data.test_x, data.test_y, c, cfg.base.seed)
+        log.info(
+            "epoch %d/%d: train %.2f nats, test %.2f nats (recon %.2f + KL %.2f), %.0f img/s",
+            epoch, epochs, stats["train_loss_nats"], test["test_loss_nats"], test["test_recon_nats"], test["test_kl_nats"],
+            stats["images_per_second"],
+        )  # fmt: skip
+        return {**stats, **test, "lr": sched.get_last_lr()[0]}
+
+    done = training.fit(
+        "vae", paths.checkpoint("vae"), sig, {"model": model, "optimizer": opt, "scheduler": sched}, gen, epochs, run_epoch,
+        monitor, log, {"kind": "vae", "model_args": args.as_dict()}, snapshot=snapshot_fn(model, cfg.base.seed),
+    )  # fmt: skip
+    return model, done, epochs
+
+
+def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
+    c = cfg.vae
+    device = training.resolve_device(cfg.base)
+    data = training.TensorData.load(paths.prepared, device)
+    check_labels(c, data)
+    judge, cnn_metrics = load_judge(paths, data, device)
+    model, done, epochs = train(cfg, paths, data, device, monitor)
+    test = {k: done.history[-1][k] for k in ("test_loss_nats", "test_recon_nats", "test_kl_nats")}  # the final weights' evaluation
+    training.save_checkpoint(
+        paths.final_model("vae"),
+        {"kind": "vae", "model_args": model.args.as_dict(), "model": model.state_dict(), "metrics": test, "data_sha256": data.sha256},
+    )
+    test_x, test_y = data.test_x.cpu().numpy(), data.test_y.cpu().numpy()
+    n = judge_mod.n_eval(c.n_eval_samples, len(test_y))
+    labels = judge_mod.requested_labels(test_y, n, cfg.base.seed) if c.conditional else None
+    samples = generate(model, n, labels, cfg.base.seed)
+    scores = judge_mod.score_generated(judge, samples, labels, test_x, test_y)
+    figures = vae_figures.draw_all(model, data, done.snapshots, paths.figures("vae"), cfg.report.figure_dpi, cfg.base.seed)
+    metrics = {
+        **test,
+        **scores,
+        "n_samples": n,
+        "fid_noise_ceiling": cnn_metrics["fid_noise_ceiling"],
+        "judge_test_accuracy": cnn_metrics["test_accuracy"],
+        "epochs": epochs,
+        "train_seconds": done.seconds,
+        "images_per_second": float(np.mean([h["images_per_second"] for h in done.history])),
+        "device": device.type,
+    }
+    log.info(
+        "vae: test loss %.2f nats, FID %.2f (noise %.0f), IS %.2f",
+        test["test_loss_nats"],
+        scores["fid"],
+        metrics["fid_noise_ceiling"],
+        scores["inception_score"],
+    )
+    return StageResult(metrics=metrics, figures=figures, history={"vae_history": done.history}, models={"vae": paths.final_model("vae")})
