@@ -18,9 +18,10 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-## run: the whole pipeline with `dvc repro` on the defaults in params.yaml
+## run: the whole pipeline with `dvc repro` on the defaults in params.yaml (dvc.yaml's code deps regenerated from the imports first)
 run: venv
 	$(PY) -m oekaki check-config
+	$(PY) -m oekaki.pipeline.code_deps --write
 	$(PY) -m oekaki repro
 
 ## flow: the same pipeline as a Prefect flow (ARGS="--set gmm.n_artworks=500")

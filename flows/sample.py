@@ -110,10 +110,9 @@ def draw(args: argparse.Namespace, paths: Paths, tmp: Path) -> tuple[np.ndarray,
         picked = rows[[args.label]] if args.label is not None else rows
         return np.concatenate([source[None], picked]), len(picked) + 1, f"{where}; source read as a {source_label}"
     labels = np.full(args.n, args.label) if args.label is not None else (np.arange(args.n) % 10 if conditional else None)
-    from oekaki.models import gan, vae
+    from oekaki.models.loading import NETWORKS
 
-    generate = vae.generate if args.model == "vae" else gan.generate
-    return generate(model, args.n, labels, args.seed), int(np.ceil(np.sqrt(args.n))), where
+    return NETWORKS[args.model].generate(model, args.n, labels, args.seed), int(np.ceil(np.sqrt(args.n))), where
 
 
 def write_png(images: np.ndarray, per_row: int, out: Path, scale: int = 4) -> None:

@@ -1,10 +1,10 @@
 """Command line of single stages, as `dvc.yaml` runs them: `python -m oekaki stage <name>`.
 
 `python -m oekaki repro [dvc repro args]` is what `make run` calls: `dvc repro` holding the
-project lock (oekaki/lock.py) for its whole run; a bare `dvc repro` still takes it stage by stage.
+project lock (oekaki/pipeline/lock.py) for its whole run; a bare `dvc repro` still takes it stage by stage.
 
 Deliberately Prefect-free: each `dvc repro` stage is its own process, and starting a
-Prefect server per stage would cost 8-17 s each (see README, "Speed").
+Prefect server per stage would cost 8-17 s each (docs/speed.md).
 Exit status: 0 on success, 2 on bad input (params, data, source), with one clear line.
 """
 
@@ -30,8 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("name", choices=runner.stage_names())
     sub.add_parser("check-config", help="validate params.yaml and exit")
     rp = sub.add_parser("repro", help="`dvc repro` under the project lock (what `make run` calls)")
-    rp.add_argument("dvc_args", nargs=argparse.REMAINDER, help="passed on to `dvc repro`")
-    args = parser.parse_args(argv)
+    rp.add_argument("dvc_args", nargs=argparse.REMAINDER, help="passed on to `dvc repro` (any of its options: --force, --dry, ...)")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["repro"]:  # everything after `repro` is dvc's, options included (REMAINDER stops at a leading option)
+        args = argparse.Namespace(command="repro", dvc_args=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     paths = project_paths()
     try:

@@ -41,3 +41,13 @@ def test_stage_without_upstream_output_says_what_is_missing(project):
     proc = run(project, "-m", "oekaki", "stage", "gmm")
     assert proc.returncode == 2
     assert "data/prepared.npz is missing: stage 'gmm' needs the output of stage 'download'" in proc.stderr
+
+
+def test_repro_passes_every_option_on_to_dvc(project):
+    """`python -m oekaki repro ARGS` is `dvc repro ARGS` under the project lock, options included."""
+    proc = run(project, "-m", "oekaki", "repro", "--dry", "--force", "--single-item", "gmm")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "Running stage 'gmm'" in out and "Running stage 'download'" not in out  # --single-item: gmm alone
+    proc = run(project, "-m", "oekaki", "repro", "--no-such-option")
+    assert proc.returncode != 0 and "--no-such-option" in proc.stderr  # dvc's own refusal, not argparse's

@@ -91,3 +91,10 @@ def evaluate_classifier(model: DigitCNN, x: torch.Tensor, y: torch.Tensor, batch
         probs.append(torch.softmax(logits, 1).cpu())
     p = torch.cat(probs)
     return {"test_loss": loss / len(y), "test_accuracy": (p.argmax(1) == y.cpu()).double().mean().item()}, p
+
+
+def from_checkpoint(ckpt: dict) -> DigitCNN:
+    """The trained classifier a loaded checkpoint holds (weights only), in eval mode."""
+    model = build(ckpt["model_args"])
+    model.load_state_dict(ckpt["model"])
+    return model.eval()

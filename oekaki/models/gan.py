@@ -120,3 +120,10 @@ def build(model_args: dict) -> tuple[Generator, Discriminator]:
 def generate(G: Generator, n: int, labels: np.ndarray | None, seed: int) -> np.ndarray:
     """n images from fixed-seed noise (with the requested labels when conditional): uint8 (n, 28, 28)."""
     return training.sample_images(G, G.args.noise_size, n, labels, seed)
+
+
+def from_checkpoint(ckpt: dict) -> Generator:
+    """The trained generator a loaded checkpoint holds (weights only; the discriminator is not needed), in eval mode."""
+    model, _ = build(ckpt["model_args"])
+    model.load_state_dict(ckpt["generator"])
+    return model.eval()

@@ -10,22 +10,16 @@ from oekaki.core.constants import N_CLASSES
 from oekaki.core.training import load_checkpoint
 from oekaki.models import cnn, gan, vae
 
+# checkpoint kind -> its model module: each has from_checkpoint(ckpt); painters also generate(model, n, labels, seed)
+NETWORKS = {"cnn": cnn, "vae": vae, "gan": gan}
+
 
 def load_network(ckpt: dict):
     """The trained network a loaded checkpoint holds, in eval mode: DigitCNN, ConvVAE or the GAN's Generator."""
     kind = ckpt.get("kind")
-    if kind == "cnn":
-        model = cnn.build(ckpt["model_args"])
-        model.load_state_dict(ckpt["model"])
-    elif kind == "vae":
-        model = vae.build(ckpt["model_args"])
-        model.load_state_dict(ckpt["model"])
-    elif kind == "gan":
-        model, _ = gan.build(ckpt["model_args"])
-        model.load_state_dict(ckpt["generator"])
-    else:
-        raise ValueError(f"unknown model kind {kind!r}")
-    return model.eval()
+    if kind not in NETWORKS:
+        raise ValueError(f"unknown model kind {kind!r} (known: {', '.join(NETWORKS)})")
+    return NETWORKS[kind].from_checkpoint(ckpt)
 
 
 def load_model(checkpoint: Path):

@@ -13,9 +13,9 @@ import torch
 
 from oekaki.core import training
 from oekaki.core.paths import Paths
-from oekaki.models import gan, vae
 from oekaki.models import judge as judge_mod
 from oekaki.models.gmm import sample_digit_model
+from oekaki.models.loading import NETWORKS, load_network
 
 
 def draw(
@@ -41,9 +41,6 @@ def draw(
     if name == "gmm":
         with np.load(paths.gmm_digit_model) as npz:
             return sample_digit_model(dict(npz), labels, seed), labels
-    from oekaki.models.loading import load_network
-
     model = load_network(training.load_checkpoint(checkpoint or paths.final_model(name))).to(device)
     conditional = model.args.conditional
-    generate = vae.generate if name == "vae" else gan.generate
-    return generate(model, n, labels if conditional else None, seed), (labels if conditional else None)
+    return NETWORKS[name].generate(model, n, labels if conditional else None, seed), (labels if conditional else None)

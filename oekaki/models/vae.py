@@ -175,3 +175,10 @@ def style_transfer(model: ConvVAE, x: torch.Tensor, y: torch.Tensor) -> np.ndarr
     labels = torch.arange(N_CLASSES, device=device)
     rows = [model.images(m.expand(N_CLASSES, -1), labels).cpu() for m in mu]
     return torch.stack(rows).numpy()
+
+
+def from_checkpoint(ckpt: dict) -> ConvVAE:
+    """The trained VAE a loaded checkpoint holds (weights only), in eval mode."""
+    model = build(ckpt["model_args"])
+    model.load_state_dict(ckpt["model"])
+    return model.eval()

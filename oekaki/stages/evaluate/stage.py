@@ -20,6 +20,7 @@ import torch
 
 from oekaki.core import training
 from oekaki.core.config import Config
+from oekaki.core.constants import NETWORK_PAINTERS, PAINTERS
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
 from oekaki.core.io import read_json
 from oekaki.core.paths import Paths
@@ -28,7 +29,8 @@ from oekaki.models import judge as judge_mod
 from oekaki.models.painters import draw
 
 log = get_logger("evaluate")
-ROWS = ("real", "untrained", "gmm", "vae", "gan")
+ROWS = ("real", *PAINTERS)
+STAGE_PAINTERS = tuple(p for p in PAINTERS if p != "untrained")  # painters made by a stage of their own
 TITLES = {
     "real": "Real test digits (reference)",
     "untrained": "The untrained painter: uniform random pixels",
@@ -57,8 +59,8 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     n = judge_mod.n_eval(e.n_samples, len(test_y))
     labels = judge_mod.requested_labels(test_y, n, cfg.base.seed)
     reference = judge.judge(test_x)
-    provenance = {s: read_json(paths.provenance(s)) for s in ("gmm", "vae", "gan") if paths.provenance(s).is_file()}
-    metrics_of = {s: read_json(paths.metrics(s)) for s in ("vae", "gan")}
+    provenance = {s: read_json(paths.provenance(s)) for s in STAGE_PAINTERS if paths.provenance(s).is_file()}
+    metrics_of = {s: read_json(paths.metrics(s)) for s in NETWORK_PAINTERS}
     rows, figures = {}, []
     for name in ROWS:
         images, asked = draw(name, paths, labels, cfg.base.seed, device, (test_x, test_y))
@@ -68,13 +70,12 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
             scores["conditional_accuracy"] = scores["within_class_diversity"] = None
         else:
             scores["class_entropy"] = judge_mod.class_entropy(judged.probs)
-        stage = name if name in ("gmm", "vae", "gan") else None
         row = {
             **scores,
             "conditional": asked is not None,
             "n_samples": n,
-            "train_seconds": metrics_of[stage].get("train_seconds") if stage in ("vae", "gan") else None,
-            "device": metrics_of[stage].get("device", "cpu") if stage in ("vae", "gan") else "cpu",
+            "train_seconds": metrics_of[name].get("train_seconds") if name in NETWORK_PAINTERS else None,
+            "device": metrics_of[name].get("device", "cpu") if name in NETWORK_PAINTERS else "cpu",
             "mlflow_run_id": provenance.get(name, {}).get("mlflow_run_id"),
         }
         rows[name] = row
