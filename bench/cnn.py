@@ -50,9 +50,9 @@ class ExamplesNet(nn.Module):
         return F.log_softmax(self.fc2(self.dropout2(F.relu(self.fc1(x)))), dim=1)
 
 
-def throughput_in_memory(data: training.TensorData, batch_size: int, seconds: float) -> float:
+def throughput_in_memory(data: training.TensorData, model_args: CnnArgs, batch_size: int, seconds: float) -> float:
     torch.manual_seed(0)
-    model, gen = DigitCNN(CnnArgs()), torch.Generator().manual_seed(0)
+    model, gen = DigitCNN(model_args), torch.Generator().manual_seed(0)
     opt = torch.optim.AdamW(model.parameters(), 1e-3)
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
@@ -86,9 +86,9 @@ def data_only(data: training.TensorData, loader, batch_size: int, seconds: float
     return fast, n / (time.perf_counter() - t0)
 
 
-def throughput_dataloader(loader, seconds: float) -> float:
+def throughput_dataloader(loader, model_args: CnnArgs, seconds: float) -> float:
     torch.manual_seed(0)
-    model = DigitCNN(CnnArgs())
+    model = DigitCNN(model_args)
     opt = torch.optim.AdamW(model.parameters(), 1e-3)
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
@@ -147,8 +147,9 @@ def main() -> None:
         ours, _ = evaluate_classifier(model, data.test_x, data.test_y, 1000)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         loader, test_loader = torchvision_loaders(args.prepared, tmp / "tv", cfg.cnn.batch_size)
-        fast = throughput_in_memory(data, cfg.cnn.batch_size, args.seconds)
-        slow = throughput_dataloader(loader, args.seconds)
+        same = CnnArgs.from_config(cfg.cnn, 0.1307, 0.3081)  # the stage's network, MNIST's usual normalisation
+        fast = throughput_in_memory(data, same, cfg.cnn.batch_size, args.seconds)
+        slow = throughput_dataloader(loader, same, args.seconds)
         fast_data, slow_data = data_only(data, loader, cfg.cnn.batch_size, args.seconds)
         ex_acc, ex_seen = examples_for(train_s, torch.utils.data.DataLoader(loader.dataset, batch_size=64, shuffle=True), test_loader)
     n = len(data.train_y)

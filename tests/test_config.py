@@ -1,23 +1,30 @@
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
+import yaml
+from pydantic import ValidationError
 
 from oekaki.core.config import SECTIONS, Config, ConfigError, load_config
 from oekaki.core.paths import project_paths
 
 
-def test_every_params_section_builds_into_its_dataclass():
+def test_every_params_section_builds_into_its_model():
     cfg = load_config(project_paths().params)
     assert isinstance(cfg, Config)
+    assert list(SECTIONS) == list(yaml.safe_load(project_paths().params.read_text()))
     for name, cls in SECTIONS.items():
         assert isinstance(cfg.section(name), cls)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="frozen"):
         cfg.gmm.n_artworks = 1  # type: ignore[misc]
 
 
 def write(tmp_path, text):
+    """The real params.yaml with `text`'s sections merged in (every key is required; no second set of defaults)."""
+    raw, edits = yaml.safe_load(project_paths().params.read_text()), yaml.safe_load(text)
+    if isinstance(edits, dict):
+        for section, values in edits.items():
+            raw[section] = {**raw.get(section, {}), **values}
+        text = yaml.safe_dump(raw, sort_keys=False)
     p = tmp_path / "params.yaml"
     p.write_text(text)
     return p
@@ -72,3 +79,34 @@ def test_overrides_apply_and_are_validated(tmp_path):
 def test_missing_params_file_says_how_to_fix(tmp_path):
     with pytest.raises(ConfigError, match="git checkout params.yaml"):
         load_config(tmp_path / "params.yaml")
+
+
+def test_a_missing_key_or_section_is_named(tmp_path):
+    raw = yaml.safe_load(project_paths().params.read_text())
+    del raw["cnn"]["lr"], raw["evaluate"]
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f"{path}: cnn.lr is missing" in str(err.value) and "a learning rate > 0" in str(err.value)
+    assert "section 'evaluate' is missing; add it with its keys: n_samples" in str(err.value)
+
+
+def test_every_bad_key_is_reported_at_once(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "cnn:\n  lr: 0\n  schedule: cosine\nreport:\n  languages: [en, fr]\n"))
+    lines = str(err.value).splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"{tmp_path / 'params.yaml'}: ") for line in lines)
+    assert "cnn.lr = 0 is impossible; expected a learning rate > 0" in lines[0]
+    assert "cnn.schedule = 'cosine' is not allowed; choose one of: onecycle, constant" in lines[1]
+    assert "report.languages[1] = 'fr' is not allowed; choose one of: en, ja" in lines[2]
+
+
+def test_values_keep_the_types_the_stages_use():
+    cfg = load_config(project_paths().params, ["cnn.lr=1", "cnn.channels=[8, 16]"])
+    assert cfg.cnn.lr == 1.0 and isinstance(cfg.cnn.lr, float)
+    assert cfg.cnn.channels == (8, 16) and cfg.report.languages == ("en", "ja")
+    assert cfg.data.local_dir is None and cfg.data.limit is None
+    for bad, fragment in [("cnn.epochs='3'", "integer"), ("cnn.lr=.nan", "finite number"), ("cnn.epochs=3.0", "integer")]:
+        with pytest.raises(ConfigError, match=fragment):
+            load_config(project_paths().params, [bad])

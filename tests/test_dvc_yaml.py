@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from oekaki.core.config import SECTIONS, load_config
 from oekaki.core.paths import project_paths
 from oekaki.pipeline import fingerprint, runner
@@ -64,7 +62,7 @@ def test_declared_params_exist_and_cover_what_the_stage_logs():
             section, _, name = key.partition(".")
             assert section in SECTIONS, key
             if name:
-                assert name in {f.name for f in dataclasses.fields(SECTIONS[section])}, key
+                assert name in SECTIONS[section].model_fields, key
     cfg = load_config(paths.params)
     for stage in runner.stage_names(paths):
         declared = fingerprint.dvc_stage(paths, stage).get("params", [])

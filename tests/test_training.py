@@ -67,13 +67,15 @@ def test_checkpoint_of_another_run_is_not_resumed(tmp_path, caplog):
 
 
 def test_cuda_requested_without_gpu_is_a_clear_error():
-    from oekaki.core.config import BaseConfig
+    from oekaki.core.config import load_config
+    from oekaki.core.paths import project_paths
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
+    base = load_config(project_paths().params).base
     with pytest.raises(training.TrainingError, match="no CUDA device"):
-        training.resolve_device(BaseConfig(device="cuda"))
-    assert training.resolve_device(BaseConfig(device="auto")).type == "cpu"
+        training.resolve_device(base.model_copy(update={"device": "cuda"}))
+    assert training.resolve_device(base.model_copy(update={"device": "auto"})).type == "cpu"
 
 
 def test_fit_checkpoints_plain_data_and_resumes_where_it_stopped(tmp_path):

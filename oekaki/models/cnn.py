@@ -15,17 +15,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from oekaki.core import training
+from oekaki.core.config import CnnConfig
 
 
 @dataclass(frozen=True)
 class CnnArgs:
-    """Everything needed to rebuild the network (stored in every checkpoint)."""
+    """Everything needed to rebuild the network (stored in every checkpoint); no defaults: see from_config."""
 
-    channels: tuple[int, ...] = (32, 64)
-    hidden: int = 128
-    dropout: float = 0.1
-    mean: float = 0.1307  # input normalisation, measured on the training images
-    std: float = 0.3081
+    channels: tuple[int, ...]
+    hidden: int
+    dropout: float
+    mean: float  # input normalisation, measured on the training images
+    std: float
+
+    @classmethod
+    def from_config(cls, c: CnnConfig, mean: float, std: float) -> CnnArgs:
+        return cls(tuple(c.channels), c.hidden, c.dropout, mean, std)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "channels": list(self.channels)}

@@ -19,19 +19,26 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from oekaki.core import training
+from oekaki.core.config import GanConfig
 from oekaki.core.constants import N_CLASSES
 
 
 @dataclass(frozen=True)
 class GanArgs:
-    """Everything needed to rebuild both networks (stored in every checkpoint)."""
+    """Everything needed to rebuild both networks (stored in every checkpoint); no defaults: see from_config."""
 
-    noise_size: int = 64
-    g_channels: tuple[int, int] = (128, 64)
-    d_channels: tuple[int, int] = (64, 128)
-    conditional: bool = True
-    spectral_norm: bool = True
-    aux_classifier: bool = False
+    noise_size: int
+    g_channels: tuple[int, int]
+    d_channels: tuple[int, int]
+    conditional: bool
+    spectral_norm: bool
+    aux_classifier: bool
+
+    @classmethod
+    def from_config(cls, c: GanConfig) -> GanArgs:
+        """The AC-GAN auxiliary classifier exists only for a conditional GAN with aux_weight > 0."""
+        aux = c.conditional and c.aux_weight > 0
+        return cls(c.noise_size, tuple(c.g_channels), tuple(c.d_channels), c.conditional, c.spectral_norm, aux)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "g_channels": list(self.g_channels), "d_channels": list(self.d_channels)}

@@ -24,12 +24,16 @@ from oekaki.core.constants import N_CLASSES
 
 @dataclass(frozen=True)
 class VaeArgs:
-    """Everything needed to rebuild the network (stored in every checkpoint)."""
+    """Everything needed to rebuild the network (stored in every checkpoint); no defaults: see from_config."""
 
-    latent_size: int = 16
-    channels: tuple[int, int] = (32, 64)
-    hidden: int = 256
-    conditional: bool = True
+    latent_size: int
+    channels: tuple[int, int]
+    hidden: int
+    conditional: bool
+
+    @classmethod
+    def from_config(cls, c: VaeConfig) -> VaeArgs:
+        return cls(c.latent_size, tuple(c.channels), c.hidden, c.conditional)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "channels": list(self.channels)}

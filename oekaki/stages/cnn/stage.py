@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -55,12 +54,12 @@ def train(
     c = cfg.cnn
     epochs, steps = training.plan_epochs("cnn", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
     train_f = data.train_x.float() / 255.0
-    args = CnnArgs(c.channels, c.hidden, c.dropout, round(train_f.mean().item(), 6), round(train_f.std().item(), 6))
+    args = CnnArgs.from_config(c, round(train_f.mean().item(), 6), round(train_f.std().item(), 6))
     torch.manual_seed(cfg.base.seed)
     model = DigitCNN(args).to(device)
     opt, sched = make_optimizer(model, c, epochs * steps)
     gen = torch.Generator().manual_seed(cfg.base.seed)
-    sig = training.signature("cnn", {**dataclasses.asdict(c), "seed": cfg.base.seed}, data.sha256, CODE)
+    sig = training.signature("cnn", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
 
     def run_epoch(epoch: int) -> dict[str, float]:
         stats = train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -128,13 +127,12 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
     c = cfg.gan
     # one generator step per `d_steps` batches: plan by generator steps
     epochs, steps = training.plan_epochs("gan", c.epochs, c.min_steps, c.batch_size * c.d_steps, len(data.train_y))
-    aux = c.conditional and c.aux_weight > 0
-    args = GanArgs(c.noise_size, tuple(c.g_channels), tuple(c.d_channels), c.conditional, c.spectral_norm, aux)
+    args = GanArgs.from_config(c)
     torch.manual_seed(cfg.base.seed)
     G, D = Generator(args).to(device), Discriminator(args).to(device)
     opt_g, opt_d = make_optimizers(G, D, c)
     gen = torch.Generator().manual_seed(cfg.base.seed)
-    sig = training.signature("gan", {**dataclasses.asdict(c), "seed": cfg.base.seed}, data.sha256, CODE)
+    sig = training.signature("gan", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
 
     def run_epoch(epoch: int) -> dict[str, float]:
         stats = train_one_epoch(G, D, data, opt_g, opt_d, c, gen, epoch, epochs)

@@ -85,7 +85,7 @@ class GateScorer:
         if gate.stage == "cnn":
             return float(evaluate_classifier(model, x, y, self.cfg.cnn.eval_batch_size)[0]["test_accuracy"])
         if gate.stage == "vae":
-            c = dataclasses.replace(self.cfg.vae, conditional=model.args.conditional)
+            c = self.cfg.vae.model_copy(update={"conditional": model.args.conditional})
             return float(test_elbo(model, x, y, c, self.cfg.base.seed)["test_loss_nats"])
         if self._judge is None:
             self._judge = judge_mod.Judge.load(self.judge_path, self.device)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -76,12 +75,12 @@ def snapshot_fn(model: ConvVAE, seed: int):
 def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.device, monitor: Monitor = NULL_MONITOR):
     c = cfg.vae
     epochs, steps = training.plan_epochs("vae", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
-    args = VaeArgs(c.latent_size, tuple(c.channels), c.hidden, c.conditional)
+    args = VaeArgs.from_config(c)
     torch.manual_seed(cfg.base.seed)
     model = ConvVAE(args).to(device)
     opt, sched = make_optimizer(model, c, epochs * steps)
     gen = torch.Generator().manual_seed(cfg.base.seed)
-    sig = training.signature("vae", {**dataclasses.asdict(c), "seed": cfg.base.seed}, data.sha256, CODE)
+    sig = training.signature("vae", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
 
     def run_epoch(epoch: int) -> dict[str, float]:
         stats = train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs)
