@@ -26,6 +26,18 @@ def test_every_text_exists_in_both_languages_with_the_same_fields():
             assert JAPANESE.search(langs["ja"]), key
 
 
+def test_page_markup_escapes_every_value_and_builds_code_spans_from_escaped_parts():
+    from oekaki.stages.report.page import ENV, md
+    from oekaki.stages.report.tables import scoreboard_table
+
+    assert md("a <b> & `x<y>`") == "a &lt;b&gt; &amp; <code>x&lt;y&gt;</code>"
+    evaluate = {"generators": {"gan": {"device": "<script>x</script>", "fid": float("nan")}}}
+    html = str(ENV.get_template("macros.html.j2").module.table(scoreboard_table(evaluate, "en")))
+    assert "<script>" not in html and "<td>&lt;script&gt;x&lt;/script&gt;</td>" in html
+    assert '<tr data-generator="gan">' in html and '<td class="bad">⚠ invalid (NaN)</td>' in html
+    assert '<td class="bad">⚠ missing</td>' in html  # a generator or key absent from evaluate.json
+
+
 def test_scoreboard_scores_every_generator_on_equal_footing(tiny_pipeline):
     paths, _, _ = tiny_pipeline
     e = read_json(paths.metrics("evaluate"))

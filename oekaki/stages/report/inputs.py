@@ -1,0 +1,73 @@
+"""What the report reads: every stage's metrics and provenance, checked before any page is drawn."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from oekaki.core.io import read_json
+from oekaki.core.paths import Paths
+from oekaki.stages.report.tables import check_scoreboard
+
+STAGES = ("download", "gmm", "cnn", "vae", "gan", "evaluate")
+
+# The numbers the page's text uses, per stage (the scoreboard is checked by check_scoreboard).
+REQUIRED = {
+    "download": ("dataset", "source", "n_train", "n_test", "sha256"),
+    "gmm": ("n_artworks", "true_k", "chosen_k", "heldout_loglik", "true_heldout_loglik", "loglik_gap", "digits_pca_explained_variance"),
+    "cnn": ("epochs", "train_seconds", "device", "test_accuracy", "fid_real_floor", "fid_noise_ceiling", "inception_score_real"),
+    "vae": ("test_loss_nats", "test_recon_nats", "test_kl_nats"),
+    "gan": ("epochs", "g_steps", "train_seconds", "device", "fid", "memorisation_ratio"),
+    "evaluate": ("n_samples", "generators"),
+}
+
+
+@dataclass
+class Inputs:
+    metrics: dict[str, dict | None]
+    provenance: dict[str, dict | None]
+    missing: list[str]  # stages whose section cannot be drawn: no output, or bad numbers
+    problems: list[str] = field(default_factory=list)  # missing keys or NaN values, "file: key ..."
+    absent: list[str] = field(default_factory=list)  # stages with no output at all
+    promotion: dict | None = None  # the promotion gate's decision (metrics/promote.json)
+
+    def missing_for(self, needs: tuple[str, ...]) -> list[str]:
+        """The stages a section needs that it cannot draw (the scoreboard marks its own bad cells)."""
+        return [s for s in needs if s in self.missing and not (s == "evaluate" and self.metrics.get("evaluate"))]
+
+
+def check_metrics(stage: str, metrics: dict) -> list[str]:
+    """Problems with the numbers a stage's section prints: missing keys, NaN or infinite values."""
+    problems = []
+    for key in REQUIRED[stage]:
+        if key not in metrics:
+            problems.append(f"metrics/{stage}.json: {key} is missing")
+        elif isinstance(metrics[key], float) and not math.isfinite(metrics[key]):
+            problems.append(f"metrics/{stage}.json: {key} is {metrics[key]}")
+    return problems
+
+
+def has_output(paths: Paths, stage: str) -> bool:
+    return paths.metrics(stage).is_file() and paths.provenance(stage).is_file() and paths.figures(stage).is_dir()
+
+
+def gather(paths: Paths) -> Inputs:
+    """Read every stage's metrics and provenance; a stage whose section numbers are bad counts as missing."""
+    metrics, prov, missing, problems = {}, {}, [], []
+    for stage in STAGES:
+        present = has_output(paths, stage)
+        metrics[stage] = read_json(paths.metrics(stage)) if present else None
+        prov[stage] = read_json(paths.provenance(stage)) if present else None
+        bad = check_metrics(stage, metrics[stage]) if present else []
+        problems += bad
+        if not present or bad:
+            missing.append(stage)
+    if metrics.get("evaluate") is not None and "generators" in metrics["evaluate"]:
+        problems += check_scoreboard(metrics["evaluate"])
+    absent = [s for s in missing if not has_output(paths, s)]
+    promote = paths.metrics("promote")
+    inputs = Inputs(metrics, prov, missing, problems, absent, read_json(promote) if promote.is_file() else None)
+    for stage in missing:  # sections never read half-valid numbers
+        if stage != "evaluate" or "generators" not in (metrics.get("evaluate") or {}):
+            metrics[stage], prov[stage] = None, None
+    return inputs

@@ -1,0 +1,32 @@
+"""reports/summary.md: the scoreboard, the promotion gate and the key numbers as Markdown."""
+
+from __future__ import annotations
+
+from oekaki.core.config import Config
+from oekaki.stages.report.inputs import Inputs
+from oekaki.stages.report.tables import promotion_table, scoreboard_table
+
+
+def summary_markdown(cfg: Config, inputs: Inputs) -> str:
+    """The scoreboard and key numbers as a small Markdown file (committed like the metrics)."""
+    lines = [f"# {cfg.report.title}: summary", ""]
+    d, c, g, v = (inputs.metrics.get(s) for s in ("download", "cnn", "gmm", "vae"))
+    if d:
+        sample = " (the small offline sample)" if d["source"] == "bundled" else ""
+        lines += [f"Data: {d['dataset']}, source {d['source']}{sample}, {d['n_train']:,} train / {d['n_test']:,} test images.", ""]
+    if c:
+        lines.append(f"- CNN test accuracy: {c['test_accuracy']:.2%} ({c['epochs']} epochs, {c['train_seconds']:.0f} s on {c['device']})")
+    if g:
+        lines.append(f"- 2-pixel contest: K = {g['chosen_k']} chosen by BIC (truth {g['true_k']}), held-out gap {g['loglik_gap']:.3f} nats")
+    if v:
+        lines.append(f"- VAE test loss: {v['test_loss_nats']:.2f} nats per image")
+    if inputs.metrics.get("evaluate"):
+        e = inputs.metrics["evaluate"]
+        lines += ["", f"## Scoreboard ({e['n_samples']:,} samples each, judged by the CNN)", ""]
+        lines += scoreboard_table(e, "en").markdown()
+    if inputs.promotion:
+        lines += ["", "## Promotion gate (candidate vs champion, same test set)", ""]
+        lines += promotion_table(inputs.promotion, "en").markdown()
+    if inputs.missing:
+        lines += ["", "Missing stages: " + ", ".join(inputs.missing)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,141 @@
+"""The report's tables as plain rows of cells: the scoreboard, the promotion gate, every metric.
+
+The page template draws them (templates/macros.html.j2, `table`); summary.md writes the first
+two as Markdown. A cell's value is text, escaped when drawn, or a link built as Markup.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from markupsafe import Markup
+
+from oekaki.core.contract import flat_metrics
+from oekaki.stages.report.text import text
+
+GENERATOR_ROWS = ("real", "untrained", "gmm", "vae", "gan")
+ROW_STAGE = {"real": "evaluate", "untrained": "evaluate", "gmm": "gmm", "vae": "vae", "gan": "gan"}  # whose MLflow run a row links
+SCORE_COLUMNS = (
+    ("fid", "col_fid", "{:.2f}"),
+    ("inception_score", "col_is", "{:.2f}"),
+    ("conditional_accuracy", "col_cond", "{:.1%}"),
+    ("within_class_diversity", "col_div", "{:.2f}"),
+    ("class_entropy", "col_entropy", "{:.2f}"),
+    ("train_seconds", "col_time", "{:.0f} s"),
+    ("device", "col_device", "{}"),
+)
+OPTIONAL = {"conditional_accuracy", "within_class_diversity", "train_seconds"}  # None = not applicable
+MISSING = object()  # a key absent from metrics/evaluate.json
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: str | Markup
+    bad: bool = False  # a missing or invalid number, marked on the page
+
+
+@dataclass(frozen=True)
+class Row:
+    cells: tuple[Cell, ...]
+    generator: str | None = None  # a scoreboard row: <tr data-generator="...">
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: tuple[Row, ...]
+    css_class: str | None = None
+
+    def with_column(self, name: str, cells: list[Cell]) -> Table:
+        rows = tuple(replace(row, cells=(*row.cells, cell)) for row, cell in zip(self.rows, cells, strict=True))
+        return replace(self, columns=(*self.columns, name), rows=rows)
+
+    def markdown(self) -> list[str]:
+        lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
+        return lines + ["| " + " | ".join(str(cell.value) for cell in row.cells) + " |" for row in self.rows]
+
+
+def check_scoreboard(evaluate: dict) -> list[str]:
+    """Problems in metrics/evaluate.json: missing generators or keys, NaN numbers."""
+    problems = []
+    rows = evaluate.get("generators", {})
+    for name in GENERATOR_ROWS:
+        if name not in rows:
+            problems.append(f"metrics/evaluate.json: generators.{name} is missing")
+            continue
+        for key, _, _ in SCORE_COLUMNS:
+            value = rows[name].get(key, MISSING)
+            if value is MISSING:
+                problems.append(f"metrics/evaluate.json: generators.{name}.{key} is missing")
+            elif value is None and key not in OPTIONAL:
+                problems.append(f"metrics/evaluate.json: generators.{name}.{key} is null")
+            elif isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"metrics/evaluate.json: generators.{name}.{key} is {value}")
+    return problems
+
+
+def score_cell(value, fmt: str, lang: str) -> Cell:
+    """One scoreboard number for display; a missing or invalid one is marked, never blank."""
+    if value is MISSING:
+        return Cell("⚠ " + text("cell_missing", lang), bad=True)
+    if value is None:
+        return Cell(text("cell_na", lang))
+    if isinstance(value, float) and not math.isfinite(value):
+        return Cell("⚠ " + text("cell_invalid", lang), bad=True)
+    return Cell(fmt.format(value))
+
+
+def scoreboard_table(evaluate: dict, lang: str) -> Table:
+    """One row per generator, one column per score (metrics/evaluate.json)."""
+    rows = evaluate.get("generators", {})
+    columns = (text("col_generator", lang), *(text(col, lang) for _, col, _ in SCORE_COLUMNS))
+    body = []
+    for name in GENERATOR_ROWS:
+        row = rows.get(name, {})
+        cells = [score_cell(row.get(key, MISSING) if row else MISSING, fmt, lang) for key, _, fmt in SCORE_COLUMNS]
+        body.append(Row((Cell(text(f"row_{name}", lang)), *cells), generator=name))
+    return Table(columns, tuple(body), "scoreboard")
+
+
+def promotion_table(promotion: dict, lang: str) -> Table:
+    """One row per registered model: candidate and champion scores on the same test set, the decision."""
+
+    def score(entry: dict | None) -> Cell:
+        if not entry:
+            return Cell(text("cell_na", lang))
+        again = text("reg_rescored", lang) if entry.get("rescored") else ""
+        return Cell(f"v{entry['version']}: {entry['score']:.4f}{again}")
+
+    rows = []
+    for r in promotion["models"].values():
+        arrow = "↑" if r["higher_is_better"] else "↓"
+        cells = (Cell(r["model"]), Cell(f"{r['metric']} {arrow}"), score(r.get("candidate")), score(r.get("champion")))
+        rows.append(Row((*cells, Cell(text(f"reg_{r['decision']}", lang)), Cell(r["reason"]))))
+    columns = tuple(text(c, lang) for c in ("col_model", "col_metric", "col_candidate", "col_champion", "col_decision", "col_reason"))
+    return Table(columns, tuple(rows), "promotion")
+
+
+def metric_value(value, lang: str) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else "⚠ " + text("cell_invalid", lang)
+    return text("cell_na", lang) if value is None else str(value)
+
+
+def metrics_table(metrics: dict[str, dict | None], lang: str) -> Table:
+    """Every scalar metric of every stage, one row each."""
+    rows = [
+        Row((Cell(stage), Cell(key), Cell(metric_value(value, lang))))
+        for stage, values in metrics.items()
+        for key, value in flat_metrics(values or {}, ".").items()
+        if not (isinstance(value, bool) or key.endswith("sha256"))
+    ]
+    return Table(tuple(text(c, lang) for c in ("col_stage", "col_metric", "col_value")), tuple(rows))
+
+
+def mlflow_link(rec: dict | None, ui_url: str, lang: str) -> str | Markup:
+    """A stage's MLflow run as a link (its id's first 8 characters), or n/a."""
+    if not rec or not rec.get("mlflow_run_id"):
+        return text("cell_na", lang)
+    url = f"{ui_url.rstrip('/')}/#/experiments/{rec['mlflow_experiment_id']}/runs/{rec['mlflow_run_id']}"
+    return Markup('<a href="{}">{}</a>').format(url, rec["mlflow_run_id"][:8])
