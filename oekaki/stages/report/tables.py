@@ -11,11 +11,13 @@ from dataclasses import dataclass, replace
 
 from markupsafe import Markup
 
+from oekaki.core.constants import PAINTERS
 from oekaki.core.contract import flat_metrics
 from oekaki.stages.report.text import text
 
-GENERATOR_ROWS = ("real", "untrained", "gmm", "vae", "gan")
-ROW_STAGE = {"real": "evaluate", "untrained": "evaluate", "gmm": "gmm", "vae": "vae", "gan": "gan"}  # whose MLflow run a row links
+GENERATOR_ROWS = ("real", *PAINTERS)  # the scoreboard's rows, as evaluate writes them
+# whose MLflow run a row links: a painter made by a stage links that stage's run, the others evaluate's
+ROW_STAGE = {name: "evaluate" if name in ("real", "untrained") else name for name in GENERATOR_ROWS}
 SCORE_COLUMNS = (
     ("fid", "col_fid", "{:.2f}"),
     ("inception_score", "col_is", "{:.2f}"),
