@@ -30,6 +30,7 @@ import torch
 from oekaki.core.config import BaseConfig
 from oekaki.core.errors import CheckpointError, TrainingError
 from oekaki.core.io import arrays_sha256, atomic_path
+from oekaki.core.timing import phase
 
 CHECKPOINT_FORMAT = "oekaki-checkpoint/1"
 
@@ -256,10 +257,12 @@ def fit(
             check_finite(value, f"{stage} {key}", epoch)
         images = None
         if snapshot is not None:
-            snapshots.append(snapshot())
+            with phase("epoch_snapshot"):
+                snapshots.append(snapshot())
             images = {f"{stage}_samples": snapshots[-1]}
         history.append(row)
-        monitor.epoch(f"{stage}_history", row, images)
+        with phase("mlflow_logging"):
+            monitor.epoch(f"{stage}_history", row, images)
         state = {name: obj.state_dict() for name, obj in stateful.items()}
         save_checkpoint(
             checkpoint,

@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from oekaki.core import provenance
+from oekaki.core import provenance, timing
 from oekaki.core.config import Config, flatten, section_params
 from oekaki.core.errors import MissingInputError
 from oekaki.core.io import read_json, write_json
@@ -117,9 +117,10 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
 
     check_inputs(stage, paths)
     started, started_unix, t0 = provenance.now_iso(), time.time(), time.perf_counter()
-    module = importlib.import_module(f"{STAGE_PACKAGE}.{stage}.stage")
-
-    from oekaki.pipeline.tracking import PIPELINE_TAG, Tracker, tracking_uri
+    timing.reset()
+    with timing.phase("imports"):
+        module = importlib.import_module(f"{STAGE_PACKAGE}.{stage}.stage")
+        from oekaki.pipeline.tracking import PIPELINE_TAG, Tracker, tracking_uri
 
     git = provenance.git_state(paths.root)
     tags = {"git_commit": git["git_commit"], "git_dirty": str(git["git_dirty"]), PIPELINE_TAG: ctx.pipeline_run_id, **ctx.tags}
@@ -127,13 +128,14 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         tags["prefect_flow_run_id"] = ctx.prefect_flow_run_id
     if ctx.overrides:
         tags["overrides"] = " ".join(ctx.overrides)
-    tracker = Tracker(paths)
-    parent = tracker.pipeline_run(ctx.pipeline_run_id, tags)  # found by tag, created by the first stage
-    params = stage_params(cfg, paths, stage)
-    run_id = tracker.start_stage(stage, parent, params, tags)
-    monitor = tracker.monitor(run_id)
+    with timing.phase("mlflow_logging"):
+        tracker = Tracker(paths)
+        parent = tracker.pipeline_run(ctx.pipeline_run_id, tags)  # found by tag, created by the first stage
+        params = stage_params(cfg, paths, stage)
+        run_id = tracker.start_stage(stage, parent, params, tags)
+        monitor = tracker.monitor(run_id)
     try:
-        with threadpool_limits(cfg.base.threads):
+        with threadpool_limits(cfg.base.threads), timing.phase("stage_other"):  # what no inner phase claims
             result = module.run(cfg, paths, monitor)
     except BaseException:
         tracker.finish(run_id, "FAILED")
@@ -144,13 +146,17 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         write_json(paths.plots_dir / f"{name}.json", rows)
     log.info("stage %s finished its work in %.1f s", stage, seconds)
     unstreamed = {k: v for k, v in result.history.items() if k not in monitor.streamed}
-    tracker.complete_stage(stage, run_id, parent, result.metrics, unstreamed, result.figures, result.models)
+    with timing.phase("mlflow_logging"):  # metrics, figures, the models' export and registration
+        tracker.complete_stage(stage, run_id, parent, result.metrics, unstreamed, result.figures, result.models)
     record = {
         "stage": stage,
         "started": started,
         "finished": provenance.now_iso(),
         "started_unix": started_unix,  # lets bench/overhead.py measure process start-up
+        "process_started_unix": _process_started_unix(),
         "seconds": round(seconds, 3),
+        "phases": timing.recorded(),  # where the time went (bench/breakdown.py)
+        "phases_total_seconds": round(time.perf_counter() - t0, 3),
         **git,
         "machine": provenance.machine(),
         "device": result.metrics.get("device", "cpu"),
@@ -166,6 +172,12 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
     }
     write_json(paths.provenance(stage), record)
     return {"stage": stage, "seconds": seconds, "mlflow_run_id": run_id, "metrics": result.metrics}
+
+
+def _process_started_unix() -> float:
+    import psutil
+
+    return psutil.Process().create_time()
 
 
 def _without_credentials(uri: str) -> str:

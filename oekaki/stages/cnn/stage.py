@@ -12,6 +12,7 @@ from oekaki.core import training
 from oekaki.core.config import CnnConfig, Config
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
 from oekaki.core.paths import Paths
+from oekaki.core.timing import phase
 from oekaki.models import cnn as cnn_model
 from oekaki.models import judge as judge_mod
 from oekaki.models.cnn import CnnArgs, DigitCNN, evaluate_classifier
@@ -62,8 +63,10 @@ def train(
     sig = training.signature("cnn", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
 
     def run_epoch(epoch: int) -> dict[str, float]:
-        stats = train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs)
-        test, _ = evaluate_classifier(model, data.test_x, data.test_y, c.eval_batch_size)
+        with phase("optimiser_steps"):
+            stats = train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs)
+        with phase("epoch_eval"):
+            test, _ = evaluate_classifier(model, data.test_x, data.test_y, c.eval_batch_size)
         log.info(
             "epoch %d/%d: train loss %.4f, test accuracy %.4f (%.0f img/s)",
             epoch, epochs, stats["train_loss"], test["test_accuracy"], stats["images_per_second"],
@@ -88,8 +91,10 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     )
     judge = judge_mod.Judge(model, device)
     test_x, test_y = data.test_x.cpu().numpy(), data.test_y.cpu().numpy()
-    calibration = judge_mod.calibrate(judge, data.train_x.cpu().numpy(), test_x, cfg.base.seed)
-    figures = cnn_figures.draw_all(model, judge, test_x, test_y, probs.numpy(), paths.figures("cnn"), cfg.report.figure_dpi)
+    with phase("scoring"):
+        calibration = judge_mod.calibrate(judge, data.train_x.cpu().numpy(), test_x, cfg.base.seed)
+    with phase("figures"):
+        figures = cnn_figures.draw_all(model, judge, test_x, test_y, probs.numpy(), paths.figures("cnn"), cfg.report.figure_dpi)
     metrics = {
         "test_accuracy": test["test_accuracy"],
         "test_loss": test["test_loss"],

@@ -25,6 +25,7 @@ from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
 from oekaki.core.io import read_json
 from oekaki.core.paths import Paths
 from oekaki.core.plots import digit_grid
+from oekaki.core.timing import phase
 from oekaki.models import judge as judge_mod
 from oekaki.models.painters import draw
 
@@ -63,9 +64,11 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     metrics_of = {s: read_json(paths.metrics(s)) for s in NETWORK_PAINTERS}
     rows, figures = {}, []
     for name in ROWS:
-        images, asked = draw(name, paths, labels, cfg.base.seed, device, (test_x, test_y))
-        judged = judge.judge(images)
-        scores = judge_mod.score(judged, reference, asked, test_y if asked is not None else None)
+        with phase("rescoring_sampling"):  # the painters' own stages sampled these already
+            images, asked = draw(name, paths, labels, cfg.base.seed, device, (test_x, test_y))
+        with phase("scoring"):
+            judged = judge.judge(images)
+            scores = judge_mod.score(judged, reference, asked, test_y if asked is not None else None)
         if asked is None:  # not applicable: written as null, so a missing key always means a fault
             scores["conditional_accuracy"] = scores["within_class_diversity"] = None
         else:
@@ -79,7 +82,8 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
             "mlflow_run_id": provenance.get(name, {}).get("mlflow_run_id"),
         }
         rows[name] = row
-        figures.append(sample_grid(name, images, asked, paths.figures("evaluate") / f"{name}.png", cfg.report.figure_dpi))
+        with phase("figures"):
+            figures.append(sample_grid(name, images, asked, paths.figures("evaluate") / f"{name}.png", cfg.report.figure_dpi))
         log.info("%-9s FID %8.2f  IS %5.2f", name, scores["fid"], scores["inception_score"])
     metrics = {
         "generators": rows,

@@ -14,6 +14,7 @@ from oekaki.core.constants import N_CLASSES
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
 from oekaki.core.paths import Paths
 from oekaki.core.plots import tile
+from oekaki.core.timing import phase
 from oekaki.models import gan as gan_model
 from oekaki.models import judge as judge_mod
 from oekaki.models.gan import Discriminator, GanArgs, Generator, generate
@@ -98,11 +99,13 @@ class EpochScorer:
         self.judge, self.test_y, self.conditional, self.seed = judge, test_y, conditional, seed
         self.real = judge.judge(test_x)
 
-    def __call__(self, G: Generator, n: int) -> tuple[dict[str, float], np.ndarray]:
+    def __call__(self, G: Generator, n: int, final: bool = False) -> tuple[dict[str, float], np.ndarray]:
         n = judge_mod.n_eval(n, len(self.test_y))
         labels = judge_mod.requested_labels(self.test_y, n, self.seed) if self.conditional else None
-        images = generate(G, n, labels, self.seed)
-        scores = judge_mod.score(self.judge.judge(images), self.real, labels, self.test_y if self.conditional else None)
+        with phase("final_sampling" if final else "epoch_eval"):
+            images = generate(G, n, labels, self.seed)
+        with phase("scoring" if final else "epoch_eval"):
+            scores = judge_mod.score(self.judge.judge(images), self.real, labels, self.test_y if self.conditional else None)
         return scores, images
 
 
@@ -135,8 +138,10 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
     sig = training.signature("gan", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
 
     def run_epoch(epoch: int) -> dict[str, float]:
-        stats = train_one_epoch(G, D, data, opt_g, opt_d, c, gen, epoch, epochs)
-        scores, _ = scorer(G, c.epoch_eval_samples)
+        with phase("optimiser_steps"):
+            stats = train_one_epoch(G, D, data, opt_g, opt_d, c, gen, epoch, epochs)
+        with phase("epoch_eval"):
+            scores, _ = scorer(G, c.epoch_eval_samples)
         spread = "within_class_diversity" if c.conditional else "class_entropy"
         log.info(
             "epoch %d/%d: loss D %.3f G %.3f, D(real) %.2f D(fake) %.2f, FID %.1f, %s %.2f (%.0f img/s)",
@@ -169,8 +174,9 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
             "data_sha256": data.sha256,
         },
     )  # fmt: skip
-    scores, samples = scorer(G, c.n_eval_samples)
-    figures, memo = gan_figures.draw_all(G, judge, data, samples, done, paths.figures("gan"), cfg.report.figure_dpi, cfg.base.seed)
+    scores, samples = scorer(G, c.n_eval_samples, final=True)
+    with phase("figures"):
+        figures, memo = gan_figures.draw_all(G, judge, data, samples, done, paths.figures("gan"), cfg.report.figure_dpi, cfg.base.seed)
     metrics = {
         **scores,
         "n_samples": len(samples),

@@ -33,6 +33,7 @@ from oekaki.core.config import Config
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
 from oekaki.core.io import read_json
 from oekaki.core.paths import Paths
+from oekaki.core.timing import phase
 from oekaki.models import judge as judge_mod
 from oekaki.models.cnn import evaluate_classifier
 from oekaki.models.loading import load_network
@@ -142,7 +143,7 @@ def scored(gate: Gate, registry, scorer: GateScorer, version: str, key: str, che
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
     registry = monitor.registry()  # the runner's: MLflow's model registry
     scorer = GateScorer(cfg, paths)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, phase("rescoring"):  # candidates and champions, scored again
         rows = {g.stage: decide_one(g, registry, scorer, paths, Path(tmp)) for g in GATES}
     for r in rows.values():
         log.info("%-15s %-8s %s", r["model"], r["decision"], r["reason"])

@@ -13,6 +13,7 @@ from oekaki.core.constants import N_CLASSES
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
 from oekaki.core.paths import Paths
 from oekaki.core.plots import tile
+from oekaki.core.timing import phase
 from oekaki.models import judge as judge_mod
 from oekaki.models import vae as vae_model
 from oekaki.models.judge import load_judge
@@ -83,8 +84,10 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
     sig = training.signature("vae", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
 
     def run_epoch(epoch: int) -> dict[str, float]:
-        stats = train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs)
-        test = test_elbo(model, data.test_x, data.test_y, c, cfg.base.seed)
+        with phase("optimiser_steps"):
+            stats = train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs)
+        with phase("epoch_eval"):
+            test = test_elbo(model, data.test_x, data.test_y, c, cfg.base.seed)
         log.info(
             "epoch %d/%d: train %.2f nats, test %.2f nats (recon %.2f + KL %.2f), %.0f img/s",
             epoch, epochs, stats["train_loss_nats"], test["test_loss_nats"], test["test_recon_nats"], test["test_kl_nats"],
@@ -114,9 +117,12 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     test_x, test_y = data.test_x.cpu().numpy(), data.test_y.cpu().numpy()
     n = judge_mod.n_eval(c.n_eval_samples, len(test_y))
     labels = judge_mod.requested_labels(test_y, n, cfg.base.seed) if c.conditional else None
-    samples = generate(model, n, labels, cfg.base.seed)
-    scores = judge_mod.score_generated(judge, samples, labels, test_x, test_y)
-    figures = vae_figures.draw_all(model, data, done.snapshots, paths.figures("vae"), cfg.report.figure_dpi, cfg.base.seed)
+    with phase("final_sampling"):
+        samples = generate(model, n, labels, cfg.base.seed)
+    with phase("scoring"):
+        scores = judge_mod.score_generated(judge, samples, labels, test_x, test_y)
+    with phase("figures"):
+        figures = vae_figures.draw_all(model, data, done.snapshots, paths.figures("vae"), cfg.report.figure_dpi, cfg.base.seed)
     metrics = {
         **test,
         **scores,
