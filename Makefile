@@ -7,7 +7,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: run test test-slow flow serve trigger ui bench format clean venv
+.PHONY: run test test-slow flow serve trigger ui bench bench-diffusion format clean venv
 PREFECT_PORT ?= 4200
 MLFLOW_PORT ?= 5000
 
@@ -58,6 +58,10 @@ bench: venv
 	$(PY) bench/overhead.py
 	$(PY) bench/cnn.py
 	$(PY) bench/vae.py
+
+## bench-diffusion: the chosen diffusion recipe against DDPM, same network and training seconds (needs `make run`; ~15 min)
+bench-diffusion: venv
+	$(PY) bench/diffusion.py $(ARGS)
 
 ## format: apply ruff's formatter and safe fixes
 format: venv

@@ -4,6 +4,7 @@
     python -m flows.sample --model vae --style-from my_digit.png --out styles.png   # its style, as 0-9
     python -m flows.sample --model gan --version 2 --out v2.png                      # a given registry version
     python -m flows.sample --model gan --checkpoint models/gan/model.pt --out ws.png # a checkpoint file
+    python -m flows.sample --model diffusion --label 7 --steps 32 --guidance 3 --out s.png  # more steps, stronger guidance
 
 Which model: `models:/<name>@champion` in the project's MLflow registry (MLFLOW_TRACKING_URI
 when set), or `--version N`, or `--alias`; the self-describing checkpoint logged with that
@@ -17,6 +18,7 @@ Exit status 2 with one clear line on bad arguments or a missing model.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -26,7 +28,8 @@ import numpy as np
 from oekaki.core.paths import Paths, project_paths
 from oekaki.pipeline.env import apply_tool_defaults
 
-REGISTERED = {"gan": "gan-generator", "vae": "vae", "cnn": "cnn-classifier"}
+REGISTERED = {"gan": "gan-generator", "vae": "vae", "diffusion": "diffusion", "cnn": "cnn-classifier"}
+PAINTERS = ("gan", "vae", "diffusion")  # what --model accepts
 
 
 class SampleError(ValueError):
@@ -112,7 +115,8 @@ def draw(args: argparse.Namespace, paths: Paths, tmp: Path) -> tuple[np.ndarray,
     labels = np.full(args.n, args.label) if args.label is not None else (np.arange(args.n) % 10 if conditional else None)
     from oekaki.models.loading import NETWORKS
 
-    return NETWORKS[args.model].generate(model, args.n, labels, args.seed), int(np.ceil(np.sqrt(args.n))), where
+    extra = {"steps": args.steps, "guidance": args.guidance} if args.model == "diffusion" else {}
+    return NETWORKS[args.model].generate(model, args.n, labels, args.seed, **extra), int(np.ceil(np.sqrt(args.n))), where
 
 
 def write_png(images: np.ndarray, per_row: int, out: Path, scale: int = 4) -> None:
@@ -127,7 +131,7 @@ def write_png(images: np.ndarray, per_row: int, out: Path, scale: int = 4) -> No
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m flows.sample", description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, help="gan or vae")
+    p.add_argument("--model", required=True, help="gan, vae or diffusion")
     p.add_argument("--label", type=int, help="the digit to draw, 0-9 (conditional models)")
     p.add_argument("--n", type=int, default=16, help="how many images (default 16)")
     p.add_argument("--out", required=True, type=Path, help="the PNG grid to write")
@@ -135,11 +139,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--alias", default="champion", help="registry alias (default champion)")
     p.add_argument("--checkpoint", help="a checkpoint file instead of the registry")
     p.add_argument("--style-from", help="VAE style transfer: an image of a digit whose style to keep")
+    p.add_argument("--steps", type=int, help="diffusion: sampling steps, 1-1000 (default: the trained model's)")
+    p.add_argument("--guidance", type=float, help="diffusion: guidance weight >= 0 (0 = any digit, default: the trained model's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--root", type=Path, help="project folder (default: this checkout)")
     args = p.parse_args(argv)
-    if args.model not in ("gan", "vae"):
-        p.error(f"--model {args.model!r}: unknown model; choose gan or vae")
+    if args.model not in PAINTERS:
+        p.error(f"--model {args.model!r}: unknown model; choose gan, vae or diffusion")
+    for name in ("steps", "guidance"):
+        if getattr(args, name) is not None and args.model != "diffusion":
+            p.error(f"--{name}: only for --model diffusion")
+    if args.steps is not None and not 1 <= args.steps <= 1000:
+        p.error(f"--steps {args.steps}: out of range; 1-1000 sampling steps")
+    if args.guidance is not None and not (math.isfinite(args.guidance) and args.guidance >= 0):
+        p.error(f"--guidance {args.guidance}: out of range; a guidance weight >= 0")
     if args.label is not None and not 0 <= args.label <= 9:
         p.error(f"--label {args.label}: out of range; a digit 0-9")
     if not 1 <= args.n <= 1000:

@@ -69,6 +69,17 @@ E2E_TINY = {
     "cnn": {"channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64},
     "vae": {"latent_size": 4, "channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64, "n_eval_samples": 100},
     "gan": {"noise_size": 16, "g_channels": [16, 8], "d_channels": [8, 16], "epochs": 1, "min_steps": 0, "epoch_eval_samples": 100},
+    "diffusion": {
+        "channels": [8, 8, 8],
+        "embed_size": 16,
+        "epochs": 1,
+        "min_steps": 0,
+        "sample_steps": 2,
+        "n_eval_samples": 100,
+        "sweep_samples": 100,
+        "sweep_steps": [1, 2],
+        "sweep_guidance": [0, 2],
+    },  # fmt: skip
     "evaluate": {"n_samples": 100},
 }
 
@@ -110,6 +121,17 @@ TINY = {
     "cnn": {"epochs": 3, "min_steps": 0, "batch_size": 64},
     "vae": {"latent_size": 8, "channels": [16, 32], "hidden": 128, "epochs": 15, "min_steps": 0, "batch_size": 64},
     "gan": {"noise_size": 32, "g_channels": [64, 32], "d_channels": [32, 64], "epochs": 6, "min_steps": 0, "epoch_eval_samples": 200},
+    "diffusion": {
+        "channels": [8, 16, 16],
+        "embed_size": 32,
+        "epochs": 5,
+        "min_steps": 0,
+        "lr": 0.004,
+        "sample_steps": 4,
+        "sweep_samples": 100,
+        "sweep_steps": [1, 4],
+        "sweep_guidance": [0, 1, 3],
+    },  # fmt: skip
     "evaluate": {"n_samples": 10000},
 }
 

@@ -33,7 +33,7 @@ def test_report_renders_offline_with_every_image_section_and_row(tiny_pipeline, 
     for image in page.images:
         assert image["complete"] and image["w"] > 0 and image["h"] > 0, image
     assert page.sections == SECTIONS
-    assert page.rows == ["real", "untrained", "gmm", "vae", "gan"]
+    assert page.rows == ["real", "untrained", "gmm", "vae", "gan", "diffusion"]
     if lang == "ja":
         assert all(JAPANESE.search(h) for h in page.headings), page.headings
     assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -15,7 +15,9 @@ def rel(p):
 
 def test_stages_match_the_pipeline():
     stages = fingerprint._dvc_stages(paths.dvc_yaml, paths.dvc_yaml.stat().st_mtime_ns)
-    assert list(stages) == runner.stage_names(paths) == ["source", "download", "gmm", "cnn", "vae", "gan", "evaluate", "promote", "report"]
+    assert list(stages) == runner.stage_names(paths) == [
+        "source", "download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate", "promote", "report",
+    ]  # fmt: skip
     for name, spec in stages.items():
         assert spec["cmd"] == f"python -m oekaki stage {name}"
 
@@ -46,6 +48,13 @@ def test_outputs_match_paths_py():
             rel(paths.metrics("gan")),
             rel(paths.plots_dir / "gan_history.json"),
         },
+        "diffusion": {
+            rel(paths.final_model("diffusion")),
+            rel(paths.checkpoint("diffusion").parent),
+            rel(paths.figures("diffusion")),
+            rel(paths.metrics("diffusion")),
+            rel(paths.plots_dir / "diffusion_history.json"),
+        },
         "evaluate": {rel(paths.figures("evaluate")), rel(paths.metrics("evaluate"))},
         "report": {rel(paths.report_page("en")), rel(paths.report_page("ja")), rel(paths.report_summary), rel(paths.metrics("report"))},
     }
@@ -74,9 +83,10 @@ def test_declared_params_exist_and_cover_what_the_stage_logs():
 def test_stage_graph_comes_from_dvc_yaml():
     assert fingerprint.upstream_stages(paths, "source") == []
     assert fingerprint.upstream_stages(paths, "download") == ["source"]
-    assert fingerprint.upstream_stages(paths, "report") == ["download", "gmm", "cnn", "vae", "gan", "evaluate", "promote"]
-    assert fingerprint.upstream_stages(paths, "promote") == ["download", "cnn", "vae", "gan"]
+    assert fingerprint.upstream_stages(paths, "report") == ["download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate", "promote"]
+    assert fingerprint.upstream_stages(paths, "promote") == ["download", "cnn", "vae", "gan", "diffusion"]
     assert fingerprint.upstream_stages(paths, "vae") == fingerprint.upstream_stages(paths, "gan") == ["download", "cnn"]
+    assert fingerprint.upstream_stages(paths, "diffusion") == ["download", "cnn"]
     assert runner.with_upstream(paths, ["gmm"]) == ["source", "download", "gmm"]
     assert runner.with_upstream(paths, ["cnn", "gmm"]) == ["source", "download", "gmm", "cnn"]
     assert runner.with_upstream(paths, ["report"]) == runner.stage_names(paths)

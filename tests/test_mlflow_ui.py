@@ -42,7 +42,7 @@ def test_rest_api_lists_pipeline_stage_runs_epochs_and_models(ui):
     runs = rest(base, "runs/search", {"experiment_ids": [exp["experiment_id"]], "max_results": 200})["runs"]
     mine = [r for r in runs if {"key": "oekaki.pipeline_run_id", "value": pipeline_run_id} in r["data"]["tags"]]
     names = {r["info"]["run_name"] for r in mine}
-    assert {"download", "gmm", "cnn", "vae", "gan", "evaluate", "promote", "report"} <= names
+    assert {"download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate", "promote", "report"} <= names
     parent = next(r for r in mine if r["info"]["run_name"].startswith("pipeline "))
     children = [r for r in mine if {"key": "mlflow.parentRunId", "value": parent["info"]["run_id"]} in r["data"]["tags"]]
     assert len(children) == 8
@@ -52,7 +52,7 @@ def test_rest_api_lists_pipeline_stage_runs_epochs_and_models(ui):
     images = rest(base, f"artifacts/list?run_id={gan['info']['run_id']}&path=images")
     assert any("gan_samples" in f["path"] for f in images.get("files", []))  # per-epoch sample images
     models = {m["name"]: m for m in rest(base, "registered-models/search")["registered_models"]}
-    assert {"cnn-classifier", "vae", "gan-generator"} <= set(models)
+    assert {"cnn-classifier", "vae", "gan-generator", "diffusion"} <= set(models)
     assert all(any(a["alias"] == "candidate" for a in models[n].get("aliases", [])) for n in ("cnn-classifier", "vae", "gan-generator"))
 
 

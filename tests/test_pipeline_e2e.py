@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from oekaki.pipeline.servers import PrefectServer
 from tests.conftest import VENV_BIN, tiny_project, tool_env
 
-STAGES = {"download", "gmm", "cnn", "vae", "gan", "evaluate", "promote", "report"}
+STAGES = {"download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate", "promote", "report"}
 ALL_CACHED = {"source": "Completed", **{s: "Cached" for s in STAGES}}
 
 
@@ -174,7 +174,7 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
 
     # 7. and `dvc exp run -S` works on the same stages
     out = sh(project, "dvc", "exp", "run", "-S", "gmm.n_artworks=150")
-    assert ran_stages(out) - {"evaluate"} == {"gmm", "report"}  # cnn, vae, gan do not read gmm params
+    assert ran_stages(out) - {"evaluate"} == {"gmm", "report"}  # cnn, vae, gan, diffusion do not read gmm params
     assert json.loads(paths.metrics("gmm").read_text())["n_artworks"] == 150
 
 

@@ -42,10 +42,10 @@ def test_scoreboard_scores_every_generator_on_equal_footing(tiny_pipeline):
     paths, _, _ = tiny_pipeline
     e = read_json(paths.metrics("evaluate"))
     rows = e["generators"]
-    assert set(rows) == {"real", "untrained", "gmm", "vae", "gan"}
+    assert set(rows) == {"real", "untrained", "gmm", "vae", "gan", "diffusion"}
     assert e["n_samples"] == 1000 and all(r["n_samples"] == 1000 for r in rows.values())
     # the judge's order: real < every trained painter < the untrained painter's noise
-    for name in ("gmm", "vae", "gan"):
+    for name in ("gmm", "vae", "gan", "diffusion"):
         assert rows["real"]["fid"] < rows[name]["fid"] < rows["untrained"]["fid"], name
         assert rows[name]["conditional"] and 0 <= rows[name]["conditional_accuracy"] <= 1
     judge_accuracy = read_json(paths.metrics("cnn"))["test_accuracy"]
@@ -67,7 +67,7 @@ def test_report_pages_are_complete_self_contained_and_bilingual(tiny_pipeline):
         assert f'<html lang="{lang}">' in page
         for sid in ("images-are-numbers", "painting-contest", "classification", "generation", "scoreboard", "provenance"):
             assert f'<section id="{sid}">' in page, (lang, sid)
-        for name in ("real", "untrained", "gmm", "vae", "gan"):
+        for name in ("real", "untrained", "gmm", "vae", "gan", "diffusion"):
             assert f'<tr data-generator="{name}">' in page
         assert not re.search(r'(src|href)="(https?:)?//(?!127\.0\.0\.1)', page)  # nothing loaded from elsewhere
         assert re.search(r"<link|<script", page) is None

@@ -27,11 +27,23 @@ TINY = {
         "n_eval_samples": 200,
     },
     "vae": {"latent_size": 4, "channels": [8, 16], "hidden": 32, "epochs": 2, "min_steps": 0, "batch_size": 64, "n_eval_samples": 200},
+    "diffusion": {
+        "channels": [8, 8, 8],
+        "embed_size": 16,
+        "epochs": 2,
+        "min_steps": 0,
+        "sample_steps": 2,
+        "n_eval_samples": 100,
+        "sweep_samples": 100,
+        "sweep_steps": [1, 2],
+        "sweep_guidance": [0, 2],
+    },
 }
 COMPARE = {
     "cnn": ("test_accuracy", "test_loss", "epochs"),
     "gan": ("fid", "inception_score", "epochs"),
     "vae": ("test_loss_nats", "fid", "epochs"),
+    "diffusion": ("fid", "conditional_accuracy", "epochs"),
 }
 
 

@@ -37,6 +37,13 @@ def test_gan_sevens_from_the_champion(champions, tmp_path, capsys):
     assert (tmp_path / "again.png").read_bytes() == out.read_bytes()  # fixed seed: the same drawing
 
 
+def test_diffusion_from_the_champion_with_steps_and_guidance(champions, tmp_path, capsys):
+    out = tmp_path / "threes.png"
+    args = ["--model", "diffusion", "--label", "3", "--n", "9", "--steps", "2", "--guidance", "3", "--out", str(out)]
+    assert sample.main([*args, "--root", str(champions.root)]) == 0
+    assert "models:/diffusion/" in capsys.readouterr().out and np.asarray(Image.open(out)).shape == (3 * TILE + 4, 3 * TILE + 4)
+
+
 def test_vae_style_transfer_from_an_image_file(champions, tmp_path, capsys):
     with np.load(champions.prepared) as npz:
         digit = npz["test_images"][0]
@@ -51,7 +58,7 @@ def test_vae_style_transfer_from_an_image_file(champions, tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--model", "dcgan"], "unknown model; choose gan or vae"),
+        (["--model", "dcgan"], "unknown model; choose gan, vae or diffusion"),
         (["--model", "gan", "--label", "10"], "--label 10: out of range"),
         (["--model", "gan", "--n", "0"], "--n 0: out of range"),
     ],

@@ -171,6 +171,40 @@ class GanConfig(Section):
     eval_batch_size: Int = bounded("an integer", ge=1)
 
 
+class DiffusionConfig(Section):
+    """Class-conditional denoiser (oekaki/models/diffusion.py); flow_matching samples with euler or heun, ddpm with ddpm."""
+
+    channels: Channels = bounded("three positive channel counts", "at 28, 14 and 7 pixels", min_length=3, max_length=3)
+    embed_size: Int = bounded("an even integer", "time and label embedding", ge=2)
+    objective: Literal["flow_matching", "ddpm"]
+    sampler: Literal["euler", "heun", "ddpm"]
+    time_sampling: Literal["uniform", "logit_normal"]
+    epochs: Int = bounded("an integer", ge=1)
+    min_steps: Int = bounded("an integer", "0 = train exactly `epochs`", ge=0)
+    batch_size: Int = bounded("an integer", ge=1)
+    lr: Num = bounded("a learning rate", gt=0)
+    schedule: Schedule
+    label_drop: Num = bounded("a probability", "share of labels replaced by 'no label' in training", ge=0, lt=1)
+    ema_decay: Num = bounded("a decay", "0 = no moving average of the weights", ge=0, lt=1)
+    sample_steps: Int = bounded("an integer", "network steps per drawing", ge=1, le=1000)
+    guidance: Num = bounded("a guidance weight", "0 = unconditional, 1 = plain conditional", ge=0)
+    epoch_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
+    n_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
+    sweep_samples: Int = bounded("an integer", "samples per point of the steps and guidance sweeps", ge=100)
+    sweep_steps: tuple[Annotated[int, Strict(), Field(ge=1, le=1000)], ...] = bounded("step counts in [1, 1000]", min_length=1)
+    sweep_guidance: tuple[Annotated[Num, Field(ge=0)], ...] = bounded("guidance weights >= 0", min_length=1)
+    eval_batch_size: Int = bounded("an integer", ge=1)
+
+    @model_validator(mode="after")
+    def _sampler_fits(self) -> DiffusionConfig:
+        if self.embed_size % 2:
+            self.fail("embed_size", self.embed_size)
+        fits = ("ddpm",) if self.objective == "ddpm" else ("euler", "heun")
+        if self.sampler not in fits:
+            self.fail("sampler", self.sampler, f"{' or '.join(fits)} with objective {self.objective!r}")
+        return self
+
+
 class EvaluateConfig(Section):
     """The scoreboard: every generator scored on n_samples (at most the test set's size), base.seed."""
 
@@ -217,6 +251,7 @@ class Config(BaseModel):
     cnn: CnnConfig
     vae: VaeConfig
     gan: GanConfig
+    diffusion: DiffusionConfig
     evaluate: EvaluateConfig
     report: ReportConfig
     orchestration: OrchestrationConfig

@@ -8,14 +8,14 @@ import numpy as np
 
 from oekaki.core.constants import N_CLASSES
 from oekaki.core.training import load_checkpoint
-from oekaki.models import cnn, gan, vae
+from oekaki.models import cnn, diffusion, gan, vae
 
 # checkpoint kind -> its model module: each has from_checkpoint(ckpt); painters also generate(model, n, labels, seed)
-NETWORKS = {"cnn": cnn, "vae": vae, "gan": gan}
+NETWORKS = {"cnn": cnn, "vae": vae, "gan": gan, "diffusion": diffusion}
 
 
 def load_network(ckpt: dict):
-    """The trained network a loaded checkpoint holds, in eval mode: DigitCNN, ConvVAE or the GAN's Generator."""
+    """The trained network a loaded checkpoint holds, in eval mode: DigitCNN, ConvVAE, the GAN's Generator or the Denoiser."""
     kind = ckpt.get("kind")
     if kind not in NETWORKS:
         raise ValueError(f"unknown model kind {kind!r} (known: {', '.join(NETWORKS)})")
@@ -37,6 +37,8 @@ def load_model(checkpoint: Path):
     if ckpt["kind"] == "vae":
         width = model.args.latent_size + model.args.n_cond
         return vae.VaeSampler(model).eval(), np.zeros((2, width), dtype=np.float32)  # latent code [+ one-hot label]
+    if ckpt["kind"] == "diffusion":
+        return diffusion.DiffusionSampler(model).eval(), np.zeros((2, 28 * 28 + N_CLASSES), dtype=np.float32)  # noise + one-hot
 
     width = model.args.noise_size + (N_CLASSES if model.args.conditional else 0)
     return gan.GanSampler(model).eval(), np.zeros((2, width), dtype=np.float32)  # noise [+ one-hot label]

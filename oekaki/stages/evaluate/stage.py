@@ -5,7 +5,7 @@ of samples, against the same real reference set (the test split), asked for the 
 (the test split's own label mix, fixed seed) when it is conditional:
 - `untrained`: the untrained painter, uniform random pixels (the seed's "noise");
 - `gmm`: PCA + a Gaussian mixture per class (the gmm stage's digit model);
-- `vae`, `gan`: the trained networks, from their self-describing checkpoints;
+- `vae`, `gan`, `diffusion`: the trained networks, from their self-describing checkpoints;
 - `real`: real test images themselves, the reference row: FID 0 against themselves when all
   are used, conditional accuracy = the judge's own test accuracy (the ceiling for the others).
 The report reads `metrics/evaluate.json` and the grids this stage draws; it computes nothing.
@@ -38,6 +38,7 @@ TITLES = {
     "gmm": "Gaussian mixture per class in PCA space",
     "vae": "Variational autoencoder",
     "gan": "GAN",
+    "diffusion": "Diffusion model (denoiser with classifier-free guidance)",
 }
 
 

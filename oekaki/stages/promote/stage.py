@@ -5,10 +5,10 @@ registered as (found by the stage's MLflow run id in its provenance record). Bot
 current `champion` are scored by the same function on the current evaluation set:
 - `cnn-classifier`: test accuracy (higher is better);
 - `vae`: test loss, the negative ELBO in nats per image, fixed-seed latent draw (lower);
-- `gan-generator`: FID against the test set, judged by the current cnn, with evaluate's n,
-  seed and requested labels (lower).
+- `gan-generator`, `diffusion`: FID against the test set, judged by the current cnn, with
+  evaluate's n, seed and requested labels (lower), drawn as the scoreboard draws them.
 A score is reused only when the version's tag says it was measured on the same evaluation
-key (test-set hash, seed, n and for the GAN the judge's hash); otherwise the checkpoint is
+key (test-set hash, seed, n and for the painters the judge's hash); otherwise the checkpoint is
 scored again, so a changed dataset re-scores the champion first. Promote only on a strict
 improvement; the first candidate is promoted unconditionally.
 
@@ -55,7 +55,9 @@ GATES = (
     Gate("cnn", "cnn-classifier", "test_accuracy", True),
     Gate("vae", "vae", "test_loss_nats", False),
     Gate("gan", "gan-generator", "fid", False),
+    Gate("diffusion", "diffusion", "fid", False),
 )
+PAINTER_GATES = ("gan", "diffusion")  # scored by the judge's FID of their drawings
 
 
 class GateScorer:
@@ -70,7 +72,7 @@ class GateScorer:
     def key(self, gate: Gate) -> str:
         """What a score was measured on; equal keys = comparable scores."""
         parts = {"test": self.data.sha256[:16], "seed": self.cfg.base.seed}
-        if gate.stage == "gan":
+        if gate.stage in PAINTER_GATES:
             parts |= {
                 "n": judge_mod.n_eval(self.cfg.evaluate.n_samples, len(self.data.test_y)),
                 "judge": hashlib.sha256(self.judge_path.read_bytes()).hexdigest()[:16],
@@ -93,7 +95,7 @@ class GateScorer:
         test_x, test_y = self.data.test_x.numpy(), self.data.test_y.numpy()
         n = judge_mod.n_eval(self.cfg.evaluate.n_samples, len(test_y))
         labels = judge_mod.requested_labels(test_y, n, self.cfg.base.seed)
-        images, asked = draw("gan", self.paths, labels, self.cfg.base.seed, self.device, (test_x, test_y), checkpoint)
+        images, asked = draw(gate.stage, self.paths, labels, self.cfg.base.seed, self.device, (test_x, test_y), checkpoint)
         return float(judge_mod.frechet_distance(self._judge.judge(images).features, self._judge.judge(test_x).features))
 
 

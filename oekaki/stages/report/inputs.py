@@ -9,15 +9,20 @@ from oekaki.core.io import read_json
 from oekaki.core.paths import Paths
 from oekaki.stages.report.tables import check_scoreboard
 
-STAGES = ("download", "gmm", "cnn", "vae", "gan", "evaluate")
+STAGES = ("download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate")
 
+DIFFUSION_NUMBERS = (
+    "epochs", "steps", "train_seconds", "device", "fid", "conditional_accuracy", "memorisation_ratio", "objective", "sampler",
+    "sample_steps", "guidance", "label_drop", "n_samples", "sample_seconds_per_1000", "sweep_samples", "steps_sweep", "guidance_sweep",
+)  # fmt: skip
 # The numbers the page's text uses, per stage (the scoreboard is checked by check_scoreboard).
 REQUIRED = {
     "download": ("dataset", "source", "n_train", "n_test", "sha256"),
     "gmm": ("n_artworks", "true_k", "chosen_k", "heldout_loglik", "true_heldout_loglik", "loglik_gap", "digits_pca_explained_variance"),
     "cnn": ("epochs", "train_seconds", "device", "test_accuracy", "fid_real_floor", "fid_noise_ceiling", "inception_score_real"),
-    "vae": ("test_loss_nats", "test_recon_nats", "test_kl_nats"),
+    "vae": ("test_loss_nats", "test_recon_nats", "test_kl_nats", "fid", "train_seconds"),
     "gan": ("epochs", "g_steps", "train_seconds", "device", "fid", "memorisation_ratio"),
+    "diffusion": DIFFUSION_NUMBERS,
     "evaluate": ("n_samples", "generators"),
 }
 
@@ -44,7 +49,14 @@ def check_metrics(stage: str, metrics: dict) -> list[str]:
             problems.append(f"metrics/{stage}.json: {key} is missing")
         elif isinstance(metrics[key], float) and not math.isfinite(metrics[key]):
             problems.append(f"metrics/{stage}.json: {key} is {metrics[key]}")
+        elif isinstance(metrics[key], list):  # a sweep: rows of numbers, at least one
+            bad = [f"{key}[{i}].{k}" for i, row in enumerate(metrics[key]) for k, v in row.items() if not _finite(v)]
+            problems += [f"metrics/{stage}.json: {b} is missing or not finite" for b in bad or ([] if metrics[key] else [key])]
     return problems
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def has_output(paths: Paths, stage: str) -> bool:

@@ -65,7 +65,7 @@ SECTIONS = (
     Section("images-are-numbers", "h_numbers", ("download", "evaluate")),
     Section("painting-contest", "h_contest", ("gmm",)),
     Section("classification", "h_cnn", ("download", "cnn")),
-    Section("generation", "h_generation", ("gmm", "vae", "gan")),
+    Section("generation", "h_generation", ("gmm", "vae", "gan", "diffusion")),
     Section("scoreboard", "h_scoreboard", ("evaluate", "cnn")),
     Section("model-registry", "h_registry", ()),
     Section("provenance", "h_provenance", ("download",), appendix="sections/metrics.html.j2"),

@@ -129,10 +129,19 @@ def metrics_table(metrics: dict[str, dict | None], lang: str) -> Table:
     rows = [
         Row((Cell(stage), Cell(key), Cell(metric_value(value, lang))))
         for stage, values in metrics.items()
-        for key, value in flat_metrics(values or {}, ".").items()
+        for key, value in _rows(flat_metrics(values or {}, "."))
         if not (isinstance(value, bool) or key.endswith("sha256"))
     ]
     return Table(tuple(text(c, lang) for c in ("col_stage", "col_metric", "col_value")), tuple(rows))
+
+
+def _rows(flat: dict):
+    """(key, value) pairs; a list of rows (a sweep) becomes one pair per number, `key[i].name`."""
+    for key, value in flat.items():
+        if isinstance(value, list) and all(isinstance(r, dict) for r in value):
+            yield from ((f"{key}[{i}].{k}", v) for i, r in enumerate(value) for k, v in r.items())
+        else:
+            yield key, value
 
 
 def mlflow_link(rec: dict | None, ui_url: str, lang: str) -> str | Markup:

@@ -1,0 +1,1 @@
+"""Stage `diffusion` (dvc.yaml): `stage.run` does the work."""

@@ -1,0 +1,191 @@
+"""Stage `diffusion`: train the class-conditional denoiser (resumable, with an EMA of its weights), score it, draw it."""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from oekaki.core import training
+from oekaki.core.config import Config, DiffusionConfig
+from oekaki.core.constants import N_CLASSES
+from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
+from oekaki.core.paths import Paths
+from oekaki.core.plots import tile
+from oekaki.models import diffusion as diffusion_model
+from oekaki.models import judge as judge_mod
+from oekaki.models.diffusion import NO_LABEL, Denoiser, DiffusionArgs, generate
+from oekaki.models.judge import load_judge
+from oekaki.stages.diffusion import figures as diffusion_figures
+
+log = get_logger("diffusion")
+CODE = [Path(__file__), Path(training.__file__), Path(diffusion_model.__file__)]  # a checkpoint resumes only under the same code
+SNAPSHOT_PER_ROW = 10
+
+
+def as_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 28, 28) -> float (B, 1, 28, 28) in [-1, 1], the data range the paths end in."""
+    return images.float().div(127.5).sub(1.0).unsqueeze(1)
+
+
+def ema_update(ema: Denoiser, model: Denoiser, decay: float, step: int) -> None:
+    """ema <- d ema + (1 - d) model, with d warmed up as min(decay, (1 + step) / (10 + step)): early epochs are not stuck at init."""
+    d = min(decay, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+            e.lerp_(p, 1 - d)
+
+
+def train_one_epoch(model, ema, data, opt, sched, c: DiffusionConfig, gen: torch.Generator, epoch: int, epochs: int, first_step: int):
+    """One pass over the training images; labels dropped to NO_LABEL with probability `label_drop` (classifier-free guidance)."""
+    model.train()
+    total, n = 0.0, 0
+    bar = training.Progress(len(data.train_y), f"diffusion epoch {epoch}/{epochs}", log)
+    for i, idx in enumerate(training.batch_indices(len(data.train_y), c.batch_size, gen)):
+        x, y = as_input(data.train_x[idx]), data.train_y[idx]
+        drop = (torch.rand(len(idx), generator=gen) < c.label_drop).to(y.device)
+        loss = diffusion_model.loss(model, x, torch.where(drop, NO_LABEL, y), gen, c.time_sampling)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if ema is not None:
+            ema_update(ema, model, c.ema_decay, first_step + i)
+        total += loss.item() * len(idx)
+        n += len(idx)
+        bar.update(len(idx), loss=total / n)
+    return {"loss": total / n, "steps": i + 1, "images_per_second": bar.close()}
+
+
+class Scorer:
+    """The judge's measures of generated images against the (once-judged) real test set."""
+
+    def __init__(self, judge: judge_mod.Judge, test_x: np.ndarray, test_y: np.ndarray, seed: int, batch_size: int):
+        self.judge, self.test_y, self.seed, self.batch_size = judge, test_y, seed, batch_size
+        self.real = judge.judge(test_x)
+
+    def __call__(self, model: Denoiser, labels: np.ndarray, steps: int | None = None, guidance: float | None = None):
+        """(scores, images, seconds spent drawing them)."""
+        t0 = time.perf_counter()
+        images = generate(model, len(labels), labels, self.seed, steps, guidance, self.batch_size)
+        seconds = time.perf_counter() - t0
+        return judge_mod.score(self.judge.judge(images), self.real, labels, self.test_y), images, seconds
+
+    def requested(self, n: int) -> np.ndarray:
+        return judge_mod.requested_labels(self.test_y, judge_mod.n_eval(n, len(self.test_y)), self.seed)
+
+
+def epoch_labels(n: int) -> np.ndarray:
+    """Balanced labels for the per-epoch samples, class by class; the first ten of each class are the snapshot grid."""
+    return np.repeat(np.arange(N_CLASSES), -(-n // N_CLASSES))[:n]
+
+
+def snapshot_grid(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    pick = np.concatenate([np.flatnonzero(labels == k)[:SNAPSHOT_PER_ROW] for k in range(N_CLASSES)])
+    return tile(images[pick], SNAPSHOT_PER_ROW, fill=128).astype(np.uint8)
+
+
+def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.device, scorer: Scorer, monitor: Monitor = NULL_MONITOR):
+    c = cfg.diffusion
+    epochs, steps = training.plan_epochs("diffusion", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
+    args = DiffusionArgs.from_config(c)
+    torch.manual_seed(cfg.base.seed)
+    model = Denoiser(args).to(device)
+    ema = copy.deepcopy(model).requires_grad_(False) if c.ema_decay > 0 else None
+    opt = torch.optim.Adam(model.parameters(), lr=c.lr)
+    sched = training.lr_schedule(opt, c.schedule, c.lr, epochs * steps)
+    gen = torch.Generator().manual_seed(cfg.base.seed)
+    sig = training.signature("diffusion", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
+    labels = epoch_labels(c.epoch_eval_samples)
+    last: dict[str, np.ndarray] = {}  # the latest epoch's samples: scored, and their first rows are the snapshot
+
+    def run_epoch(epoch: int) -> dict[str, float]:
+        stats = train_one_epoch(model, ema, data, opt, sched, c, gen, epoch, epochs, (epoch - 1) * steps)
+        scores, last["images"], _ = scorer(ema or model, labels)
+        log.info(
+            "epoch %d/%d: loss %.4f, FID %.1f, conditional accuracy %.2f (%.0f img/s)",
+            epoch, epochs, stats["loss"], scores["fid"], scores["conditional_accuracy"], stats["images_per_second"],
+        )  # fmt: skip
+        return {**stats, **scores, "lr": sched.get_last_lr()[0]}
+
+    stateful = {"model": model, "optimizer": opt, "scheduler": sched} | ({"ema": ema} if ema is not None else {})
+    done = training.fit(
+        "diffusion", paths.checkpoint("diffusion"), sig, stateful, gen, epochs, run_epoch, monitor, log,
+        {"kind": "diffusion", "model_args": args.as_dict()}, snapshot=lambda: snapshot_grid(last["images"], labels),
+    )  # fmt: skip
+    return model, ema, done, epochs
+
+
+def sweeps(model: Denoiser, scorer: Scorer, c: DiffusionConfig) -> tuple[list[dict], list[dict]]:
+    """Judge's scores vs sampling steps (at the default guidance) and vs guidance (at the default steps)."""
+    labels = scorer.requested(c.sweep_samples)
+    seen: dict[tuple[int, float], tuple[dict, float]] = {}
+
+    def point(steps: int, guidance: float) -> dict:
+        if (steps, guidance) not in seen:
+            scores, _, seconds = scorer(model, labels, steps, guidance)
+            seen[steps, guidance] = scores, seconds
+        scores, seconds = seen[steps, guidance]
+        keys = ("fid", "conditional_accuracy", "within_class_diversity", "inception_score")
+        return {"steps": steps, "guidance": guidance, **{k: scores[k] for k in keys}, "seconds_per_1000": seconds / len(labels) * 1000}
+
+    steps_sweep = [point(s, model.args.guidance) for s in c.sweep_steps]
+    guidance_sweep = [point(model.args.sample_steps, float(g)) for g in c.sweep_guidance]
+    for row in steps_sweep:
+        log.info("steps %3d: FID %.1f, conditional accuracy %.2f, %.1f s per 1,000", row["steps"], row["fid"],
+                 row["conditional_accuracy"], row["seconds_per_1000"])  # fmt: skip
+    return steps_sweep, guidance_sweep
+
+
+def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
+    c = cfg.diffusion
+    device = training.resolve_device(cfg.base)
+    data = training.TensorData.load(paths.prepared, device)
+    training.check_class_labels("diffusion", True, data, N_CLASSES)
+    judge, cnn_metrics = load_judge(paths, data, device)
+    test_x, test_y = data.test_x.cpu().numpy(), data.test_y.cpu().numpy()
+    scorer = Scorer(judge, test_x, test_y, cfg.base.seed, c.eval_batch_size)
+    model, ema, done, epochs = train(cfg, paths, data, device, scorer, monitor)
+    payload = {"kind": "diffusion", "model_args": model.args.as_dict(), "model": model.state_dict(), "data_sha256": data.sha256}
+    training.save_checkpoint(paths.final_model("diffusion"), payload | ({"ema": ema.state_dict()} if ema is not None else {}))
+    painter = (ema or model).eval()
+    scores, samples, seconds = scorer(painter, scorer.requested(c.n_eval_samples))
+    steps_sweep, guidance_sweep = sweeps(painter, scorer, c)
+    out = paths.figures("diffusion")
+    figures, memo = diffusion_figures.draw_all(painter, judge, data, samples, done, out, cfg.report.figure_dpi, cfg.base.seed)
+    figures += [
+        diffusion_figures.steps_sweep_plot(steps_sweep, c.sweep_samples, out / "steps_sweep.png", cfg.report.figure_dpi),
+        diffusion_figures.guidance_sweep_plot(guidance_sweep, c.sweep_samples, out / "guidance_sweep.png", cfg.report.figure_dpi),
+    ]
+    metrics = {
+        **scores,
+        "n_samples": len(samples),
+        "memorisation_ratio": memo,
+        "fid_noise_ceiling": cnn_metrics["fid_noise_ceiling"],
+        "judge_test_accuracy": cnn_metrics["test_accuracy"],
+        "inception_score_real": cnn_metrics["inception_score_real"],
+        "objective": c.objective,
+        "sampler": c.sampler,
+        "sample_steps": c.sample_steps,
+        "guidance": c.guidance,
+        "label_drop": c.label_drop,
+        "ema": ema is not None,
+        "n_parameters": diffusion_model.n_parameters(model),
+        "epochs": epochs,
+        "steps": int(sum(h["steps"] for h in done.history)),
+        "train_seconds": done.seconds,
+        "images_per_second": float(np.mean([h["images_per_second"] for h in done.history])),
+        "sample_seconds_per_1000": seconds / len(samples) * 1000,
+        "sweep_samples": len(scorer.requested(c.sweep_samples)),
+        "steps_sweep": steps_sweep,
+        "guidance_sweep": guidance_sweep,
+        "device": device.type,
+    }
+    log.info("diffusion: FID %.2f (noise %.0f), IS %.2f, %.1f s per 1,000 samples", scores["fid"], metrics["fid_noise_ceiling"],
+             scores["inception_score"], metrics["sample_seconds_per_1000"])  # fmt: skip
+    return StageResult(
+        metrics=metrics, figures=figures, history={"diffusion_history": done.history}, models={"diffusion": paths.final_model("diffusion")}
+    )

@@ -1,0 +1,160 @@
+"""The diffusion stage: tiny training through the runner, reproducible sampling, guidance, the path, the CLI."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from flows import sample
+from oekaki.core.config import load_config
+from oekaki.core.io import read_json
+from oekaki.core.paths import project_paths
+from oekaki.models import diffusion
+from oekaki.models import judge as judge_mod
+from oekaki.models.diffusion import NO_LABEL, Denoiser, DiffusionArgs, from_checkpoint, generate, sample_path, start
+from oekaki.models.loading import load_model
+from oekaki.pipeline import runner
+from tests.conftest import TINY_JUDGE, workspace_with_judge
+
+TINY_DIFFUSION = [
+    f"diffusion.{k}"
+    for k in (
+        "channels=[8,16,16]", "embed_size=32", "epochs=5", "min_steps=0", "lr=0.004", "sample_steps=4", "n_eval_samples=200",
+        "sweep_samples=100", "sweep_steps=[1,4]", "sweep_guidance=[0,1,3]",
+    )
+]  # fmt: skip
+
+
+def cfg_with(*overrides):
+    return load_config(project_paths().params, [*TINY_JUDGE, *TINY_DIFFUSION, *overrides])
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_judge, tmp_path_factory):
+    paths = workspace_with_judge(tmp_path_factory.mktemp("diffusion"), tiny_judge[0])
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{paths.root / 'mlflow.db'}"
+    try:
+        summary = runner.run_stage("diffusion", cfg_with(), paths, runner.RunContext("diffusion-test"))
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+    return paths, summary
+
+
+def tiny(objective: str = "flow_matching", sampler: str = "euler", guidance: float = 2.0) -> Denoiser:
+    torch.manual_seed(0)
+    return Denoiser(DiffusionArgs((8, 16, 16), 16, objective, sampler, 3, guidance)).eval()
+
+
+def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
+    paths, summary = trained
+    m = read_json(paths.metrics("diffusion"))
+    assert m["epochs"] == 5 and m["n_samples"] == 200 and m["device"] == "cpu" and m["steps"] == 5 * 24
+    assert 0 < m["fid"] < m["fid_noise_ceiling"] and 1 <= m["inception_score"] <= 10 and m["memorisation_ratio"] > 0
+    assert m["sample_seconds_per_1000"] > 0 and m["train_seconds"] > 0 and m["ema"] is True
+    assert [r["steps"] for r in m["steps_sweep"]] == [1, 4] and [r["guidance"] for r in m["guidance_sweep"]] == [0, 1, 3]
+    for row in m["steps_sweep"] + m["guidance_sweep"]:
+        assert all(math.isfinite(row[k]) for k in ("fid", "conditional_accuracy", "within_class_diversity", "seconds_per_1000"))
+    history = read_json(paths.plots_dir / "diffusion_history.json")
+    assert [h["step"] for h in history] == list(range(1, 6))
+    assert all(math.isfinite(h["loss"]) and 0 <= h["conditional_accuracy"] <= 1 for h in history)
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert {p.name for p in paths.figures("diffusion").iterdir()} == {
+        "noise_to_digit.png", "samples.png", "training.png", "memorisation.png", "steps_sweep.png", "guidance_sweep.png",
+    }  # fmt: skip
+    ckpt = torch.load(paths.final_model("diffusion"), weights_only=True)
+    assert {"model", "ema", "model_args"} <= ckpt.keys() and ckpt["kind"] == "diffusion"
+    last = torch.load(paths.checkpoint("diffusion"), weights_only=True)
+    assert {"model", "ema", "optimizer", "scheduler", "rng", "snapshots"} <= last.keys() and len(last["snapshots"]) == 5
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{paths.root / 'mlflow.db'}")
+    run_id = summary["mlflow_run_id"]
+    assert [x.step for x in client.get_metric_history(run_id, "diffusion_history/fid")] == list(range(1, 6))
+    assert len([a for a in client.list_artifacts(run_id, "images") if a.path.endswith(".png")]) == 5
+    assert client.search_model_versions("name='diffusion'")[0].run_id == run_id
+
+
+def test_sampling_is_reproducible_uses_the_ema_and_draws_the_requested_labels(trained):
+    paths, _ = trained
+    ckpt = torch.load(paths.final_model("diffusion"), weights_only=True)
+    model = from_checkpoint(ckpt)
+    assert torch.equal(model.stem.weight, ckpt["ema"]["stem.weight"]) and not torch.equal(model.stem.weight, ckpt["model"]["stem.weight"])
+    labels = np.arange(200) % 10
+    images = generate(model, 200, labels, seed=0)
+    assert images.shape == (200, 28, 28) and images.dtype == np.uint8 and images.max() > 200 and images.min() < 30
+    assert np.array_equal(images, generate(model, 200, labels, seed=0))  # fixed seed: the same drawing
+    assert np.array_equal(images[:50], generate(model, 50, labels[:50], seed=0, batch_size=16)[:50])  # batching does not matter
+    assert not np.array_equal(images, generate(model, 200, labels, seed=1))
+    predicted = judge_mod.Judge.load(paths.cnn_model).judge(images).probs.argmax(1)
+    assert (predicted == labels).mean() > 0.2  # chance is 0.1
+    sampler, example = load_model(paths.final_model("diffusion"))
+    out = sampler(torch.as_tensor(example))
+    assert out.shape == (2, 28, 28) and 0 <= out.min() and out.max() <= 1
+    noise, y, gen = start(model, 3, np.array([1, 5, 7]), 0)
+    code = torch.cat([noise.reshape(3, -1), torch.nn.functional.one_hot(y, 10).float()], 1)
+    with torch.no_grad():  # the served module takes the same Euler steps
+        expected = (sample_path(model, y, noise, model.args.sample_steps, model.args.guidance, 2, gen)[-1][:, 0] + 1) / 2
+        assert torch.allclose(sampler(code), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("objective, sampler", [("flow_matching", "euler"), ("flow_matching", "heun"), ("ddpm", "ddpm")])
+def test_guidance_zero_is_exactly_the_unconditional_path(objective, sampler):
+    model = tiny(objective, sampler)
+    labels = np.arange(12) % 10
+    unguided = generate(model, 12, labels, seed=3, guidance=0)
+    assert np.array_equal(unguided, generate(model, 12, np.full(12, NO_LABEL), seed=3, guidance=1))
+    assert np.array_equal(unguided, generate(model, 12, None, seed=3, guidance=1))  # None = no label
+    guided = generate(model, 12, labels, seed=3, guidance=2)
+    assert not np.array_equal(unguided, guided)
+    noise, y, gen = start(model, 12, None, 3)
+    batched = sample_path(model, y, noise, 3, 2.0, 2, gen)[-1]  # no label twice: uncond + 2 (uncond - uncond)
+    assert np.abs(diffusion.to_pixels(batched).astype(int) - unguided).max() <= 1
+
+
+@pytest.mark.parametrize("objective, sampler", [("flow_matching", "euler"), ("ddpm", "ddpm")])
+def test_noise_to_digit_path_starts_at_noise_and_ends_in_the_pixel_range(objective, sampler):
+    model = tiny(objective, sampler)
+    noise, y, gen = start(model, 64, np.arange(64) % 10, 0)
+    path = sample_path(model, y, noise, 16, 2.0, gen=gen)
+    assert len(path) == diffusion.PATH_POINTS and all(p.shape == (64, 1, 28, 28) for p in path)
+    assert abs(float(path[0].mean())) < 0.05 and abs(float(path[0].std()) - 1) < 0.05  # the Gaussian noise itself
+    assert float(path[-1].min()) >= -1 and float(path[-1].max()) <= 1  # the drawing, in the data range
+    pixels = diffusion.to_pixels(path[-1])
+    assert pixels.dtype == np.uint8 and pixels.shape == (64, 28, 28)
+
+
+def test_ddpm_stride_and_steps_beyond_the_schedule():
+    assert diffusion._ddpm_times(1000) == list(range(999, -1, -1)) and diffusion._ddpm_times(4) == [999, 666, 333, 0]
+    model = tiny("ddpm", "ddpm")
+    assert generate(model, 2, None, 0, steps=1).shape == (2, 28, 28)
+
+
+def test_sample_cli_draws_with_steps_and_guidance(trained, tmp_path, capsys):
+    paths, _ = trained
+    args = ["--model", "diffusion", "--checkpoint", str(paths.final_model("diffusion")), "--label", "7", "--n", "4"]
+    assert sample.main([*args, "--steps", "2", "--guidance", "3", "--out", str(tmp_path / "a.png")]) == 0
+    assert sample.main([*args, "--out", str(tmp_path / "b.png")]) == 0
+    assert (tmp_path / "a.png").read_bytes() != (tmp_path / "b.png").read_bytes()
+    assert "4 images from" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "diffusion", "--steps", "0"], "--steps 0: out of range; 1-1000 sampling steps"),
+        (["--model", "diffusion", "--guidance", "-1"], "--guidance -1.0: out of range; a guidance weight >= 0"),
+        (["--model", "diffusion", "--guidance", "nan"], "--guidance nan: out of range"),
+        (["--model", "gan", "--steps", "4"], "--steps: only for --model diffusion"),
+        (["--model", "vae", "--guidance", "2"], "--guidance: only for --model diffusion"),
+    ],
+)
+def test_sample_cli_refuses_bad_steps_and_guidance(args, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        sample.main([*args, "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err and len(err.strip().splitlines()[-1:]) == 1
