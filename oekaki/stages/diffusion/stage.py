@@ -15,6 +15,7 @@ from oekaki.core.constants import N_CLASSES
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
 from oekaki.core.paths import Paths
 from oekaki.core.plots import tile
+from oekaki.core.timing import phase
 from oekaki.models import diffusion as diffusion_model
 from oekaki.models import judge as judge_mod
 from oekaki.models.diffusion import NO_LABEL, Denoiser, DiffusionArgs, generate
@@ -103,8 +104,10 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
     last: dict[str, np.ndarray] = {}  # the latest epoch's samples: scored, and their first rows are the snapshot
 
     def run_epoch(epoch: int) -> dict[str, float]:
-        stats = train_one_epoch(model, ema, data, opt, sched, c, gen, epoch, epochs, (epoch - 1) * steps)
-        scores, last["images"], _ = scorer(ema or model, labels)
+        with phase("optimiser_steps"):
+            stats = train_one_epoch(model, ema, data, opt, sched, c, gen, epoch, epochs, (epoch - 1) * steps)
+        with phase("epoch_eval"):
+            scores, last["images"], _ = scorer(ema or model, labels)
         log.info(
             "epoch %d/%d: loss %.4f, FID %.1f, conditional accuracy %.2f (%.0f img/s)",
             epoch, epochs, stats["loss"], scores["fid"], scores["conditional_accuracy"], stats["images_per_second"],
@@ -152,10 +155,13 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     payload = {"kind": "diffusion", "model_args": model.args.as_dict(), "model": model.state_dict(), "data_sha256": data.sha256}
     training.save_checkpoint(paths.final_model("diffusion"), payload | ({"ema": ema.state_dict()} if ema is not None else {}))
     painter = (ema or model).eval()
-    scores, samples, seconds = scorer(painter, scorer.requested(c.n_eval_samples))
-    steps_sweep, guidance_sweep = sweeps(painter, scorer, c)
+    with phase("final_sampling"):  # sampling and its scoring (the sampler's seconds are in the metrics)
+        scores, samples, seconds = scorer(painter, scorer.requested(c.n_eval_samples))
+    with phase("sweeps"):
+        steps_sweep, guidance_sweep = sweeps(painter, scorer, c)
     out = paths.figures("diffusion")
-    figures, memo = diffusion_figures.draw_all(painter, judge, data, samples, done, out, cfg.report.figure_dpi, cfg.base.seed)
+    with phase("figures"):
+        figures, memo = diffusion_figures.draw_all(painter, judge, data, samples, done, out, cfg.report.figure_dpi, cfg.base.seed)
     figures += [
         diffusion_figures.steps_sweep_plot(steps_sweep, c.sweep_samples, out / "steps_sweep.png", cfg.report.figure_dpi),
         diffusion_figures.guidance_sweep_plot(guidance_sweep, c.sweep_samples, out / "guidance_sweep.png", cfg.report.figure_dpi),
