@@ -17,6 +17,8 @@ from mlflow.tracking import MlflowClient
 from oekaki.pipeline.servers import PrefectServer
 from tests.conftest import VENV_BIN, tiny_project, tool_env
 
+pytestmark = pytest.mark.slow  # multi-stage: dvc repro and the flow on a real Prefect server (make test-slow, CI's second step)
+
 STAGES = {"download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate", "promote", "report"}
 ALL_CACHED = {"source": "Completed", **{s: "Cached" for s in STAGES}}
 
@@ -208,7 +210,6 @@ def test_prefect_server_shows_cached_task_runs(project, prefect_api):
     assert {("download", "Cached"), ("gmm", "Cached"), ("cnn", "Cached"), ("report", "Cached"), ("gmm", "Completed")} <= names
 
 
-@pytest.mark.slow
 def test_dask_task_runner_runs_vae_and_gan_in_parallel_processes(project, prefect_api):
     """orchestration.task_runner: dask, a configuration switch (README, "Scaling out")."""
     paths = project[0]

@@ -15,6 +15,8 @@ import pytest
 from oekaki.core.paths import Paths
 from tests.conftest import VENV_BIN, copy_project, shrink_params, tool_env
 
+pytestmark = pytest.mark.slow  # SIGKILL drills: each trains a stage twice (make test-slow, CI's second step)
+
 TINY = {
     "cnn": {"channels": [8, 16], "hidden": 32, "epochs": 2, "min_steps": 0, "batch_size": 64},
     "gan": {
