@@ -25,6 +25,7 @@ from prefect import flow, get_run_logger
 from prefect.results import get_result_store
 from prefect.runtime import flow_run
 
+from flows import secrets
 from oekaki.core.config import Config, load_config, parse_override
 from oekaki.core.errors import USER_ERRORS, ConfigError, ProjectBusy
 from oekaki.core.io import read_json, write_text
@@ -73,6 +74,8 @@ def training_pipeline(
     promotion gate's decision (the `champion` aliases).
     """
     logger = get_run_logger()
+    for name, where in secrets.resolve().items():  # never from the deployment: flows/secrets.py
+        logger.info("%s from the %s", name, where)
     project = project_paths(Path(root) if root else None)
     override_list = [dvc_ops.hydra_override(k, v) for k, v in (overrides or {}).items()]
     cfg = load_config(project.params, override_list)  # validate before anything is written

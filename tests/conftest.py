@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,26 @@ import yaml
 from oekaki.core.paths import PROJECT_ROOT, Paths
 
 VENV_BIN = str(Path(sys.executable).parent)
+
+
+def need(what: str, available: bool, how: str) -> None:
+    """The one skip-or-fail decision: a test whose set-up could not provide `what` skips, saying
+    `how` to get it, except under CI=true, where a missing tool is a failure (CI must not pass by skipping)."""
+    if available:
+        return
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(f"CI=true but {what} is missing ({how})", pytrace=False)
+    pytest.skip(f"no {what} ({how})")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium (scripts/ensure-chromium.sh): skipped without it, a failure under CI=true."""
+    from tests.browser import find_chromium
+
+    path = find_chromium()
+    need("chromium", path is not None, "run scripts/ensure-chromium.sh as root")
+    return path
 
 
 def copy_project(dest: Path) -> Paths:
@@ -150,19 +171,48 @@ def tiny_pipeline(tmp_path_factory):
     paths = copy_project(root / "project")
     shrink_params(paths, **TINY)
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    saved = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        experiment_in(uri, root / "mlartifacts")
         cfg = load_config(paths.params)
         runner.run_source(cfg, paths, mint_pipeline_run=True)
         ctx = runner.RunContext(runner.current_pipeline_run_id(paths))
         for stage in runner.stage_names(paths)[1:]:
             runner.run_stage(stage, cfg, paths, ctx)
-    finally:
-        os.environ.pop("MLFLOW_TRACKING_URI")
-        if saved is not None:
-            os.environ["MLFLOW_TRACKING_URI"] = saved
     return paths, uri, ctx.pipeline_run_id
+
+
+def experiment_in(uri: str, artifacts: Path) -> None:
+    """Create the experiment with its artifacts under `artifacts` (MLflow's default with a
+    MLFLOW_TRACKING_URI set would be ./mlruns in the current folder, i.e. the repository)."""
+    from mlflow.tracking import MlflowClient
+
+    from oekaki.pipeline.tracking import EXPERIMENT
+
+    client = MlflowClient(uri)
+    if client.get_experiment_by_name(EXPERIMENT) is None:
+        client.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri())
+
+
+@pytest.fixture
+def pipeline_store(tiny_pipeline, tmp_path, monkeypatch):
+    """The tiny pipeline's MLflow store, copied for this test alone: aliases it moves and versions it
+    registers stay in the copy, so tests pass in any order and alone. Returns (paths, uri, pipeline run id).
+
+    The copy is of the SQLite file (the runs, the registry and its aliases). The artifact folder
+    stays shared: it is append-only, each new run and logged model writing under its own new id.
+    """
+    paths, uri, pipeline_run_id = tiny_pipeline
+    db = tmp_path / "mlflow.db"
+    src, dst = sqlite3.connect(uri.removeprefix("sqlite:///")), sqlite3.connect(db)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    copy = f"sqlite:///{db}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", copy)
+    return paths, copy, pipeline_run_id
 
 
 def workspace_with_judge(dest: Path, judge_paths: Paths) -> Paths:

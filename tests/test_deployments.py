@@ -162,6 +162,26 @@ def test_nightly_schedule_is_registered_with_its_cron(served):
     assert api(served["api"], "/v2/concurrency_limits/oekaki-pipeline")["limit"] == 1
 
 
+def test_the_deployments_hold_no_secret_and_a_secret_block_is_read_at_run_time(served):
+    """The worker has both secrets in its environment; the deployment records (what the API and UI show) hold neither."""
+    env = served["env"]
+    for name in ("nightly", "manual"):
+        dep = api(served["api"], f"/deployments/name/training-pipeline/{name}")
+        stored = json.dumps({k: dep.get(k) for k in ("job_variables", "parameters", "parameter_openapi_schema", "pull_steps")})
+        for secret in ("OEKAKI_ALERT_WEBHOOK", "MLFLOW_TRACKING_URI"):
+            assert secret not in stored and env[secret] not in json.dumps(dep), (name, secret, dep["job_variables"])
+    # flows/secrets.py against this real server: no block reads as None, a saved one as its value
+    code = (
+        "from prefect.blocks.system import Secret; from flows.secrets import load_secret_block as load; "
+        "print(load('oekaki-test-secret')); Secret(value='s3cret').save('oekaki-test-secret'); print(load('oekaki-test-secret'))"
+    )
+    cmd = [f"{VENV_BIN}/python", "-c", code]
+    proc = subprocess.run(cmd, cwd=served["paths"].root, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["None", "s3cret"], proc.stdout + proc.stderr[-3000:]
+    block = api(served["api"], "/block_documents/filter", {"block_documents": {"name": {"any_": ["oekaki-test-secret"]}}})
+    assert block and "s3cret" not in json.dumps(block)  # the API shows the value obfuscated
+
+
 def test_manual_run_completes_records_with_dvc_and_promotes_first(served):
     run_id = trigger(served)
     assert state_of(served, run_id) == "Completed", (served["tmp"] / "serve.log").read_text()[-5000:]

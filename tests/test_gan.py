@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from oekaki.models.gan import GanArgs, Generator, build
 from oekaki.models.loading import load_model
 from oekaki.pipeline import runner
 from oekaki.stages.gan import stage as gan
-from tests.conftest import TINY_JUDGE, workspace_with_judge
+from tests.conftest import TINY_JUDGE, experiment_in, workspace_with_judge
 
 TINY_GAN = [
     f"gan.{k}" for k in ("noise_size=32", "g_channels=[64,32]", "d_channels=[32,64]", "epochs=6", "min_steps=0", "epoch_eval_samples=200")
@@ -33,11 +32,10 @@ def cfg_with(*overrides):
 @pytest.fixture(scope="module")
 def trained(tiny_judge, tmp_path_factory):
     paths = workspace_with_judge(tmp_path_factory.mktemp("gan"), tiny_judge[0])
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{paths.root / 'mlflow.db'}"
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{paths.root / 'mlflow.db'}")
+        experiment_in(f"sqlite:///{paths.root / 'mlflow.db'}", paths.root / "mlartifacts")
         summary = runner.run_stage("gan", cfg_with(), paths, runner.RunContext("gan-test"))
-    finally:
-        del os.environ["MLFLOW_TRACKING_URI"]
     return paths, summary
 
 

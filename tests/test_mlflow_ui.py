@@ -14,7 +14,6 @@ import pytest
 
 from oekaki.core.paths import PROJECT_ROOT
 from oekaki.pipeline.servers import MlflowUi
-from tests.browser import find_chromium
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
@@ -56,13 +55,12 @@ def test_rest_api_lists_pipeline_stage_runs_epochs_and_models(ui):
     assert all(any(a["alias"] == "candidate" for a in models[n].get("aliases", [])) for n in ("cnn-classifier", "vae", "gan-generator"))
 
 
-@pytest.mark.skipif(find_chromium() is None, reason="no chromium (run scripts/ensure-chromium.sh as root)")
-def test_headless_chromium_renders_a_run_page(ui, tmp_path):
+def test_headless_chromium_renders_a_run_page(chromium, ui, tmp_path):  # skips without chromium; fails so under CI=true
     base, paths, pipeline_run_id = ui
     exp = rest(base, "experiments/get-by-name?experiment_name=oekaki")["experiment"]
     run = rest(base, "runs/search", {"experiment_ids": [exp["experiment_id"]], "filter": "attributes.run_name = 'gan'"})["runs"][0]
     url = f"{base}/#/experiments/{exp['experiment_id']}/runs/{run['info']['run_id']}"
-    flags = [find_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     flags += ["--disable-component-update", "--disable-sync", "--no-first-run", "--virtual-time-budget=20000", "--window-size=1400,900"]
     dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
     # the React app rendered the run: its id, its parent pipeline run and its registered model

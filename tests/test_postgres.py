@@ -20,7 +20,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from oekaki.pipeline.servers import free_port
-from tests.conftest import VENV_BIN, tiny_project, tool_env
+from tests.conftest import VENV_BIN, need, tiny_project, tool_env
 
 pytestmark = pytest.mark.slow
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -29,8 +29,7 @@ AS_POSTGRES = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
 @pytest.fixture(scope="module")
 def postgres():
-    if not BIN:
-        pytest.skip("no PostgreSQL server binaries (run scripts/ensure-postgres.sh as root)")
+    need("PostgreSQL server binaries", bool(BIN), "run scripts/ensure-postgres.sh as root")  # under CI=true: a failure
     bin_dir = BIN[-1]
     data = Path(tempfile.mkdtemp(prefix="oekaki-pg-"))  # not under pytest's 0700 folder: postgres must reach it
     if AS_POSTGRES:

@@ -1,5 +1,6 @@
-"""The promotion gate against a real MLflow registry (the tiny pipeline's store): candidates
-that are worse, equal or better than the champion, a changed test set, a stale decision."""
+"""The promotion gate against a real MLflow registry (a copy of the tiny pipeline's store per
+test, so any order or subset passes): candidates that are worse, equal or better than the
+champion, a changed test set, a stale decision."""
 
 from __future__ import annotations
 
@@ -20,10 +21,8 @@ GAN = next(g for g in promote.GATES if g.stage == "gan")
 
 
 @pytest.fixture
-def store(tiny_pipeline, monkeypatch):
-    paths, uri, _ = tiny_pipeline
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    return paths
+def store(pipeline_store):
+    return pipeline_store[0]  # MLFLOW_TRACKING_URI points at this test's own copy
 
 
 def workspace(src: Paths, dest, gan_checkpoint=None) -> Paths:

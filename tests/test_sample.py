@@ -1,4 +1,4 @@
-"""`python -m flows.sample` on the tiny pipeline's registered models."""
+"""`python -m flows.sample` on the tiny pipeline's registered models (a copy of its store per test)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ TILE = 29 * 4  # 28 pixels + 1 gap, scaled 4x
 
 
 @pytest.fixture
-def champions(tiny_pipeline, monkeypatch):
-    paths, uri, _ = tiny_pipeline
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+def champions(pipeline_store):
+    paths, _, _ = pipeline_store
     registry = Registry(paths)
     for row in read_json(paths.metrics("promote"))["models"].values():
         registry.set_alias(row["model"], "champion", row["candidate"]["version"])
@@ -69,9 +68,8 @@ def test_bad_arguments_are_named(args, message, tmp_path, capsys):
     assert exc.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_no_champion_yet_and_the_dvc_checkpoint_fallback(tiny_pipeline, tmp_path, monkeypatch, capsys):
-    paths, uri, _ = tiny_pipeline
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+def test_no_champion_yet_and_the_dvc_checkpoint_fallback(pipeline_store, tmp_path, monkeypatch, capsys):
+    paths, _, _ = pipeline_store
     registry = Registry(paths)
     gan = next(g for g in promote.GATES if g.stage == "gan").name
     if registry.alias_version(gan, "champion"):

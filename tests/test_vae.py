@@ -17,7 +17,7 @@ from oekaki.models import vae as vae_model
 from oekaki.models.vae import ConvVAE, VaeArgs, loss_terms
 from oekaki.pipeline import runner
 from oekaki.stages.vae import stage as vae
-from tests.conftest import TINY_JUDGE, workspace_with_judge
+from tests.conftest import TINY_JUDGE, experiment_in, workspace_with_judge
 
 TINY_VAE = [f"vae.{k}" for k in ("latent_size=8", "channels=[16,32]", "hidden=128", "epochs=15", "min_steps=0", "batch_size=64")]
 
@@ -47,14 +47,11 @@ def test_loss_terms_match_a_hand_computation():
 @pytest.fixture(scope="module")
 def trained(tiny_judge, tmp_path_factory):
     """The real stage through the runner (metrics, plots, provenance, MLflow) on the tiny profile."""
-    import os
-
     paths = workspace_with_judge(tmp_path_factory.mktemp("vae"), tiny_judge[0])
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{paths.root / 'mlflow.db'}"
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{paths.root / 'mlflow.db'}")
+        experiment_in(f"sqlite:///{paths.root / 'mlflow.db'}", paths.root / "mlartifacts")
         summary = runner.run_stage("vae", cfg_with(), paths, runner.RunContext("vae-test"))
-    finally:
-        del os.environ["MLFLOW_TRACKING_URI"]
     return paths, summary
 
 

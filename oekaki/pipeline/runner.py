@@ -8,14 +8,18 @@ entry points write the same files for the same params and data.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
 import logging
 import time
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 
 from oekaki.core import provenance, timing
 from oekaki.core.config import Config, flatten, section_params
+from oekaki.core.constants import NETWORK_PAINTERS
 from oekaki.core.errors import MissingInputError
 from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
@@ -23,6 +27,13 @@ from oekaki.core.paths import Paths
 log = logging.getLogger("oekaki.runner")
 
 STAGE_PACKAGE = "oekaki.stages"  # stage `x` of dvc.yaml runs `oekaki.stages.x.stage.run(cfg, paths, monitor)`
+# The stages that train a network (oekaki/models/loading.py's NETWORKS; a test keeps the two in
+# step): their MLflow runs also record MLflow's system metrics, sampled every SYSTEM_METRICS_S.
+TRAINING_STAGES = ("cnn", *NETWORK_PAINTERS)
+SYSTEM_METRICS_S = 10.0
+# How a stage uses the prepared data, for its MLflow dataset input (mlflow.data.context); default "training".
+DATA_CONTEXT = {"evaluate": "evaluation", "promote": "evaluation", "report": "report"}
+DATA_KEYS = ("train_images", "train_labels", "test_images", "test_labels")  # what TensorData.load reads and hashes
 
 
 def stage_names(paths: Paths | None = None) -> list[str]:
@@ -111,6 +122,45 @@ def check_inputs(stage: str, paths: Paths) -> None:
                 )
 
 
+def data_input(stage: str, cfg: Config, paths: Paths) -> dict | None:
+    """The prepared data `stage` reads (data/prepared.npz, when dvc.yaml lists it in its deps), for MLflow.
+
+    Its SHA-256 over the arrays (`TensorData.sha256`, metrics/download.json's `sha256`), the
+    file's MD5 (what dvc.lock records), the dataset's name and source (from metrics/download.json
+    when it describes this very data, else from params), and the arrays' dtypes and shapes.
+    None when the stage reads no prepared data, or when the file cannot be read (the stage
+    itself then fails with its own message).
+    """
+    from oekaki.core.io import arrays_sha256
+    from oekaki.pipeline import fingerprint
+
+    rel = paths.prepared.relative_to(paths.root).as_posix()
+    if rel not in fingerprint.dep_paths(paths, stage) or not paths.prepared.is_file():
+        return None
+    import numpy as np
+
+    try:
+        with np.load(paths.prepared, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in DATA_KEYS}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        log.warning("%s: not recorded as the MLflow dataset of stage %s: %s", rel, stage, exc)
+        return None
+    sha = arrays_sha256(arrays)
+    md5 = hashlib.md5(paths.prepared.read_bytes()).hexdigest()  # DVC's content hash, not a security use
+    made = read_json(paths.metrics("download")) if paths.metrics("download").is_file() else {}
+    if made.get("sha256") != sha:
+        made = {"dataset": cfg.data.dataset, "source": cfg.data.source}
+    return {
+        "name": str(made.get("dataset", cfg.data.dataset)),
+        "source": str(made.get("source", cfg.data.source)),
+        "path": rel,
+        "sha256": sha,
+        "md5": md5,
+        "context": DATA_CONTEXT.get(stage, "training"),
+        "arrays": {k: (str(a.dtype), list(a.shape)) for k, a in arrays.items()},
+    }
+
+
 def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
     """Run `stage`, write its metrics, plots and provenance, log it to MLflow; return a summary."""
     from threadpoolctl import threadpool_limits
@@ -135,7 +185,12 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         run_id = tracker.start_stage(stage, parent, params, tags)
         monitor = tracker.monitor(run_id)
     try:
-        with threadpool_limits(cfg.base.threads), timing.phase("stage_other"):  # what no inner phase claims
+        with timing.phase("mlflow_logging"):
+            data = data_input(stage, cfg, paths)
+            if data is not None:
+                tracker.log_dataset(run_id, data)
+        system = tracker.system_metrics(run_id, SYSTEM_METRICS_S) if stage in TRAINING_STAGES else contextlib.nullcontext()
+        with threadpool_limits(cfg.base.threads), system, timing.phase("stage_other"):  # what no inner phase claims
             result = module.run(cfg, paths, monitor)
     except BaseException:
         tracker.finish(run_id, "FAILED")

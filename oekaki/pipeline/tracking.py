@@ -6,12 +6,16 @@ figures, and tags for the git commit, the DVC stage and the Prefect flow run). U
 Prefect flow the parent is the flow's; under `dvc repro`, where each stage is its own
 process, the `source` stage mints the id and the first stage that logs creates the parent,
 so the stage runs of one `dvc repro` sit together under one parent as well.
+A stage run that reads the prepared data records it as a dataset input (its DVC version);
+the training stages' runs also carry MLflow's system metrics.
 Run ids are always passed explicitly (MLflow's fluent active run is per thread).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -24,6 +28,11 @@ from oekaki.core.paths import Paths
 EXPERIMENT = "oekaki"
 PIPELINE_TAG = "oekaki.pipeline_run_id"
 KIND_TAG = "oekaki.kind"
+DATA_TAG = "oekaki.data_sha256"  # run tag: the full SHA-256 of the prepared data the stage read
+DIGEST_CHARS = 36  # MLflow's limit on a dataset digest (MAX_DATASET_DIGEST_SIZE; the SQL column is 36 wide)
+SYSTEM_PREFIX = "system/"  # MLflow's system metrics: system/cpu_utilization_percentage, ...
+
+log = logging.getLogger("oekaki.tracking")
 
 
 def tracking_uri(paths: Paths) -> str:
@@ -87,6 +96,78 @@ class Tracker:
             self.client.log_batch(run.info.run_id, params=plist[i : i + 100])
         return run.info.run_id
 
+    def log_dataset(self, run_id: str, data: dict[str, Any]) -> None:
+        """Record the data a stage reads as an MLflow dataset input ("Datasets used" in the UI).
+
+        `data` is what `runner.data_input` returns. The digest is the prepared data's SHA-256
+        (the `sha256` of metrics/download.json, `TensorData.sha256`, what checkpoints record),
+        cut to MLflow's 36 characters; the full SHA-256 and the file's MD5 (what dvc.lock
+        records for data/prepared.npz) are in the dataset's source, its input tags and the
+        run tag `oekaki.data_sha256`, so a run can be traced to its DVC data version.
+        """
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        source = {"dvc_path": data["path"], "data_source": data["source"], "sha256": data["sha256"], "dvc_md5": data["md5"]}
+        features = [
+            {"name": k, "type": "tensor", "tensor-spec": {"dtype": dtype, "shape": [-1, *shape[1:]]}}
+            for k, (dtype, shape) in sorted(data["arrays"].items())
+        ]
+        dataset = Dataset(
+            name=data["name"],
+            digest=data["sha256"][:DIGEST_CHARS],
+            source_type="dvc",
+            source=json.dumps(source, sort_keys=True),
+            schema=json.dumps({"mlflow_tensorspec": {"features": json.dumps(features), "targets": None}}),
+            profile=json.dumps({"shapes": {k: list(shape) for k, (_, shape) in sorted(data["arrays"].items())}}),
+        )
+        tags = [
+            InputTag(MLFLOW_DATASET_CONTEXT, data["context"]),
+            InputTag("oekaki.sha256", data["sha256"]),
+            InputTag("oekaki.dvc_md5", data["md5"]),
+            InputTag("oekaki.dvc_path", data["path"]),
+        ]
+        self.client.log_inputs(run_id, datasets=[DatasetInput(dataset, tags)])
+        self.client.set_tag(run_id, DATA_TAG, data["sha256"])
+
+    @contextlib.contextmanager
+    def system_metrics(self, run_id: str, interval_s: float = 10.0):
+        """MLflow's built-in system metrics (CPU, memory, disk, network; GPU where one is) for `run_id`.
+
+        A daemon thread samples every `interval_s` seconds (MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL
+        overrides it) into `system/...` metrics. MLflow's monitor logs nothing for a run shorter
+        than one interval, so such a run gets one sample at the end (CPU: the mean since the
+        start). MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING=false turns it off.
+        """
+        if os.environ.get("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "").strip().lower() in ("false", "0"):
+            yield None
+            return
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        monitor = SystemMetricsMonitor(run_id, sampling_interval=interval_s, tracking_uri=tracking_uri(self.paths))
+        monitor.start()
+        try:
+            yield monitor
+        finally:
+            monitor.finish()
+            try:
+                if not any(k.startswith(SYSTEM_PREFIX) for k in self.client.get_run(run_id).data.metrics):
+                    self._last_system_sample(run_id, monitor)
+            except Exception as exc:  # system metrics must never fail a stage
+                log.warning("system metrics of run %s: last sample not logged: %s", run_id, exc)
+
+    def _last_system_sample(self, run_id: str, monitor) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        for m in monitor.monitors:
+            m.clear_metrics()  # drop the thread's first sample (psutil's first CPU reading is 0.0)
+        monitor.collect_metrics()
+        ts = int(time.time() * 1000)
+        values = monitor.aggregate_metrics()
+        self.client.log_batch(run_id, metrics=[Metric(SYSTEM_PREFIX + k, float(v), ts, 0) for k, v in sorted(values.items())])
+
     def monitor(self, run_id: str) -> StreamingMonitor:
         return StreamingMonitor(self.client, run_id, self.paths)
 
@@ -128,9 +209,12 @@ class Tracker:
     def log_model(self, run_id: str, name: str, checkpoint: Path) -> None:
         """Log a self-describing checkpoint and register it as model `name`.
 
-        Two forms: the checkpoint file itself (plain tensors, loads with weights_only=True),
-        and MLflow's `pt2` (torch.export) model with an input example, which MLflow serves
-        without unpickling Python code. Explicit pip requirements skip MLflow's slow inference.
+        Two forms: the checkpoint file itself (plain tensors, loads with weights_only=True;
+        what `Registry.checkpoint` and so `flows.sample` and the promotion gate load), and
+        MLflow's `pt2` model (torch.export: `data/model.pt2`, no pickled Python objects), asked
+        for explicitly since MLflow's default is pickle on Databricks. MLflow loads it only
+        after checking the archive holds no pickle payload. Explicit pip requirements skip
+        MLflow's slow inference of them.
         """
         import mlflow
         import torch
@@ -145,6 +229,7 @@ class Tracker:
                 model,
                 name=name,
                 input_example=example,
+                serialization_format="pt2",
                 registered_model_name=name,
                 pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"],
             )

@@ -1,0 +1,78 @@
+"""MLflow lineage on the tiny pipeline's store: every stage run that reads data/prepared.npz
+records it as an MLflow dataset input tied to its DVC version (the data's SHA-256 and the
+file's MD5), and the training stages record MLflow's system metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from oekaki.core.io import read_json
+from oekaki.core.training import TensorData, load_checkpoint
+from oekaki.models.loading import NETWORKS
+from oekaki.pipeline import fingerprint, runner
+from oekaki.pipeline.tracking import DATA_TAG, DIGEST_CHARS, EXPERIMENT, PIPELINE_TAG
+
+
+@pytest.fixture(scope="module")
+def stage_runs(tiny_pipeline):
+    """stage -> its MLflow run (fetched one by one: get_run carries the dataset inputs)."""
+    paths, uri, pipeline_run_id = tiny_pipeline
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    found = client.search_runs([exp.experiment_id], f"tags.`{PIPELINE_TAG}` = '{pipeline_run_id}' and tags.`oekaki.kind` = 'stage'")
+    return paths, {r.info.run_name: client.get_run(r.info.run_id) for r in found}
+
+
+def test_each_stage_that_reads_the_data_records_it_as_an_mlflow_dataset(stage_runs):
+    paths, runs = stage_runs
+    sha = TensorData.load(paths.prepared, torch.device("cpu")).sha256
+    made = read_json(paths.metrics("download"))
+    assert made["sha256"] == sha  # one SHA-256 for the data: download's metrics, TensorData, the checkpoints
+    md5 = hashlib.md5(paths.prepared.read_bytes()).hexdigest()  # what dvc.lock records for the file
+    readers = {s for s in runner.stage_names(paths) if "data/prepared.npz" in fingerprint.dep_paths(paths, s)}
+    assert readers == {"gmm", "cnn", "vae", "gan", "diffusion", "evaluate", "promote", "report"}
+    assert set(runs) == readers | {"download"}
+    for stage, run in runs.items():
+        inputs = run.inputs.dataset_inputs
+        if stage not in readers:
+            assert inputs == [], stage
+            continue
+        assert len(inputs) == 1, stage
+        dataset, tags = inputs[0].dataset, {t.key: t.value for t in inputs[0].tags}
+        assert dataset.digest == sha[:DIGEST_CHARS] and len(dataset.digest) == 36, stage  # MLflow's limit on a digest
+        assert dataset.name == made["dataset"] == "mnist" and dataset.source_type == "dvc"
+        source = json.loads(dataset.source)
+        assert source == {"dvc_path": "data/prepared.npz", "data_source": made["source"], "sha256": sha, "dvc_md5": md5}, stage
+        assert tags["oekaki.sha256"] == sha and tags["oekaki.dvc_md5"] == md5 and tags["oekaki.dvc_path"] == "data/prepared.npz"
+        assert tags["mlflow.data.context"] == runner.DATA_CONTEXT.get(stage, "training")
+        assert run.data.tags[DATA_TAG] == sha
+        features = json.loads(json.loads(dataset.schema)["mlflow_tensorspec"]["features"])
+        assert [f["name"] for f in features] == sorted(runner.DATA_KEYS)
+    for stage in runner.TRAINING_STAGES:  # the models registered from these runs were trained on that very data
+        assert load_checkpoint(paths.final_model(stage))["data_sha256"] == sha
+
+
+def test_training_stages_record_mlflow_system_metrics(stage_runs):
+    _, runs = stage_runs
+    assert set(runner.TRAINING_STAGES) == set(NETWORKS)  # the stages that train a network
+    for stage, run in runs.items():
+        system = {k: v for k, v in run.data.metrics.items() if k.startswith("system/")}
+        if stage not in runner.TRAINING_STAGES:
+            assert system == {}, stage
+            continue
+        assert 0 <= system["system/cpu_utilization_percentage"] <= 100, (stage, system)
+        assert system["system/system_memory_usage_megabytes"] > 0, (stage, system)
+
+
+def test_a_stage_reading_no_prepared_data_logs_no_dataset(stage_runs):
+    paths, _ = stage_runs
+    from oekaki.core.config import load_config
+
+    cfg = load_config(paths.params)
+    assert runner.data_input("download", cfg, paths) is None  # download writes it; it reads none
+    assert runner.data_input("gmm", cfg, paths)["sha256"] == read_json(paths.metrics("download"))["sha256"]
