@@ -18,10 +18,8 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-## run: the whole pipeline with `dvc repro` on the defaults in params.yaml (dvc.yaml's code deps regenerated from the imports first)
+## run: the whole pipeline with `dvc repro` on the defaults in params.yaml (params validated and dvc.yaml's code deps regenerated from the imports first, in the same process)
 run: venv
-	$(PY) -m oekaki check-config
-	$(PY) -m oekaki.pipeline.code_deps --write
 	$(PY) -m oekaki repro
 
 ## flow: the same pipeline as a Prefect flow (ARGS="--set gmm.n_artworks=500")

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     st = sub.add_parser("stage", help="run one pipeline stage (what dvc.yaml calls)")
     st.add_argument("name", choices=runner.stage_names())
     sub.add_parser("check-config", help="validate params.yaml and exit")
-    rp = sub.add_parser("repro", help="`dvc repro` under the project lock (what `make run` calls)")
+    rp = sub.add_parser("repro", help="check params, regenerate dvc.yaml's code deps, then `dvc repro` under the project lock")
     rp.add_argument("dvc_args", nargs=argparse.REMAINDER, help="passed on to `dvc repro` (any of its options: --force, --dry, ...)")
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["repro"]:  # everything after `repro` is dvc's, options included (REMAINDER stops at a leading option)
@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         wait_s = cfg.orchestration.lock_wait_s
         if args.command == "repro":
+            from oekaki.pipeline import code_deps
+
+            for line in code_deps.write(paths.root):  # dvc.yaml's code deps follow the imports
+                print(f"updated: {line}", file=sys.stderr)
             with project_lock(paths, "make run (dvc repro)", wait_s):
                 return subprocess.run([sys.executable, "-m", "dvc", "repro", *args.dvc_args], cwd=paths.root).returncode
         with project_lock(paths, f"dvc repro, stage {args.name}", wait_s):
