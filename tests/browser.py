@@ -4,8 +4,10 @@ Talks the Chrome DevTools Protocol over a websocket (the `websockets` package, n
 driver to download): chromium starts with its own throw-away profile and a debugging port
 on 127.0.0.1, loads the page, and we collect console errors, uncaught exceptions, every
 network request that is not the page itself or an embedded data: URI, each image's decoded
-size, the section ids and headings, and a screenshot of the top of the page. The browser
-process is always stopped, even when a check fails.
+size, the section ids and headings, and a screenshot of the top of the page (check_page). `Browser`
+drives a live page for the app's test: JavaScript, mouse events (Input.dispatchMouseEvent, which
+the page gets as pointer events), screenshots. The browser process is always stopped, even when a
+check fails.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import threading
 import time
 from pathlib import Path
@@ -391,6 +392,7 @@ def test_serve_binds_127_0_0_1_and_a_free_port_by_default():
     try:
         host, port = sock.getsockname()
         assert host == "127.0.0.1" and port > 0 and url_of(sock) == f"http://127.0.0.1:{port}/"
+        assert sock.proto == socket.IPPROTO_TCP  # so asyncio sets TCP_NODELAY: no 40 ms delayed-ACK stall per answer
     finally:
         sock.close()
     from oekaki.app.serve import main

@@ -92,9 +92,9 @@ class Models:
         self.vae = None
         self.painters: dict[str, Painter] = {}
         with tempfile.TemporaryDirectory(prefix="oekaki-app-") as tmp:
-            if (ckpt := self._checkpoint("cnn", Path(tmp))) is not None:
-                self.judge = Judge.from_checkpoint(ckpt)
-            networks = {k: self._network(k, Path(tmp)) for k in {"vae", *painter_names()} - {"gmm"}}
+            self.judge = self._network("cnn", Path(tmp), Judge.from_checkpoint)
+            kinds = ("vae", *(p for p in painter_names() if p not in ("gmm", "vae")))  # a fixed order, the one the notices use
+            networks = {k: self._network(k, Path(tmp)) for k in kinds}
         self.vae = networks.get("vae")
         for name in painter_names():
             if name == "gmm":
@@ -116,18 +116,22 @@ class Models:
         except (ModelUnavailable, CheckpointError, OSError) as exc:
             self.missing[kind] = str(exc)
             return None
+        except Exception as exc:  # the registry itself failed (a server that is down, a store of another version): no crash
+            first = (str(exc).splitlines() or [""])[0]
+            self.missing[kind] = f"the MLflow registry could not be read ({type(exc).__name__}: {first})"
+            return None
         url = run_url(self.ui_url, found.experiment_id, found.run_id) if found.run_id and found.experiment_id else None
         path = None if found.from_registry else found.relative
         self.sources[kind] = Source(kind, found.name, found.version, found.alias, found.run_id, url, path, found.notice)
         return ckpt
 
-    def _network(self, kind: str, tmp: Path):
+    def _network(self, kind: str, tmp: Path, rebuild=load_network):
         ckpt = self._checkpoint(kind, tmp)
         if ckpt is None:
             return None
         try:
-            return load_network(ckpt)
-        except (KeyError, RuntimeError, ValueError) as exc:  # weights that do not fit the network this code builds
+            return rebuild(ckpt)
+        except (KeyError, TypeError, RuntimeError, ValueError) as exc:  # weights or args that do not fit the network this code builds
             self.missing[kind] = f"{self.sources.pop(kind).text()}: cannot be rebuilt ({exc})"
             return None
 
