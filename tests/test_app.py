@@ -6,6 +6,8 @@ The API tests use FastAPI's TestClient; the browser test starts the app with uvi
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 import shutil
 import socket
@@ -82,18 +84,12 @@ def test_the_canvas_reads_dark_ink_on_light_paper_and_transparent_paper():
     assert np.array_equal(light, ink)
     rgba = np.zeros((280, 280, 4), np.uint8)
     rgba[..., 3] = ink  # black ink on a transparent canvas
-    import base64
-    import io
-
     buf = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
     assert np.array_equal(drawing.decode_canvas(drawing.PNG_PREFIX + base64.b64encode(buf.getvalue()).decode()), ink)
 
 
 def _data_url(img: Image.Image, fmt: str, prefix: str = drawing.PNG_PREFIX) -> str:
-    import base64
-    import io
-
     buf = io.BytesIO()
     img.save(buf, format=fmt)
     return prefix + base64.b64encode(buf.getvalue()).decode()
