@@ -7,7 +7,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: run test test-slow flow serve trigger ui bench bench-diffusion format clean venv
+.PHONY: run test test-slow flow serve trigger ui app bench bench-diffusion format clean venv
 PREFECT_PORT ?= 4200
 MLFLOW_PORT ?= 5000
 
@@ -38,6 +38,10 @@ trigger: venv
 ## ui: the MLflow UI on 127.0.0.1 against the project's store (one worker, no job runners: ~490 MB)
 ui: venv
 	$(PY) -m oekaki.pipeline.servers mlflow-ui --port $(MLFLOW_PORT)
+
+## app: the draw-it-yourself page on 127.0.0.1 (a free port, printed; APP_PORT=8000, APP_HOST, APP_ROOT=<trained checkout>)
+app: venv
+	$(PY) -m oekaki.app
 
 ## test: lint, then the default test suite (slow-marked tests excluded); installs chromium if missing (root)
 test: venv

@@ -26,42 +26,20 @@ from pathlib import Path
 import numpy as np
 
 from oekaki.core.paths import Paths, project_paths
+from oekaki.pipeline.champions import ModelUnavailable, resolve
 from oekaki.pipeline.env import apply_tool_defaults
 
-REGISTERED = {"gan": "gan-generator", "vae": "vae", "diffusion": "diffusion", "cnn": "cnn-classifier"}
 PAINTERS = ("gan", "vae", "diffusion")  # what --model accepts
 
 
-class SampleError(ValueError):
+class SampleError(ModelUnavailable):
     pass
 
 
 def resolve_checkpoint(paths: Paths, model: str, version: str | None, alias: str, tmp: Path) -> tuple[Path, str]:
     """(checkpoint file, where it came from) for `model`: registry version/alias, else the DVC-tracked file."""
-    from oekaki.pipeline.tracking import NoSuchModel, Registry, tracking_uri
-
-    name = REGISTERED[model]
-    registry = Registry(paths)
-    versions = registry.versions(name)
-    if not versions:
-        local = paths.final_model(model)
-        if version is not None:
-            raise SampleError(f"model {name!r} is not in the registry {tracking_uri(paths)}, so there is no version {version}")
-        if not local.is_file():
-            raise SampleError(f"model {name!r} is not in the registry {tracking_uri(paths)} and {local} is missing: run `make run` first")
-        return local, f"{local.relative_to(paths.root)} (DVC-tracked; no registry entry for {name})"
-    via = ""
-    if version is None:
-        version, via = registry.alias_version(name, alias), f" (@{alias})"
-        if version is None:
-            raise SampleError(
-                f"model {name!r} has no {alias!r} yet (versions {', '.join(versions)}): run a retraining "
-                f"(`make trigger`), or pass --version N"
-            )
-    try:
-        return registry.checkpoint(name, version, tmp), f"models:/{name}/{version}{via}"
-    except NoSuchModel as exc:
-        raise SampleError(f"{exc} (versions {', '.join(versions)})") from exc
+    found = resolve(paths, model, tmp, version, alias)
+    return found.path, found.describe()
 
 
 def read_digit(path: Path) -> np.ndarray:
@@ -102,12 +80,7 @@ def draw(args: argparse.Namespace, paths: Paths, tmp: Path) -> tuple[np.ndarray,
         from oekaki.models.vae import style_transfer
 
         source = read_digit(Path(args.style_from))
-        try:
-            judge_ckpt, _ = resolve_checkpoint(paths, "cnn", None, "champion", tmp)
-        except SampleError:
-            if not paths.cnn_model.is_file():
-                raise
-            judge_ckpt = paths.cnn_model  # no champion classifier yet: the DVC-tracked one reads the label
+        judge_ckpt = resolve(paths, "cnn", tmp, fallback_without_alias=True).path  # no champion yet: the DVC-tracked one
         source_label = int(Judge.load(judge_ckpt).judge(source[None]).probs.argmax())
         rows = style_transfer(model, torch.from_numpy(source[None]), torch.tensor([source_label]))[0]  # (10, 28, 28)
         picked = rows[[args.label]] if args.label is not None else rows
@@ -172,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             images, per_row, where = draw(args, paths, Path(tmp))
         write_png(images, per_row, args.out)
-    except (SampleError, CheckpointError, FileNotFoundError) as exc:
+    except (ModelUnavailable, CheckpointError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{args.out}: {len(images)} images from {where}")

@@ -1,6 +1,6 @@
 """The tree explains the architecture: layers import downward only, no cycles, no stage imports another.
 
-Layers, highest first: flows -> tasks and the CLI -> oekaki.pipeline -> oekaki.stages ->
+Layers, highest first: flows and oekaki.app -> tasks and the CLI -> oekaki.pipeline -> oekaki.stages ->
 oekaki.models, oekaki.data -> oekaki.core. Imports are read with `ast`, function-level ones
 included (oekaki/pipeline/code_deps.py), so a lazy import cannot hide a cycle.
 """
@@ -18,6 +18,7 @@ STAGES = fingerprint.stage_names(project_paths())
 
 LAYERS = [  # (module prefix, rank): a module may import its own rank or lower
     ("flows", 5),
+    ("oekaki.app", 5),  # the draw-it-yourself app: at the flows level (registry through oekaki.pipeline)
     ("tasks", 4),
     ("oekaki.__main__", 4),
     ("oekaki.pipeline", 3),

@@ -25,8 +25,9 @@ from pathlib import Path
 PROJECT_PACKAGES = ("oekaki", "flows", "tasks")
 STAGE_PACKAGE = "oekaki.stages"
 # Runs stages, records them, never changes a number they compute: the runner (writes a stage's
-# returned metrics verbatim), DVC and MLflow bookkeeping, the lock, isolation, servers, alerts.
-EXEMPT_PACKAGES = ("oekaki.pipeline", "oekaki.__main__", "flows", "tasks")
+# returned metrics verbatim), DVC and MLflow bookkeeping, the lock, isolation, servers, alerts;
+# and the draw-it-yourself app (oekaki/app), which only loads trained models.
+EXEMPT_PACKAGES = ("oekaki.pipeline", "oekaki.__main__", "oekaki.app", "flows", "tasks")
 CODE_PREFIX = "oekaki/"  # deps under this prefix are code deps, rewritten by --write
 
 

@@ -40,6 +40,14 @@ def tracking_uri(paths: Paths) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{paths.mlflow_db}"
 
 
+def store_exists(paths: Paths) -> bool:
+    """Whether there is a store to read: MLFLOW_TRACKING_URI is set, or the project's SQLite file exists.
+
+    Opening a missing SQLite store would create it (and its tables): a reader checks first.
+    """
+    return bool(os.environ.get("MLFLOW_TRACKING_URI")) or paths.mlflow_db.is_file()
+
+
 def _client(paths: Paths):
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow.tracking import MlflowClient
@@ -287,6 +295,16 @@ class Registry:
         folder = Path(dest) / f"{name}-v{version}"
         folder.mkdir(parents=True, exist_ok=True)
         return Path(self.client.download_artifacts(mv.run_id, "checkpoint/model.pt", str(folder)))
+
+    def run_of(self, name: str, version: str) -> tuple[str, str]:
+        """(run id, experiment id) of the run that logged model version `version`."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            run_id = self.client.get_model_version(name, str(version)).run_id
+            return run_id, self.client.get_run(run_id).info.experiment_id
+        except MlflowException as exc:
+            raise NoSuchModel(f"model {name!r} version {version!r}: its run is gone from {tracking_uri(self.paths)}") from exc
 
 
 class StreamingMonitor:

@@ -1,0 +1,326 @@
+// The draw-it-yourself page: a canvas, the judge's reading, the VAE's styles, the painters. No library, no network but this app.
+"use strict";
+
+const BRUSH = 22; // pixels on the 280-pixel canvas: about 2 pixels once scaled into MNIST's 20-pixel box
+const $ = (sel) => document.querySelector(sel);
+const state = { lang: "en", words: {}, info: null, strokes: [], current: null, asked: 0 };
+
+// ------------------------------------------------------------------ words
+function word(key, fields = {}) {
+  const table = state.words[state.lang] || {};
+  const text = table[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (name in fields ? String(fields[name]) : `{${name}}`));
+}
+
+function setText(el, key, fields = {}) {
+  el.dataset.t = key;
+  el.dataset.f = JSON.stringify(fields);
+  el.textContent = word(key, fields);
+  return el;
+}
+
+function applyLanguage(lang) {
+  state.lang = lang;
+  document.documentElement.lang = lang;
+  document.title = `oekaki: ${word("app_title")}`;
+  for (const el of document.querySelectorAll("[data-t]")) {
+    el.textContent = word(el.dataset.t, el.dataset.f ? JSON.parse(el.dataset.f) : {});
+  }
+  for (const opt of document.querySelectorAll("#painter option")) {
+    opt.textContent = painterName(opt.value) + (opt.disabled ? ` ${word("painter_missing")}` : "");
+  }
+  try { localStorage.setItem("oekaki-lang", lang); } catch (_) { /* private mode */ }
+}
+
+function painterName(name) {
+  const key = `row_${name}`;
+  return (state.words[state.lang] || {})[key] ? word(key) : name.toUpperCase();
+}
+
+// ------------------------------------------------------------------ images
+function greyCanvas(rows, title) {
+  const h = rows.length, w = rows[0].length;
+  const canvas = document.createElement("canvas");
+  canvas.width = w;
+  canvas.height = h;
+  canvas.className = "px";
+  if (title) canvas.title = title;
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(w, h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const v = rows[y][x], i = 4 * (y * w + x);
+      img.data[i] = img.data[i + 1] = img.data[i + 2] = v;
+      img.data[i + 3] = 255;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  return canvas;
+}
+
+function showGrid(el, images, captions) {
+  el.replaceChildren(
+    ...images.map((rows, i) => {
+      const fig = document.createElement("figure");
+      fig.append(greyCanvas(rows));
+      if (captions) {
+        const cap = document.createElement("figcaption");
+        cap.textContent = captions[i];
+        fig.append(cap);
+      }
+      return fig;
+    }),
+  );
+}
+
+function showSource(el, source) {
+  el.replaceChildren();
+  if (!source) return;
+  const line = document.createElement("span");
+  if (source.version) {
+    setText(line, "src_registry", { name: source.name, version: source.version, alias: source.alias ? ` (@${source.alias})` : "" });
+  } else {
+    setText(line, source.kind === "gmm" ? "src_file" : "src_dvc", { path: source.path });
+  }
+  el.append(line);
+  if (source.run_url) {
+    const link = document.createElement("a");
+    link.href = source.run_url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    const label = document.createElement("span");
+    setText(label, "col_run");
+    link.append(label, ` ${source.run_id.slice(0, 8)}`);
+    el.append(" · ", link);
+  }
+}
+
+function status(el, key, fields = {}, isError = false) {
+  setText(el, key, fields);
+  el.classList.toggle("error", isError);
+  el.hidden = false;
+}
+
+// ------------------------------------------------------------------ API
+class ApiError extends Error {}
+
+async function post(url, body) {
+  const t0 = performance.now();
+  const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  let data;
+  try { data = await r.json(); } catch (_) { data = { error: `${r.status} ${r.statusText}` }; }
+  if (!r.ok) throw new ApiError(data.error || `${r.status} ${r.statusText}`);
+  return [data, Math.round(performance.now() - t0)];
+}
+
+const ms = (x) => x.toFixed(1);
+
+// ------------------------------------------------------------------ the canvas
+const pad = () => $("#pad");
+
+function redraw() {
+  const c = pad(), ctx = c.getContext("2d");
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, c.width, c.height);
+  ctx.strokeStyle = "#000";
+  ctx.lineWidth = BRUSH;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  for (const s of state.strokes) {
+    ctx.beginPath();
+    ctx.moveTo(s[0].x, s[0].y);
+    if (s.length === 1) ctx.lineTo(s[0].x + 0.01, s[0].y); // a dot
+    for (const p of s.slice(1)) ctx.lineTo(p.x, p.y);
+    ctx.stroke();
+  }
+}
+
+function point(e) {
+  const c = pad(), r = c.getBoundingClientRect();
+  return { x: ((e.clientX - r.left) * c.width) / r.width, y: ((e.clientY - r.top) * c.height) / r.height };
+}
+
+function setUpCanvas() {
+  const c = pad();
+  c.addEventListener("pointerdown", (e) => {
+    if (e.pointerType === "mouse" && e.button !== 0) return;
+    c.setPointerCapture(e.pointerId);
+    state.current = [point(e)];
+    state.strokes.push(state.current);
+    redraw();
+    e.preventDefault();
+  });
+  c.addEventListener("pointermove", (e) => {
+    if (!state.current) return;
+    const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
+    for (const ev of events.length ? events : [e]) state.current.push(point(ev));
+    redraw();
+  });
+  const end = () => {
+    if (!state.current) return;
+    state.current = null;
+    ask();
+  };
+  c.addEventListener("pointerup", end);
+  c.addEventListener("pointercancel", end);
+  $("#undo").addEventListener("click", () => { state.strokes.pop(); redraw(); ask(); });
+  $("#clear").addEventListener("click", () => { state.strokes = []; redraw(); ask(); });
+  redraw();
+}
+
+function resetAnswers() {
+  status($("#judge-status"), "start");
+  for (const id of ["#judge-answer"]) $(id).hidden = true;
+  for (const id of ["#probs", "#maps1", "#maps2", "#judge-source", "#style-grid", "#style-source"]) $(id).replaceChildren();
+  $("#style-status").hidden = true;
+  const seen = $("#seen");
+  seen.getContext("2d").clearRect(0, 0, seen.width, seen.height);
+}
+
+// ------------------------------------------------------------------ answers
+async function ask() {
+  const asked = ++state.asked;
+  if (!state.strokes.length) { resetAnswers(); return; }
+  const image = pad().toDataURL("image/png");
+  await Promise.all([askJudge(image, asked), askStyle(image, asked)]);
+}
+
+async function askJudge(image, asked) {
+  const el = $("#judge-status");
+  try {
+    const [r, rt] = await post("/api/judge", { image });
+    if (asked !== state.asked) return; // a newer stroke is on its way
+    const seen = $("#seen");
+    seen.getContext("2d").drawImage(greyCanvas(r.digit), 0, 0);
+    const answer = $("#judge-answer");
+    setText(answer, "judge_answer", { label: r.label, prob: `${(100 * r.probs[r.label]).toFixed(1)} %` });
+    answer.dataset.label = r.label;
+    answer.hidden = false;
+    showBars(r.probs, r.label);
+    for (const block of r.maps.slice(0, 2)) {
+      const target = $(`#maps${block.block}`);
+      target.replaceChildren(...block.channels.map((rows, i) => greyCanvas(rows, `block ${block.block} channel ${i}`)));
+    }
+    status(el, "took_one", { ms: ms(r.ms), rt });
+    showSource($("#judge-source"), r.source);
+  } catch (err) {
+    if (asked === state.asked) fail(el, err);
+  }
+}
+
+function showBars(probs, top) {
+  const bars = $("#probs");
+  bars.replaceChildren();
+  probs.forEach((p, digit) => {
+    const d = document.createElement("span");
+    d.className = "digit";
+    d.textContent = digit;
+    const track = document.createElement("div");
+    track.className = "track";
+    const fill = document.createElement("div");
+    fill.className = "fill" + (digit === top ? " top" : "");
+    fill.style.width = `${(100 * p).toFixed(2)}%`;
+    track.dataset.digit = digit;
+    track.dataset.prob = p;
+    track.classList.add("bar");
+    track.append(fill);
+    const pct = document.createElement("span");
+    pct.className = "pct";
+    pct.textContent = `${(100 * p).toFixed(1)} %`;
+    bars.append(d, track, pct);
+  });
+}
+
+async function askStyle(image, asked) {
+  const el = $("#style-status");
+  try {
+    const [r, rt] = await post("/api/style", { image });
+    if (asked !== state.asked) return;
+    showGrid($("#style-grid"), r.images, r.images.map((_, i) => String(i)));
+    status(el, "took_one", { ms: ms(r.ms), rt });
+    showSource($("#style-source"), r.source);
+  } catch (err) {
+    if (asked === state.asked) fail(el, err);
+  }
+}
+
+async function askPainter(e) {
+  e.preventDefault();
+  const el = $("#paint-status");
+  const painter = $("#painter").value, label = Number($("#digit").value), n = Number($("#count").value);
+  const seed = crypto.getRandomValues(new Uint32Array(1))[0];
+  try {
+    const [r, rt] = await post("/api/paint", { painter, label, n, seed });
+    showGrid($("#paint-grid"), r.images);
+    status(el, "took", { n: r.images.length, ms: ms(r.ms), rt });
+    $("#paint-note").hidden = r.conditional;
+    showSource($("#paint-source"), r.source);
+  } catch (err) {
+    fail(el, err);
+  }
+}
+
+function fail(el, err) {
+  status(el, "error", { message: err instanceof ApiError ? err.message : String(err) }, true);
+}
+
+// ------------------------------------------------------------------ start
+function showNotices(info) {
+  const list = $("#notices");
+  list.replaceChildren();
+  for (const n of info.notices) {
+    const li = document.createElement("li");
+    setText(li, "notice_fallback", { name: n.name, path: n.path });
+    li.title = n.detail || "";
+    li.className = "fallback";
+    list.append(li);
+  }
+  for (const [kind, reason] of Object.entries(info.missing)) {
+    const li = document.createElement("li");
+    setText(li, "notice_missing", { kind, reason });
+    li.className = "missing";
+    list.append(li);
+  }
+}
+
+function setUpPainters(info) {
+  const select = $("#painter");
+  select.replaceChildren(
+    ...info.painters.map((p) => {
+      const opt = document.createElement("option");
+      opt.value = p.name;
+      opt.disabled = !p.available;
+      return opt;
+    }),
+  );
+  const first = info.painters.find((p) => p.available);
+  if (first) select.value = first.name;
+  $("#digit").replaceChildren(
+    ...Array.from({ length: info.n_classes }, (_, d) => {
+      const opt = document.createElement("option");
+      opt.value = opt.textContent = String(d);
+      return opt;
+    }),
+  );
+  $("#count").max = info.limits.max_samples;
+  $("#paint-form").addEventListener("submit", askPainter);
+}
+
+async function start() {
+  const r = await fetch("/api/info");
+  const info = await r.json();
+  state.info = info;
+  state.words = info.words;
+  showNotices(info);
+  setUpPainters(info);
+  setUpCanvas();
+  const asked = new URLSearchParams(location.search).get("lang");
+  let saved = null;
+  try { saved = localStorage.getItem("oekaki-lang"); } catch (_) { /* private mode */ }
+  const lang = [asked, saved].find((l) => l && l in info.words) || (navigator.language.startsWith("ja") ? "ja" : "en");
+  applyLanguage(lang);
+  $("#lang-switch").addEventListener("click", () => applyLanguage(state.lang === "en" ? "ja" : "en"));
+  document.body.dataset.ready = "true";
+}
+
+document.addEventListener("DOMContentLoaded", start);
