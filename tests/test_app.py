@@ -232,6 +232,12 @@ def test_every_painter_answers_like_the_pipelines_sampler(champion, painter):
     assert np.array_equal(images, expected)
     again = client.post("/api/paint", json={"painter": painter, "label": 7, "n": 12, "seed": 5}).json()
     assert again["images"] == body["images"]  # the same seed draws the same digits
+    if painter == "diffusion":  # the noise-to-digit path of the first drawing: noise first, that very drawing last
+        path = to_array(body["path"])
+        assert path.shape == (8, 28, 28) and np.array_equal(path[-1], images[0])
+        assert 100 < path[0].mean() < 155 and path[0].std() > 60  # Gaussian noise in pixels, not a digit
+    else:
+        assert "path" not in body
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,16 @@ class Painter:
     source: Source
     conditional: bool
     sample: Any  # (labels or None, n, seed) -> uint8 (n, 28, 28)
+    path: Any = None  # (label, seed) -> uint8 (points, 28, 28): the first drawing's way from noise (diffusion)
+
+
+def noise_to_digit(model, label: int, seed: int) -> np.ndarray:
+    """The diffusion painter's first drawing for (label, seed) at ~8 points of its path, noise first (as the report's figure)."""
+    from oekaki.models import diffusion
+
+    noise, y, gen = diffusion.start(model, 1, np.array([label]), seed)
+    steps = diffusion.sample_path(model, y, noise, model.args.sample_steps, model.args.guidance, gen=gen)
+    return np.concatenate([diffusion.to_pixels(x) for x in steps])
 
 
 def grey(x: torch.Tensor | np.ndarray) -> list:
@@ -102,7 +112,11 @@ class Models:
             elif (model := networks.get(name)) is not None:
                 generate = NETWORKS[name].generate
                 self.painters[name] = Painter(
-                    name, self.sources[name], model.args.conditional, lambda labels, n, seed, m=model, g=generate: g(m, n, labels, seed)
+                    name,
+                    self.sources[name],
+                    model.args.conditional,
+                    lambda labels, n, seed, m=model, g=generate: g(m, n, labels, seed),
+                    (lambda label, seed, m=model: noise_to_digit(m, label, seed)) if name == "diffusion" else None,
                 )
         self._warm_up()
 
@@ -204,7 +218,9 @@ class Models:
             start = time.perf_counter()
             images = painter.sample(labels, n, seed)
             ms = (time.perf_counter() - start) * 1000
-        return {"images": images.tolist(), "conditional": painter.conditional, "ms": ms, "source": self.source(name)}
+            path = painter.path(label, seed).tolist() if painter.path is not None else None
+        answer = {"images": images.tolist(), "conditional": painter.conditional, "ms": ms, "source": self.source(name)}
+        return answer | ({"path": path} if path is not None else {})
 
     def source(self, kind: str) -> dict[str, Any]:
         return self.sources[kind].as_json()

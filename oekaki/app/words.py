@@ -70,6 +70,14 @@ W: dict[str, dict[str, str]] = {
     "notice_missing": {"en": "{kind}: not available. {reason}", "ja": "{kind}：利用できません。{reason}"},
     "error": {"en": "Error: {message}", "ja": "エラー：{message}"},
     "painter_missing": {"en": "(not available)", "ja": "（利用できません）"},
+    "h_path": {"en": "From noise to a digit", "ja": "ノイズから数字へ"},
+    "cap_path": {
+        "en": "The diffusion painter's first drawing at points along its path: it starts from random pixels and removes noise "
+        "step by step.",
+        "ja": "拡散モデルの画家が描いた最初の 1 枚を、道のりの途中で並べました。ランダムな画素から始めて、少しずつノイズを取り除きます。",
+    },
+    "path_noise": {"en": "noise", "ja": "ノイズ"},
+    "path_digit": {"en": "digit", "ja": "数字"},
 }
 
 

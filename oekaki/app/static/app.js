@@ -252,6 +252,8 @@ async function askPainter(e) {
   try {
     const [r, rt] = await post("/api/paint", { painter, label, n, seed });
     showGrid($("#paint-grid"), r.images);
+    $("#path-block").hidden = !r.path;
+    if (r.path) showGrid($("#path-grid"), r.path, r.path.map((_, i) => (i === 0 ? word("path_noise") : i === r.path.length - 1 ? word("path_digit") : "")));
     status(el, "took", { n: r.images.length, ms: ms(r.ms), rt });
     $("#paint-note").hidden = r.conditional;
     showSource($("#paint-source"), r.source);
