@@ -234,7 +234,8 @@ def test_every_painter_answers_like_the_pipelines_sampler(champion, painter):
     assert again["images"] == body["images"]  # the same seed draws the same digits
     if painter == "diffusion":  # the noise-to-digit path of the first drawing: noise first, that very drawing last
         path = to_array(body["path"])
-        assert path.shape == (8, 28, 28) and np.array_equal(path[-1], images[0])
+        steps = read_json(paths.metrics("diffusion"))["sample_steps"]
+        assert path.shape == (min(8, steps + 1), 28, 28) and np.array_equal(path[-1], images[0])
         assert 100 < path[0].mean() < 155 and path[0].std() > 60  # Gaussian noise in pixels, not a digit
     else:
         assert "path" not in body
@@ -309,7 +310,7 @@ def test_no_champion_in_the_registry_falls_back_to_the_dvc_checkpoints_with_a_no
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")  # no registry entry at all
     client, _ = _client(paths)
     notices = client.get("/api/info").json()["notices"]
-    assert [n["detail"] for n in notices] == [f"no registry entry for {n}" for n in ("cnn-classifier", "vae", "gan-generator")]
+    assert [n["detail"] for n in notices] == [f"no registry entry for {n}" for n in ("cnn-classifier", "vae", "gan-generator", "diffusion")]
 
 
 def test_a_missing_model_is_a_message_and_a_503_not_a_crash(tiny_pipeline, tmp_path, monkeypatch):
@@ -321,8 +322,8 @@ def test_a_missing_model_is_a_message_and_a_503_not_a_crash(tiny_pipeline, tmp_p
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
     client, _ = _client(Paths(root))
     info = client.get("/api/info").json()
-    assert set(info["missing"]) == {"cnn", "gan"} and "run `make run` first" in info["missing"]["gan"]
-    assert {p["name"]: p["available"] for p in info["painters"]} == {p: p != "gan" for p in painter_names()}
+    assert set(info["missing"]) == {"cnn", "gan", "diffusion"} and "run `make run` first" in info["missing"]["gan"]
+    assert {p["name"]: p["available"] for p in info["painters"]} == {p: p not in ("gan", "diffusion") for p in painter_names()}
     assert client.get("/").status_code == 200
     r = client.post("/api/paint", json={"painter": "gan", "label": 7})
     assert r.status_code == 503 and "the gan model is not available" in r.json()["error"]

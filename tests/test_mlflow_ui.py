@@ -44,7 +44,7 @@ def test_rest_api_lists_pipeline_stage_runs_epochs_and_models(ui):
     assert {"download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate", "promote", "report"} <= names
     parent = next(r for r in mine if r["info"]["run_name"].startswith("pipeline "))
     children = [r for r in mine if {"key": "mlflow.parentRunId", "value": parent["info"]["run_id"]} in r["data"]["tags"]]
-    assert len(children) == 8
+    assert len(children) == len(names) - 1  # every stage but the parent itself (source logs no run)
     gan = next(r for r in mine if r["info"]["run_name"] == "gan")
     history = rest(base, f"metrics/get-history?run_id={gan['info']['run_id']}&metric_key=gan_history/fid")["metrics"]
     assert [m["step"] for m in history] == list(range(1, len(history) + 1)) and len(history) >= 2
