@@ -50,7 +50,7 @@ test: venv
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -m "not slow"
 
-## test-slow: the slow-marked tests only (deployments on real servers, MLflow on PostgreSQL; about 8 minutes); fails when it collects none
+## test-slow: the slow-marked tests only (deployments on real servers, e2e, resume drills, MLflow on PostgreSQL; about 11 minutes); fails when it collects none
 test-slow: venv
 	bash scripts/ensure-postgres.sh
 	$(PY) -m pytest -m slow
