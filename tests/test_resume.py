@@ -13,33 +13,16 @@ import time
 import pytest
 
 from oekaki.core.paths import Paths
-from tests.conftest import VENV_BIN, copy_project, shrink_params, tool_env
+from tests.conftest import E2E_TINY, VENV_BIN, copy_project, shrink_params, tool_env
 
 pytestmark = pytest.mark.slow  # SIGKILL drills: each trains a stage twice (make test-slow, CI's second step)
 
+# The end-to-end profile, with two epochs so that a kill can land between them
 TINY = {
-    "cnn": {"channels": [8, 16], "hidden": 32, "epochs": 2, "min_steps": 0, "batch_size": 64},
-    "gan": {
-        "noise_size": 16,
-        "g_channels": [16, 8],
-        "d_channels": [8, 16],
-        "epochs": 2,
-        "min_steps": 0,
-        "epoch_eval_samples": 100,
-        "n_eval_samples": 200,
-    },
-    "vae": {"latent_size": 4, "channels": [8, 16], "hidden": 32, "epochs": 2, "min_steps": 0, "batch_size": 64, "n_eval_samples": 200},
-    "diffusion": {
-        "channels": [8, 8, 8],
-        "embed_size": 16,
-        "epochs": 2,
-        "min_steps": 0,
-        "sample_steps": 2,
-        "n_eval_samples": 100,
-        "sweep_samples": 100,
-        "sweep_steps": [1, 2],
-        "sweep_guidance": [0, 2],
-    },
+    "cnn": {**E2E_TINY["cnn"], "epochs": 2},
+    "gan": {**E2E_TINY["gan"], "epochs": 2, "n_eval_samples": 200},
+    "vae": {**E2E_TINY["vae"], "epochs": 2, "n_eval_samples": 200},
+    "diffusion": {**E2E_TINY["diffusion"], "epochs": 2},
 }
 COMPARE = {
     "cnn": ("test_accuracy", "test_loss", "epochs"),

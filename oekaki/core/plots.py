@@ -46,3 +46,14 @@ def digit_grid(images: np.ndarray, nrow: int, title: str, path: Path, dpi: int, 
         ax.set_yticks([])
     ax.set_title(title, fontsize=10)
     return save_figure(fig, path, dpi)
+
+
+def training_strip(snapshots: list[np.ndarray], path: Path, dpi: int, panels: int, panel_size: tuple[float, float]) -> Path:
+    """A training run's fixed-noise grids at `panels` epochs spread from first to last: how the drawings sharpen."""
+    picks = sorted(set(np.linspace(0, len(snapshots) - 1, min(panels, len(snapshots))).round().astype(int)))
+    fig, axes = plt.subplots(1, len(picks), figsize=(panel_size[0] * len(picks), panel_size[1]))
+    for ax, i in zip(np.atleast_1d(axes), picks, strict=True):
+        ax.imshow(snapshots[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(f"after epoch {i + 1}", fontsize=9)
+        ax.set_axis_off()
+    return save_figure(fig, path, dpi)

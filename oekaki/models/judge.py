@@ -166,3 +166,12 @@ def load_judge(paths: Paths, data: TensorData, device: torch.device) -> tuple[Ju
             f"{paths.cnn_model} was trained on other data than {paths.prepared}; re-run the cnn stage first (`dvc repro cnn`)"
         )
     return Judge.from_checkpoint(ckpt, device), read_json(paths.metrics("cnn"))
+
+
+def judge_reference(cnn_metrics: dict) -> dict[str, float]:
+    """The judge's own figures a painter's metrics quote beside its scores (from metrics/cnn.json)."""
+    return {
+        "fid_noise_ceiling": cnn_metrics["fid_noise_ceiling"],
+        "judge_test_accuracy": cnn_metrics["test_accuracy"],
+        "inception_score_real": cnn_metrics["inception_score_real"],
+    }

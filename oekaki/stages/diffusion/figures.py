@@ -9,7 +9,7 @@ import torch
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from oekaki.core.constants import N_CLASSES
-from oekaki.core.plots import digit_grid, plt, save_figure
+from oekaki.core.plots import digit_grid, plt, save_figure, training_strip
 from oekaki.core.training import Fit, TensorData
 from oekaki.models.diffusion import Denoiser, generate, sample_path, start, to_pixels
 from oekaki.models.judge import Judge
@@ -38,17 +38,6 @@ def final_grid(model: Denoiser, path: Path, dpi: int, seed: int) -> Path:
     labels = np.repeat(np.arange(N_CLASSES), 10)
     images = generate(model, len(labels), labels, seed + 2)
     return digit_grid(images, 10, "New digits from random noise, one row per requested label", path, dpi, [str(c) for c in range(10)])
-
-
-def training_strip(snapshots: list[np.ndarray], path: Path, dpi: int) -> Path:
-    """The same noise and labels drawn after a few epochs, first to last."""
-    picks = sorted(set(np.linspace(0, len(snapshots) - 1, min(5, len(snapshots))).round().astype(int)))
-    fig, axes = plt.subplots(1, len(picks), figsize=(2.8 * len(picks), 3.0))
-    for ax, i in zip(np.atleast_1d(axes), picks, strict=True):
-        ax.imshow(snapshots[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        ax.set_title(f"after epoch {i + 1}", fontsize=9)
-        ax.set_axis_off()
-    return save_figure(fig, path, dpi)
 
 
 def steps_sweep_plot(rows: list[dict], n: int, path: Path, dpi: int) -> Path:
@@ -96,7 +85,7 @@ def draw_all(model: Denoiser, judge: Judge, data: TensorData, samples: np.ndarra
     figures = [
         noise_to_digit(model, out / "noise_to_digit.png", dpi, seed),
         final_grid(model, out / "samples.png", dpi, seed),
-        training_strip(done.snapshots, out / "training.png", dpi),
+        training_strip(done.snapshots, out / "training.png", dpi, 5, (2.8, 3.0)),
         memo_path,
     ]
     return figures, ratio

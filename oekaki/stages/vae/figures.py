@@ -9,7 +9,7 @@ import torch
 from sklearn.decomposition import PCA
 
 from oekaki.core.constants import N_CLASSES
-from oekaki.core.plots import digit_grid, plt, save_figure
+from oekaki.core.plots import digit_grid, plt, save_figure, training_strip
 from oekaki.core.training import TensorData
 from oekaki.models.vae import ConvVAE, encode_means, generate, style_transfer
 
@@ -108,17 +108,6 @@ def style_grid(model: ConvVAE, data: TensorData, path: Path, dpi: int) -> tuple[
     return digit_grid(images, N_CLASSES + 1, title, path, dpi, names), grid, sources
 
 
-def training_strip(snapshots: list[np.ndarray], path: Path, dpi: int) -> Path:
-    """The fixed-noise grid after a few epochs, first to last: how the drawings sharpen."""
-    picks = sorted(set(np.linspace(0, len(snapshots) - 1, min(4, len(snapshots))).round().astype(int)))
-    fig, axes = plt.subplots(1, len(picks), figsize=(3.0 * len(picks), 3.2))
-    for ax, i in zip(np.atleast_1d(axes), picks, strict=True):
-        ax.imshow(snapshots[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        ax.set_title(f"after epoch {i + 1}", fontsize=9)
-        ax.set_axis_off()
-    return save_figure(fig, path, dpi)
-
-
 def draw_all(model: ConvVAE, data: TensorData, snapshots: list[np.ndarray], out: Path, dpi: int, seed: int) -> list[Path]:
     figures = [
         reconstructions(model, data, out / "reconstructions.png", dpi),
@@ -129,5 +118,5 @@ def draw_all(model: ConvVAE, data: TensorData, snapshots: list[np.ndarray], out:
     if model.args.conditional:
         figures.append(style_grid(model, data, out / "style_transfer.png", dpi)[0])
     if snapshots:
-        figures.append(training_strip(snapshots, out / "training.png", dpi))
+        figures.append(training_strip(snapshots, out / "training.png", dpi, 4, (3.0, 3.2)))
     return figures
