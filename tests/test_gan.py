@@ -108,7 +108,11 @@ def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoin
 
 
 def test_plain_generator_needs_no_labels_and_conditional_refuses_bad_labels(tmp_path, tiny_judge):
-    G = Generator(GanArgs(noise_size=8, g_channels=(8, 4), d_channels=(4, 8), conditional=False, spectral_norm=True, aux_classifier=False))
+    G = Generator(
+        GanArgs(
+            noise_size=8, g_channels=(8, 4), d_channels=(4, 8), conditional=False, spectral_norm=True, aux_classifier=False, truncation=0.0
+        )
+    )
     assert G(torch.randn(3, 8)).shape == (3, 1, 28, 28)
     paths = workspace_with_judge(tmp_path, tiny_judge[0])
     with np.load(paths.prepared) as d:

@@ -164,6 +164,7 @@ class GanConfig(Section):
     spectral_norm: Bool
     real_label: Num = bounded("a target", "1 = no label smoothing", gt=0.5, le=1)
     aux_weight: Num = bounded("a weight", "0 = no auxiliary classifier", ge=0)
+    truncation: Num = bounded("a truncation", "0 = sample the noise from plain N(0, I)", ge=0)
     eval_every: Int = bounded("an integer", "score the samples every N epochs, and after the last", ge=1)
     epoch_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
     n_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)

@@ -33,12 +33,13 @@ class GanArgs:
     conditional: bool
     spectral_norm: bool
     aux_classifier: bool
+    truncation: float  # sampling: noise entries beyond +-truncation redrawn (0 = plain N(0, I))
 
     @classmethod
     def from_config(cls, c: GanConfig) -> GanArgs:
         """The AC-GAN auxiliary classifier exists only for a conditional GAN with aux_weight > 0."""
         aux = c.conditional and c.aux_weight > 0
-        return cls(c.noise_size, tuple(c.g_channels), tuple(c.d_channels), c.conditional, c.spectral_norm, aux)
+        return cls(c.noise_size, tuple(c.g_channels), tuple(c.d_channels), c.conditional, c.spectral_norm, aux, float(c.truncation))
 
     def as_dict(self) -> dict:
         return {**asdict(self), "g_channels": list(self.g_channels), "d_channels": list(self.d_channels)}
@@ -120,13 +121,15 @@ class GanSampler(nn.Module):
 
 def build(model_args: dict) -> tuple[Generator, Discriminator]:
     """Rebuild both networks from a checkpoint's `model_args`."""
-    args = GanArgs(**{**model_args, "g_channels": tuple(model_args["g_channels"]), "d_channels": tuple(model_args["d_channels"])})
+    args = GanArgs(
+        **{"truncation": 0.0, **model_args, "g_channels": tuple(model_args["g_channels"]), "d_channels": tuple(model_args["d_channels"])}
+    )
     return Generator(args), Discriminator(args)
 
 
 def generate(G: Generator, n: int, labels: np.ndarray | None, seed: int) -> np.ndarray:
     """n images from fixed-seed noise (with the requested labels when conditional): uint8 (n, 28, 28)."""
-    return training.sample_images(G, G.args.noise_size, n, labels, seed)
+    return training.sample_images(G, G.args.noise_size, n, labels, seed, truncation=G.args.truncation)
 
 
 def from_checkpoint(ckpt: dict) -> Generator:
