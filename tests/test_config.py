@@ -45,7 +45,7 @@ def write(tmp_path, text):
         ("data:\n  validation_size: 0\n", ["data.validation_size = 0 is impossible", ">= 10"]),
         ("data:\n  validation_size: 500.0\n", ["data.validation_size", "integer"]),
         ("promote:\n  seeds: 1\n", ["promote.seeds = 1 is impossible", "[2, 10]"]),
-        ("promote:\n  painter_max_fid_fraction: 1.5\n", ["promote.painter_max_fid_fraction = 1.5", "(0, 1)"]),
+        ("promote:\n  painter_max_fid_fraction: 0\n", ["promote.painter_max_fid_fraction = 0", "fraction > 0"]),
         ("data:\n  source: local\n", ["data.local_dir", "source is 'local'"]),
         ("data:\n  dataset: kmnist\n  source: bundled\n", ["data.source", "only with dataset 'mnist'"]),
         ("models:\n  x: 1\n", ["unknown section 'models'"]),

@@ -216,8 +216,9 @@ class PromoteConfig(Section):
     seeds: Int = bounded("an integer", "scores per model, seeds base.seed + k; their spread is the margin", ge=2, le=10)
     cnn_min_margin: Num = bounded("an accuracy", "the CNN's accuracy is deterministic: this is its margin", ge=0, lt=1)
     cnn_min_accuracy: Num = bounded("an accuracy", "a first CNN candidate needs at least this (chance: 0.1)", gt=0, le=1)
-    vae_max_loss_fraction: Num = bounded("a fraction", "a first VAE: loss at most this share of an untrained one's", gt=0, lt=1)
-    painter_max_fid_fraction: Num = bounded("a fraction", "a first GAN or diffusion: FID at most this share of untrained", gt=0, lt=1)
+    # fractions >= 1 switch the floor off (tiny test profiles, whose networks barely leave their initialisation)
+    vae_max_loss_fraction: Num = bounded("a fraction", "a first VAE: loss at most this share of an untrained one's", gt=0)
+    painter_max_fid_fraction: Num = bounded("a fraction", "a first GAN or diffusion: FID at most this share of untrained", gt=0)
 
 
 class ReportConfig(Section):
