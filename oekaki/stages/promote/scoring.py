@@ -83,6 +83,8 @@ class GateScorer:
     def key(self, gate: Gate) -> str:
         """What a score was measured on; equal keys = comparable scores."""
         parts = {"validation": self.data.validation_sha256[:16], "seeds": list(self.seeds[: self.n_values(gate)])}
+        if gate.stage == "vae":  # the latent draws come batch by batch
+            parts["batch"] = self.cfg.vae.eval_batch_size
         if gate.stage in PAINTER_GATES:
             parts |= {"n": len(self.data.val_y), "judge": hashlib.sha256(self.judge_path.read_bytes()).hexdigest()[:16]}
         return json.dumps(parts, sort_keys=True)

@@ -36,7 +36,7 @@ from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
 from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
 from oekaki.core.timing import phase
-from oekaki.stages.promote.scoring import GATES, PAINTER_GATES, Gate, GateScorer, Score  # noqa: F401  (GATES, PAINTER_GATES: re-exported)
+from oekaki.stages.promote.scoring import GATES, Gate, GateScorer, Score
 
 log = get_logger("promote")
 
