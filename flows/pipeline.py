@@ -122,7 +122,7 @@ def run_locked(cfg: Config, project: Paths, stages, override_list: list[str], fo
                 if dvc_ops.push_if_remote(project):
                     logger.info("outputs pushed to the DVC remote")
     if not override_list and "promote" in order:
-        moved = promote.apply(read_json(project.metrics("promote")), Registry(project))
+        moved = promote.apply(read_json(project.promote_decision), Registry(project))
         logger.info("promotion gate: %s", ", ".join(moved) if moved else "champion unchanged")
         if moved:
             tracker = Tracker(project)

@@ -83,9 +83,13 @@ def tool_env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-# The end-to-end profile: every stage in seconds (test_pipeline_e2e, test_deployments).
+# The end-to-end profile: every stage in seconds (test_pipeline_e2e, test_deployments). Networks trained
+# for seconds barely leave their initialisation (measured: VAE loss 482 vs 486 untrained, the GAN's FID
+# no better than an untrained GAN's), so the promotion gate's sanity floor is off here and the deployment
+# tests still see a first promotion; tests/test_promote*.py test the floor itself.
 E2E_TINY = {
-    "data": {"limit": 400},
+    "data": {"limit": 400, "validation_size": 200},
+    "promote": {"cnn_min_accuracy": 0.2, "vae_max_loss_fraction": 2.0, "painter_max_fid_fraction": 2.0},
     "gmm": {"n_init": 1, "max_components": 4, "digits_pca_components": 16, "digits_components_per_class": 2, "digits_n_samples": 100},
     "cnn": {"channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64},
     "vae": {"latent_size": 4, "channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64, "n_eval_samples": 100},

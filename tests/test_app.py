@@ -145,7 +145,7 @@ def champion(tiny_pipeline):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", uri)
         registry = Registry(paths)
-        for row in read_json(paths.metrics("promote"))["models"].values():
+        for row in read_json(paths.promote_decision)["models"].values():
             registry.set_alias(row["model"], "champion", row["candidate"]["version"])
         client, models = _client(paths)
     return client, models, paths

@@ -189,7 +189,7 @@ def test_manual_run_completes_records_with_dvc_and_promotes_first(served):
     assert dvc_status(served) == {"source": ["always changed"]}  # outputs brought in and recorded
     pushed = subprocess.run(["dvc", "status", "--cloud", "--json"], cwd=paths.root, env=served["env"], capture_output=True, text=True)
     assert pushed.returncode == 0 and json.loads(pushed.stdout) == {}, pushed.stdout + pushed.stderr  # and pushed to the remote
-    decision = json.loads(paths.metrics("promote").read_text())["models"]
+    decision = json.loads(paths.promote_decision.read_text())["models"]
     assert {r["decision"] for r in decision.values()} == {"promote"}  # the first run promotes
     assert all(v is not None for v in champions(served).values())
     html = paths.report_html.read_text()
@@ -208,7 +208,7 @@ def test_a_forced_retrain_ties_and_an_override_run_never_promotes(served):
     params = served["paths"].params.read_text()
     forced = trigger(served, "force=true")  # same data, same seeds: the same scores, a tie keeps the champion
     assert state_of(served, forced) == "Completed"
-    decision = json.loads(served["paths"].metrics("promote").read_text())["models"]
+    decision = json.loads(served["paths"].promote_decision.read_text())["models"]
     assert {r["decision"] for r in decision.values()} == {"keep"}, decision
     assert all("tie" in r["reason"] for r in decision.values()), decision
     assert champions(served) == before

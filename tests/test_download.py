@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from oekaki.core.config import load_config
+from oekaki.core.errors import DataError
 from oekaki.core.paths import Paths, project_paths
 from oekaki.data import sources
 from oekaki.data.idx import IdxError
@@ -53,19 +54,45 @@ def test_auto_falls_back_to_the_bundled_sample_reproducibly(tmp_path, offline):
 def test_bundled_split_is_stratified_and_disjoint(tmp_path):
     result = download.run(cfg_with("data.source=bundled"), Paths(tmp_path))
     data = np.load(tmp_path / "data" / "prepared.npz")
-    assert (result.metrics["n_train"], result.metrics["n_test"]) == (4000, 1000)
+    assert (result.metrics["n_train"], result.metrics["n_validation"], result.metrics["n_test"]) == (3500, 500, 1000)
     assert np.bincount(data["test_labels"]).tolist() == [100] * 10
     train = {x.tobytes() for x in data["train_images"]}
     assert not any(x.tobytes() in train for x in data["test_images"])
+
+
+def test_validation_split_is_reproducible_stratified_and_disjoint_from_train_and_test(tmp_path):
+    """The promotion gate's split: data.validation_size images out of the training split, the same on every run."""
+    runs = [download.run(cfg_with("data.source=bundled", "data.limit=1000"), Paths(tmp_path / d)) for d in "ab"]
+    a, b = (np.load(tmp_path / d / "data" / "prepared.npz") for d in "ab")
+    assert runs[0].metrics["n_validation"] == 500 and runs[0].metrics["n_train"] == 1000  # limit: the rest of train
+    assert np.array_equal(a["validation_images"], b["validation_images"]) and runs[0].metrics["sha256"] == runs[1].metrics["sha256"]
+    assert np.bincount(a["validation_labels"]).tolist() == [50] * 10  # the bundled train split: 400 per digit
+    validation = {x.tobytes() for x in a["validation_images"]}
+    assert len(validation) == 500
+    assert not any(x.tobytes() in validation for x in a["train_images"])
+    assert not any(x.tobytes() in validation for x in a["test_images"])
+    other = download.run(cfg_with("data.source=bundled", "data.limit=1000", "base.seed=1"), Paths(tmp_path / "c"))
+    assert other.metrics["sha256"] != runs[0].metrics["sha256"]  # the seed decides which images
+
+
+def test_a_validation_size_that_leaves_no_training_data_is_refused_and_nothing_is_written(tmp_path):
+    with pytest.raises(DataError) as err:
+        download.run(cfg_with("data.source=bundled", "data.validation_size=4000"), Paths(tmp_path))
+    message = str(err.value)
+    assert "data.validation_size = 4000 leaves no training images" in message and "4,000" in message
+    assert "set data.validation_size below 4,000" in message
+    assert not (tmp_path / "data" / "prepared.npz").exists() and not (tmp_path / "data" / "raw").exists()
 
 
 def test_local_files_with_unknown_checksums_load_with_a_warning(tmp_path, caplog):
     (tmp_path / "idx").mkdir()
     write_set(tmp_path / "idx", n_train=30, n_test=12)
     with caplog.at_level(logging.WARNING):
-        result = download.run(cfg_with("data.source=local", f"data.local_dir={tmp_path / 'idx'}"), Paths(tmp_path))
+        result = download.run(
+            cfg_with("data.source=local", f"data.local_dir={tmp_path / 'idx'}", "data.validation_size=10"), Paths(tmp_path)
+        )
     assert result.metrics["source"] == "local" and result.metrics["verified_checksums"] is False
-    assert (result.metrics["n_train"], result.metrics["n_test"]) == (30, 12)
+    assert (result.metrics["n_train"], result.metrics["n_validation"], result.metrics["n_test"]) == (20, 10, 12)
     assert "not in the known list" in caplog.text
 
 
@@ -97,7 +124,7 @@ def test_source_fingerprint_follows_the_local_files(tmp_path, offline):
 def test_debian_fashion_mnist_is_verified_by_decompressed_sha256(tmp_path):
     result = download.run(cfg_with("data.dataset=fashion-mnist", "data.source=local", f"data.local_dir={DEBIAN_FASHION}"), Paths(tmp_path))
     assert result.metrics["verified_checksums"] is True
-    assert (result.metrics["n_train"], result.metrics["n_test"]) == (60000, 10000)
+    assert (result.metrics["n_train"], result.metrics["n_validation"], result.metrics["n_test"]) == (59500, 500, 10000)
 
 
 def test_training_sees_the_same_data_hash_that_download_records(tmp_path):

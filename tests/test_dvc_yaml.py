@@ -56,6 +56,7 @@ def test_outputs_match_paths_py():
             rel(paths.plots_dir / "diffusion_history.json"),
         },
         "evaluate": {rel(paths.figures("evaluate")), rel(paths.metrics("evaluate"))},
+        "promote": {rel(paths.promote_decision), rel(paths.metrics("promote"))},
         "report": {rel(paths.report_page("en")), rel(paths.report_page("ja")), rel(paths.report_summary), rel(paths.metrics("report"))},
     }
     for stage, outs in expected.items():

@@ -1,6 +1,7 @@
 """The promotion gate against a real MLflow registry (a copy of the tiny pipeline's store per
 test, so any order or subset passes): candidates that are worse, equal or better than the
-champion, a changed test set, a stale decision."""
+champion, a first candidate no better than untrained, a changed validation set, a stale decision.
+The rules on given numbers (margin, floor) are in test_promote_rules.py."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
 from oekaki.pipeline.tracking import Registry, Tracker
 from oekaki.stages.promote import stage as promote
+from oekaki.stages.promote.scoring import untrained_checkpoint
 
 GAN = next(g for g in promote.GATES if g.stage == "gan")
 
@@ -57,17 +59,36 @@ def spoiled(checkpoint, dest, scale: float = 0.5):
     return dest
 
 
-def test_first_run_promotes_and_scores_equal_the_stage_metrics(store):
-    decision = read_json(store.metrics("promote"))["models"]
-    assert {r["decision"] for r in decision.values()} == {"promote"}
-    assert all(r["champion"] is None and "first candidate" in r["reason"] for r in decision.values())
-    # the gate's own scoring reproduces what the stages measured, on the same test set
-    assert decision["cnn"]["candidate"]["score"] == read_json(store.metrics("cnn"))["test_accuracy"]
-    assert decision["vae"]["candidate"]["score"] == pytest.approx(read_json(store.metrics("vae"))["test_loss_nats"], rel=1e-9)
-    for painter in ("gan", "diffusion"):  # drawn through painters.draw, like the scoreboard
-        assert decision[painter]["candidate"]["score"] == pytest.approx(
-            read_json(store.metrics("evaluate"))["generators"][painter]["fid"], rel=1e-9
-        )
+def test_first_run_promotes_above_the_floor_and_records_numbers_apart_from_decisions(store):
+    decision = read_json(store.promote_decision)
+    rows = decision["models"]
+    assert {r["decision"] for r in rows.values()} == {"promote"}, {s: r["reason"] for s, r in rows.items()}
+    assert all(r["champion"] is None and "first candidate" in r["reason"] for r in rows.values())
+    assert decision["validation"]["n"] == read_json(store.metrics("download"))["n_validation"] == 500
+    cfg = load_config(store.params)
+    scorer = promote.GateScorer(cfg, store)
+    for gate in promote.GATES:  # the recorded scores are the scorer's, on the validation split, one per seed
+        row = rows[gate.stage]
+        assert len(row["candidate"]["values"]) == (1 if gate.stage == "cnn" else cfg.promote.seeds)
+        better = row["candidate"]["mean"] >= row["floor"] if gate.higher_is_better else row["candidate"]["mean"] <= row["floor"]
+        assert better and row["untrained"]["mean"] != row["candidate"]["mean"]
+    assert scorer.score(promote.GATES[0], store.final_model("cnn")).values == tuple(rows["cnn"]["candidate"]["values"])
+    numbers = read_json(store.metrics("promote"))  # dvc metrics show: numbers only
+    assert numbers["n_validation"] == 500 and numbers["gan"]["candidate_mean"] == rows["gan"]["candidate"]["mean"]
+    assert all(isinstance(v, (int, float)) for m in numbers.values() if isinstance(m, dict) for v in m.values())
+
+
+def test_a_first_candidate_no_better_than_untrained_is_refused(store, tmp_path):
+    cfg = load_config(store.params)
+    registry = Registry(store)
+    assert registry.alias_version(GAN.name, "champion") is None  # the tiny pipeline only decided
+    fresh = workspace(store, tmp_path / "fresh", untrained_checkpoint(store.final_model("gan"), tmp_path / "u.pt", cfg.base.seed))
+    register(fresh, fresh.final_model("gan"))
+    row = promote.decide_one(GAN, registry, promote.GateScorer(cfg, fresh), fresh, tmp_path)
+    assert row["decision"] == "refuse" and not row["promote"] and "refused" in row["reason"]
+    assert row["candidate"]["mean"] == pytest.approx(row["untrained"]["mean"])
+    assert row["candidate"]["mean"] > row["floor"]
+    assert promote.apply({"models": {"gan": row}}, registry) == [] and registry.alias_version(GAN.name, "champion") is None
 
 
 def test_worse_and_tied_candidates_keep_the_champion_a_better_one_moves_it(store, tmp_path):
@@ -81,7 +102,8 @@ def test_worse_and_tied_candidates_keep_the_champion_a_better_one_moves_it(store
     worse_version = register(worse, worse.final_model("gan"))
     row = promote.decide_one(GAN, registry, promote.GateScorer(cfg, worse), worse, tmp_path)
     assert row["decision"] == "keep" and "not better" in row["reason"]
-    assert row["candidate"]["score"] > row["champion"]["score"]  # FID: higher is worse
+    assert row["candidate"]["mean"] > row["champion"]["mean"]  # FID: higher is worse
+    assert row["margin"] == max(row["candidate"]["std"], row["champion"]["std"]) > 0  # the seed spread
     assert promote.apply({"models": {"gan": row}}, registry) == []
     assert registry.alias_version(GAN.name, "champion") == good_version
 
@@ -99,25 +121,30 @@ def test_worse_and_tied_candidates_keep_the_champion_a_better_one_moves_it(store
     assert registry.alias_version(GAN.name, "champion") == better_version
 
 
-def test_a_changed_test_set_rescores_the_champion_first(store, tmp_path):
+def test_a_changed_validation_set_rescores_the_champion_first_a_changed_test_set_does_not(store, tmp_path):
     cfg = load_config(store.params)
     registry = Registry(store)
     base = workspace(store, tmp_path / "base")
     champion = register(base, base.final_model("gan"))
-    promote.decide_one(GAN, registry, promote.GateScorer(cfg, base), base, tmp_path)  # scored and tagged on the old test set
+    promote.decide_one(GAN, registry, promote.GateScorer(cfg, base), base, tmp_path)  # scored and tagged on the old split
     registry.set_alias(GAN.name, "champion", champion)
 
-    changed = workspace(store, tmp_path / "changed")
-    with np.load(changed.prepared) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    keep = np.arange(len(arrays["test_labels"])) % 2 == 0  # half the test set: new data
-    arrays["test_images"], arrays["test_labels"] = arrays["test_images"][keep], arrays["test_labels"][keep]
-    np.savez(changed.prepared, **arrays)
-    register(changed, changed.final_model("gan"))
-    scorer = promote.GateScorer(cfg, changed)
-    row = promote.decide_one(GAN, registry, scorer, changed, tmp_path)
+    def changed(name: str, split: str) -> Paths:
+        paths = workspace(store, tmp_path / name)
+        with np.load(paths.prepared) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        keep = np.arange(len(arrays[f"{split}_labels"])) % 2 == 0  # half the split: new data
+        arrays[f"{split}_images"], arrays[f"{split}_labels"] = arrays[f"{split}_images"][keep], arrays[f"{split}_labels"][keep]
+        np.savez(paths.prepared, **arrays)
+        return paths
+
+    assert promote.GateScorer(cfg, changed("test", "test")).key(GAN) == promote.GateScorer(cfg, base).key(GAN)
+    new = changed("validation", "validation")
+    register(new, new.final_model("gan"))
+    scorer = promote.GateScorer(cfg, new)
+    row = promote.decide_one(GAN, registry, scorer, new, tmp_path)
     assert row["champion"]["rescored"] is True
-    assert row["champion"]["score"] == pytest.approx(scorer.score(GAN, store.final_model("gan")))
+    assert row["champion"]["values"] == pytest.approx(list(scorer.score(GAN, store.final_model("gan")).values))
     assert row["eval_key"] != promote.GateScorer(cfg, base).key(GAN)
 
 

@@ -53,7 +53,7 @@ def test_each_registered_model_is_stored_as_pt2_and_loads_without_pickle(kind, t
 def test_sampling_from_the_registry_loads_only_the_checkpoint_with_weights_only(pipeline_store, tmp_path, monkeypatch):
     paths, _, _ = pipeline_store
     registry = Registry(paths)
-    for row in read_json(paths.metrics("promote"))["models"].values():
+    for row in read_json(paths.promote_decision)["models"].values():
         registry.set_alias(row["model"], "champion", row["candidate"]["version"])
     calls = []
     real_load = torch.load

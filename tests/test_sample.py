@@ -18,7 +18,7 @@ TILE = 29 * 4  # 28 pixels + 1 gap, scaled 4x
 def champions(pipeline_store):
     paths, _, _ = pipeline_store
     registry = Registry(paths)
-    for row in read_json(paths.metrics("promote"))["models"].values():
+    for row in read_json(paths.promote_decision)["models"].values():
         registry.set_alias(row["model"], "champion", row["candidate"]["version"])
     return paths
 

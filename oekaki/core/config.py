@@ -29,6 +29,7 @@ from oekaki.core.sections import (  # noqa: F401  (re-exported: the section mode
     Int,
     Num,
     OrchestrationConfig,
+    PromoteConfig,
     ReportConfig,
     Section,
     Str,
@@ -48,6 +49,7 @@ class Config(BaseModel):
     gan: GanConfig
     diffusion: DiffusionConfig
     evaluate: EvaluateConfig
+    promote: PromoteConfig
     report: ReportConfig
     orchestration: OrchestrationConfig
 

@@ -78,6 +78,11 @@ class Paths:
         """The trained model of a stage, as a self-describing checkpoint (DVC-tracked)."""
         return self.model_dir(stage) / "model.pt"
 
+    @property
+    def promote_decision(self) -> Path:
+        """The promotion gate's decisions, reasons, versions and evaluation keys (metrics/promote.json: its numbers)."""
+        return self.model_dir("promote") / "decision.json"
+
     # --- metrics, plots, figures, report ---------------------------------------
     @property
     def metrics_dir(self) -> Path:

@@ -64,6 +64,9 @@ class DataConfig(Section):
     local_dir: Str | None = Field(description="null (none) or a folder holding the four IDX files")
     limit: Int | None = bounded("null (all images) or an integer", ge=1)
     bundled_test_fraction: Num = bounded("a number", gt=0, lt=1)
+    validation_size: Int = bounded(
+        "an integer", "images held out of the training split for the promotion gate; stratified, so >= 10 classes", ge=10
+    )
     download_retries: Int = bounded("an integer", ge=1)
     download_timeout_s: Num = bounded("a number of seconds", gt=0)
 
@@ -209,6 +212,17 @@ class EvaluateConfig(Section):
     """The scoreboard: every generator scored on n_samples (at most the test set's size), base.seed."""
 
     n_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
+
+
+class PromoteConfig(Section):
+    """The promotion gate (oekaki/stages/promote): seeds per score, the CNN's margin, the first candidate's floor."""
+
+    seeds: Int = bounded("an integer", "scores per model, seeds base.seed + k; their spread is the margin", ge=2, le=10)
+    cnn_min_margin: Num = bounded("an accuracy", "the CNN's accuracy is deterministic: this is its margin", ge=0, lt=1)
+    cnn_min_accuracy: Num = bounded("an accuracy", "a first CNN candidate needs at least this (chance: 0.1)", gt=0, le=1)
+    # fractions >= 1 switch the floor off (tiny test profiles, whose networks barely leave their initialisation)
+    vae_max_loss_fraction: Num = bounded("a fraction", "a first VAE: loss at most this share of an untrained one's", gt=0)
+    painter_max_fid_fraction: Num = bounded("a fraction", "a first GAN or diffusion: FID at most this share of untrained", gt=0)
 
 
 class ReportConfig(Section):

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from oekaki.core.config import BaseConfig
+from oekaki.core.constants import DATA_KEYS
 from oekaki.core.errors import CheckpointError, TrainingError
 from oekaki.core.io import arrays_sha256, atomic_path
 from oekaki.core.timing import phase
@@ -48,19 +49,26 @@ def resolve_device(base: BaseConfig) -> torch.device:
 
 @dataclass
 class TensorData:
-    """Prepared images (N, 28, 28) uint8 and labels (N,) int64, on the training device."""
+    """Prepared images (N, 28, 28) uint8 and labels (N,) int64, on the training device.
+
+    Training reads train_*, the reported test numbers test_*; validation_* (val_x, val_y) is the
+    promotion gate's alone, carved out of the source's training split by the download stage.
+    """
 
     train_x: torch.Tensor
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
-    sha256: str
+    sha256: str  # over all six arrays
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    validation_sha256: str  # over the validation arrays alone (the promotion gate's evaluation key)
 
     @classmethod
     def load(cls, path: Path, device: torch.device) -> TensorData:
         try:
             with np.load(path, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in ("train_images", "train_labels", "test_images", "test_labels")}
+                arrays = {k: npz[k] for k in DATA_KEYS}
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise TrainingError(
                 f"{path}: not a readable prepared-data file ({exc}); re-run the download stage (`dvc repro download`)"
@@ -69,7 +77,11 @@ class TensorData:
         def t(key: str) -> torch.Tensor:
             return torch.from_numpy(arrays[key]).to(device)
 
-        return cls(t("train_images"), t("train_labels").long(), t("test_images"), t("test_labels").long(), arrays_sha256(arrays))
+        validation = {k: v for k, v in arrays.items() if k.startswith("validation_")}
+        return cls(
+            t("train_images"), t("train_labels").long(), t("test_images"), t("test_labels").long(), arrays_sha256(arrays),
+            t("validation_images"), t("validation_labels").long(), arrays_sha256(validation),
+        )  # fmt: skip
 
 
 def check_class_labels(stage: str, conditional: bool, data: TensorData, n_classes: int = 10) -> None:

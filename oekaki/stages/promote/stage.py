@@ -1,145 +1,126 @@
 """Stage `promote`: the promotion gate's decision, candidate against champion, on equal terms.
 
 For each registered model the candidate is the version this workspace's checkpoint was
-registered as (found by the stage's MLflow run id in its provenance record). Both it and the
-current `champion` are scored by the same function on the current evaluation set:
-- `cnn-classifier`: test accuracy (higher is better);
-- `vae`: test loss, the negative ELBO in nats per image, fixed-seed latent draw (lower);
-- `gan-generator`, `diffusion`: FID against the test set, judged by the current cnn, with
-  evaluate's n, seed and requested labels (lower), drawn as the scoreboard draws them.
-A score is reused only when the version's tag says it was measured on the same evaluation
-key (test-set hash, seed, n and for the painters the judge's hash); otherwise the checkpoint is
-scored again, so a changed dataset re-scores the champion first. Promote only on a strict
-improvement; the first candidate is promoted unconditionally.
+registered as (found by the stage's MLflow run id in its provenance record). It and the current
+`champion` are scored by the same function on the validation split, which neither training nor
+the report's test numbers use (scoring.py: what each model is scored by, with promote.seeds seeds).
 
-This stage only decides (metrics/promote.json, shown in the report and logged with the
-stage's MLflow run). Moving the `champion` alias is `apply`, which the retraining flow calls
-after the whole run succeeded and only when it ran without overrides.
+The rules:
+- **Margin.** Promote only when the candidate's mean beats the champion's by more than
+  margin = max(std candidate, std champion), the seed-to-seed spread of either: a difference no
+  larger than what re-drawing the same model with another seed gives is noise, not progress.
+  The CNN's accuracy has no seed spread; its margin is promote.cnn_min_margin.
+- **Sanity floor.** A first candidate (no champion yet) is promoted only when it beats an
+  untrained network of its own architecture by a wide margin: CNN accuracy at least
+  promote.cnn_min_accuracy; VAE loss at most promote.vae_max_loss_fraction of the untrained
+  VAE's; GAN and diffusion FID at most promote.painter_max_fid_fraction of the untrained
+  painter's (scored by the same scorer). Otherwise it is refused.
+- **Caching.** A version's scores are reused only when its registry tags say they were measured
+  on the same evaluation key (validation-data hash, seeds, and for the painters n and the
+  judge's hash); otherwise it is scored again, so a changed dataset re-scores the champion first.
+
+This stage only decides: metrics/promote.json holds the numbers (means, stds, margins), the
+decision file (models/promote/decision.json) the decisions, reasons, versions and evaluation
+keys, which the report and `apply` read. Moving the `champion` alias is `apply`, which the
+retraining flow calls after the whole run succeeded and only when it ran without overrides.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
-from oekaki.core import training
-from oekaki.core.config import Config
+from oekaki.core.config import Config, PromoteConfig
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
-from oekaki.core.io import read_json
+from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
 from oekaki.core.timing import phase
-from oekaki.models import judge as judge_mod
-from oekaki.models.cnn import evaluate_classifier
-from oekaki.models.loading import load_network
-from oekaki.models.painters import draw
-from oekaki.models.vae import test_elbo
+from oekaki.stages.promote.scoring import GATES, Gate, GateScorer, Score
 
 log = get_logger("promote")
 
 
-@dataclasses.dataclass(frozen=True)
-class Gate:
-    stage: str
-    name: str  # registered model name
-    metric: str
-    higher_is_better: bool
+def margin(gate: Gate, rules: PromoteConfig, candidate: Score, champion: Score) -> float:
+    """How much better than the champion a candidate must be: the larger seed spread (the CNN: its stated minimum)."""
+    return max(candidate.std, champion.std, rules.cnn_min_margin if gate.stage == "cnn" else 0.0)
 
 
-GATES = (
-    Gate("cnn", "cnn-classifier", "test_accuracy", True),
-    Gate("vae", "vae", "test_loss_nats", False),
-    Gate("gan", "gan-generator", "fid", False),
-    Gate("diffusion", "diffusion", "fid", False),
-)
-PAINTER_GATES = ("gan", "diffusion")  # scored by the judge's FID of their drawings
+def gain(gate: Gate, new: float, old: float) -> float:
+    """How much better `new` is than `old` (positive = better, whichever way the metric points)."""
+    return new - old if gate.higher_is_better else old - new
 
 
-class GateScorer:
-    """Scores a checkpoint of any gated model on the current evaluation set (loaded once)."""
-
-    def __init__(self, cfg: Config, paths: Paths):
-        self.cfg, self.device = cfg, training.resolve_device(cfg.base)
-        self.data = training.TensorData.load(paths.prepared, torch.device("cpu"))
-        self.paths, self.judge_path = paths, paths.cnn_model
-        self._judge = None
-
-    def key(self, gate: Gate) -> str:
-        """What a score was measured on; equal keys = comparable scores."""
-        parts = {"test": self.data.sha256[:16], "seed": self.cfg.base.seed}
-        if gate.stage in PAINTER_GATES:
-            parts |= {
-                "n": judge_mod.n_eval(self.cfg.evaluate.n_samples, len(self.data.test_y)),
-                "judge": hashlib.sha256(self.judge_path.read_bytes()).hexdigest()[:16],
-            }
-        return json.dumps(parts, sort_keys=True)
-
-    def score(self, gate: Gate, checkpoint: Path) -> float:
-        ckpt = training.load_checkpoint(checkpoint)
-        if ckpt.get("kind") != gate.stage:
-            raise ValueError(f"{checkpoint}: a {ckpt.get('kind')!r} checkpoint, expected {gate.stage!r}")
-        model = load_network(ckpt).to(self.device)
-        x, y = self.data.test_x.to(self.device), self.data.test_y.to(self.device)
-        if gate.stage == "cnn":
-            return float(evaluate_classifier(model, x, y, self.cfg.cnn.eval_batch_size)[0]["test_accuracy"])
-        if gate.stage == "vae":
-            c = self.cfg.vae.model_copy(update={"conditional": model.args.conditional})
-            return float(test_elbo(model, x, y, c, self.cfg.base.seed)["test_loss_nats"])
-        if self._judge is None:
-            self._judge = judge_mod.Judge.load(self.judge_path, self.device)
-        test_x, test_y = self.data.test_x.numpy(), self.data.test_y.numpy()
-        n = judge_mod.n_eval(self.cfg.evaluate.n_samples, len(test_y))
-        labels = judge_mod.requested_labels(test_y, n, self.cfg.base.seed)
-        images, asked = draw(gate.stage, self.paths, labels, self.cfg.base.seed, self.device, (test_x, test_y), checkpoint)
-        return float(judge_mod.frechet_distance(self._judge.judge(images).features, self._judge.judge(test_x).features))
-
-
-def better(gate: Gate, new: float, old: float) -> bool:
-    """Strictly better (a tie keeps the champion)."""
-    return new > old if gate.higher_is_better else new < old
+def floor(gate: Gate, rules: PromoteConfig, untrained: Score) -> float:
+    """The score a first candidate must reach (at least, for accuracy; at most, for losses and FID)."""
+    if gate.stage == "cnn":
+        return rules.cnn_min_accuracy
+    fraction = rules.vae_max_loss_fraction if gate.stage == "vae" else rules.painter_max_fid_fraction
+    return fraction * untrained.mean
 
 
 def decide_one(gate: Gate, registry, scorer: GateScorer, paths: Paths, tmp: Path) -> dict:
-    """Candidate vs champion for one model: both scores, the decision and why."""
-    key = scorer.key(gate)
+    """Candidate vs champion (or, for a first candidate, vs the untrained network) for one model: scores, decision, why."""
+    key, rules = scorer.key(gate), scorer.cfg.promote
     row = {"stage": gate.stage, "model": gate.name, "metric": gate.metric, "higher_is_better": gate.higher_is_better, "eval_key": key}
     run_id = read_json(paths.provenance(gate.stage)).get("mlflow_run_id") if paths.provenance(gate.stage).is_file() else None
     candidate = registry.version_of_run(gate.name, run_id) if run_id else None
     if candidate is None:
         return row | {"decision": "none", "promote": False, "reason": f"no registered version of {gate.name} for this checkpoint"}
-    score, _ = scored(gate, registry, scorer, candidate, key, lambda: paths.final_model(gate.stage))
-    row["candidate"] = {"version": candidate, "score": score}
+    new, _ = scored(gate, registry, scorer, candidate, key, lambda: paths.final_model(gate.stage))
+    row["candidate"] = {"version": candidate, **new.as_dict()}
     champion = registry.alias_version(gate.name, "champion")
     if champion is None:
-        return row | {"champion": None, "decision": "promote", "promote": True, "reason": "first candidate: promoted unconditionally"}
+        return row | first_candidate(gate, rules, new, scorer.untrained(gate, paths.final_model(gate.stage), tmp))
     if champion == candidate:
         row["champion"] = dict(row["candidate"])
         return row | {"decision": "keep", "promote": False, "reason": "the candidate already is the champion"}
-    score, rescored = scored(gate, registry, scorer, champion, key, lambda: registry.checkpoint(gate.name, champion, tmp))
-    row["champion"] = {"version": champion, "score": score, "rescored": rescored}
-    new, old = row["candidate"]["score"], score
-    if better(gate, new, old):
-        return row | {"decision": "promote", "promote": True, "reason": f"{gate.metric} {new:.4f} beats {old:.4f}"}
-    why = "a tie" if new == old else "not better"
-    return row | {"decision": "keep", "promote": False, "reason": f"{gate.metric} {new:.4f} vs champion's {old:.4f}: {why}"}
+    old, rescored = scored(gate, registry, scorer, champion, key, lambda: registry.checkpoint(gate.name, champion, tmp))
+    row["champion"] = {"version": champion, **old.as_dict(), "rescored": rescored}
+    need, by = margin(gate, rules, new, old), gain(gate, new.mean, old.mean)
+    row |= {"margin": need, "gain": by}
+    said = f"{gate.metric} {new.mean:.4f} ± {new.std:.4f} vs champion's {old.mean:.4f} ± {old.std:.4f}"
+    if by > need:
+        return row | {"decision": "promote", "promote": True, "reason": f"{said}: better by {by:.4f} > margin {need:.4f}"}
+    why = "a tie" if by == 0 else "not better" if by < 0 else f"better by only {by:.4f}, within the margin {need:.4f}"
+    return row | {"decision": "keep", "promote": False, "reason": f"{said}: {why}"}
 
 
-def scored(gate: Gate, registry, scorer: GateScorer, version: str, key: str, checkpoint: Callable[[], Path]) -> tuple[float, bool]:
-    """(score, measured now): the version's tag when measured on the same key, else measured now and tagged.
+def first_candidate(gate: Gate, rules: PromoteConfig, new: Score, untrained: Score) -> dict:
+    """No champion yet: promote only above the sanity floor (a wide margin over the untrained network)."""
+    line = floor(gate, rules, untrained)
+    passes = new.mean >= line if gate.higher_is_better else new.mean <= line
+    sign = ">=" if gate.higher_is_better else "<="
+    said = f"first candidate: {gate.metric} {new.mean:.4f} (untrained {untrained.mean:.4f}); the floor is {sign} {line:.4f}"
+    out = {"champion": None, "untrained": untrained.as_dict(), "floor": line}
+    if passes:
+        return out | {"decision": "promote", "promote": True, "reason": said}
+    return out | {"decision": "refuse", "promote": False, "reason": f"{said}: refused, too close to untrained"}
 
-    `checkpoint` is called (a registry download, for a champion) only when the score must be measured.
+
+def scored(gate: Gate, registry, scorer: GateScorer, version: str, key: str, checkpoint: Callable[[], Path]) -> tuple[Score, bool]:
+    """(scores, measured now): the version's tags when measured on the same key, else measured now and tagged.
+
+    One tag per seed (`<metric>.s<k>`). `checkpoint` is called (a registry download, for a champion)
+    only when the scores must be measured.
     """
-    cached = registry.version_score(gate.name, version, gate.metric, key)
-    if cached is not None:
-        return cached, False
+    names = [f"{gate.metric}.s{k}" for k in range(scorer.n_values(gate))]
+    cached = [registry.version_score(gate.name, version, name, key) for name in names]
+    if all(v is not None for v in cached):
+        return Score(tuple(cached)), False
     value = scorer.score(gate, checkpoint())
-    registry.tag_score(gate.name, version, gate.metric, key, value)
+    for name, v in zip(names, value.values, strict=True):
+        registry.tag_score(gate.name, version, name, key, v)
     return value, True
+
+
+def numbers(rows: dict[str, dict], n_validation: int, seeds: int) -> dict:
+    """metrics/promote.json: only numbers users compare across runs (dvc metrics show), per model."""
+    out: dict = {"n_validation": n_validation, "seeds": seeds}
+    for stage, r in rows.items():
+        m = {f"{who}_{stat}": r[who][stat] for who in ("candidate", "champion", "untrained") if r.get(who) for stat in ("mean", "std")}
+        out[stage] = m | {k: r[k] for k in ("margin", "gain", "floor") if k in r}
+    return out
 
 
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
@@ -149,11 +130,17 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         rows = {g.stage: decide_one(g, registry, scorer, paths, Path(tmp)) for g in GATES}
     for r in rows.values():
         log.info("%-15s %-8s %s", r["model"], r["decision"], r["reason"])
-    return StageResult(metrics={"models": rows}, details={"applied": False})  # scores reach MLflow flattened
+    n = len(scorer.data.val_y)
+    decision = {"models": rows, "validation": {"n": n, "sha256": scorer.data.validation_sha256}, "seeds": list(scorer.seeds)}
+    write_json(paths.promote_decision, decision)  # the stage's non-metric output: what `apply` and the report read
+    # the decision file is also logged with the stage's MLflow run (as a file, like a figure)
+    return StageResult(metrics=numbers(rows, n, len(scorer.seeds)), figures=[paths.promote_decision], details={"applied": False})
 
 
 def apply(decision: dict, registry) -> list[str]:
     """Move `champion` as decided (retraining runs without overrides, after success). Returns what moved.
+
+    `decision`: the decision file's content (models/promote/decision.json, `paths.promote_decision`).
 
     A decision made against a champion that has changed since is not applied (and says so).
     """

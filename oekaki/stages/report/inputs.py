@@ -17,7 +17,7 @@ DIFFUSION_NUMBERS = (
 )  # fmt: skip
 # The numbers the page's text uses, per stage (the scoreboard is checked by check_scoreboard).
 REQUIRED = {
-    "download": ("dataset", "source", "n_train", "n_test", "sha256"),
+    "download": ("dataset", "source", "n_train", "n_validation", "n_test", "sha256"),
     "gmm": ("n_artworks", "true_k", "chosen_k", "heldout_loglik", "true_heldout_loglik", "loglik_gap", "digits_pca_explained_variance"),
     "cnn": ("epochs", "train_seconds", "device", "test_accuracy", "fid_real_floor", "fid_noise_ceiling", "inception_score_real"),
     "vae": ("test_loss_nats", "test_recon_nats", "test_kl_nats", "fid", "train_seconds"),
@@ -34,7 +34,7 @@ class Inputs:
     missing: list[str]  # stages whose section cannot be drawn: no output, or bad numbers
     problems: list[str] = field(default_factory=list)  # missing keys or NaN values, "file: key ..."
     absent: list[str] = field(default_factory=list)  # stages with no output at all
-    promotion: dict | None = None  # the promotion gate's decision (metrics/promote.json)
+    promotion: dict | None = None  # the promotion gate's decision (models/promote/decision.json)
 
     def missing_for(self, needs: tuple[str, ...]) -> list[str]:
         """The stages a section needs that it cannot draw (the scoreboard marks its own bad cells)."""
@@ -77,7 +77,7 @@ def gather(paths: Paths) -> Inputs:
     if metrics.get("evaluate") is not None and "generators" in metrics["evaluate"]:
         problems += check_scoreboard(metrics["evaluate"])
     absent = [s for s in missing if not has_output(paths, s)]
-    promote = paths.metrics("promote")
+    promote = paths.promote_decision
     inputs = Inputs(metrics, prov, missing, problems, absent, read_json(promote) if promote.is_file() else None)
     for stage in missing:  # sections never read half-valid numbers
         if stage != "evaluate" or "generators" not in (metrics.get("evaluate") or {}):

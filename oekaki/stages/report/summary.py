@@ -13,7 +13,11 @@ def summary_markdown(cfg: Config, inputs: Inputs) -> str:
     d, c, g, v = (inputs.metrics.get(s) for s in ("download", "cnn", "gmm", "vae"))
     if d:
         sample = " (the small offline sample)" if d["source"] == "bundled" else ""
-        lines += [f"Data: {d['dataset']}, source {d['source']}{sample}, {d['n_train']:,} train / {d['n_test']:,} test images.", ""]
+        lines += [
+            f"Data: {d['dataset']}, source {d['source']}{sample}, {d['n_train']:,} train / {d['n_test']:,} test images"
+            f" ({d['n_validation']:,} validation images held out for the promotion gate).",
+            "",
+        ]
     if c:
         lines.append(f"- CNN test accuracy: {c['test_accuracy']:.2%} ({c['epochs']} epochs, {c['train_seconds']:.0f} s on {c['device']})")
     if g:
@@ -25,7 +29,7 @@ def summary_markdown(cfg: Config, inputs: Inputs) -> str:
         lines += ["", f"## Scoreboard ({e['n_samples']:,} samples each, judged by the CNN)", ""]
         lines += scoreboard_table(e, "en").markdown()
     if inputs.promotion:
-        lines += ["", "## Promotion gate (candidate vs champion, same test set)", ""]
+        lines += ["", "## Promotion gate (candidate vs champion, validation split)", ""]
         lines += promotion_table(inputs.promotion, "en").markdown()
     if inputs.missing:
         lines += ["", "Missing stages: " + ", ".join(inputs.missing)]

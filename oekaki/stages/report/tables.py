@@ -101,21 +101,24 @@ def scoreboard_table(evaluate: dict, lang: str) -> Table:
 
 
 def promotion_table(promotion: dict, lang: str) -> Table:
-    """One row per registered model: candidate and champion scores on the same test set, the decision."""
+    """One row per registered model: candidate and champion (or untrained) scores on the validation split, the decision."""
 
-    def score(entry: dict | None) -> Cell:
+    def score(entry: dict | None, version: bool = True) -> Cell:
         if not entry:
             return Cell(text("cell_na", lang))
         again = text("reg_rescored", lang) if entry.get("rescored") else ""
-        return Cell(f"v{entry['version']}: {entry['score']:.4f}{again}")
+        return Cell(f"{'v' + entry['version'] + ': ' if version else ''}{entry['mean']:.4f} ± {entry['std']:.4f}{again}")
 
     rows = []
     for r in promotion["models"].values():
         arrow = "↑" if r["higher_is_better"] else "↓"
-        cells = (Cell(r["model"]), Cell(f"{r['metric']} {arrow}"), score(r.get("candidate")), score(r.get("champion")))
+        cells = (Cell(r["model"]), Cell(f"{r['metric']} {arrow}"), score(r.get("candidate")))
+        against = score(r["champion"]) if r.get("champion") else score(r.get("untrained"), version=False)
+        bar = f"{r['margin']:.4f}" if "margin" in r else f"{text('reg_floor', lang)} {r['floor']:.4f}" if "floor" in r else ""
+        cells += (against, Cell(bar or text("cell_na", lang)))
         rows.append(Row((*cells, Cell(text(f"reg_{r['decision']}", lang)), Cell(r["reason"]))))
-    columns = tuple(text(c, lang) for c in ("col_model", "col_metric", "col_candidate", "col_champion", "col_decision", "col_reason"))
-    return Table(columns, tuple(rows), "promotion")
+    names = ("col_model", "col_metric", "col_candidate", "col_champion_or_untrained", "col_margin", "col_decision", "col_reason")
+    return Table(tuple(text(c, lang) for c in names), tuple(rows), "promotion")
 
 
 def metric_value(value, lang: str) -> str:

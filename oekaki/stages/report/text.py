@@ -7,6 +7,8 @@ a number in one of them.
 
 from __future__ import annotations
 
+from oekaki.stages.report.text_gate import GATE_TEXT
+
 LANGUAGES = ("en", "ja")
 
 T: dict[str, dict[str, str]] = {
@@ -349,17 +351,6 @@ T: dict[str, dict[str, str]] = {
     },
     # ------------------------------------------------------------------ 5b
     "h_registry": {"en": "5b. Model registry: candidate against champion", "ja": "5b. モデルレジストリ：候補とチャンピオン"},
-    "p_registry": {
-        "en": "Every trained model is registered in MLflow as a new version with the alias `candidate`. It replaces the "
-        "`champion` only if its key metric is strictly better on the same test set (the champion is scored again when the "
-        "data or the judge changed). A tie or a worse score keeps the champion; the very first candidate is promoted. "
-        "This table is the decision; the alias moves only in a retraining run without overrides (the Prefect deployments), "
-        "after every stage succeeded.",
-        "ja": "学習したモデルはすべて MLflow に新しいバージョンとして登録され、`candidate` という別名が付きます。"
-        "同じテストセットで主要指標がはっきり上回ったときだけ `champion` と入れ替わります（データや審査員が変わったときは"
-        "チャンピオンも採点し直します）。同点や悪化ならチャンピオンのまま。最初の候補は無条件で昇格します。"
-        "この表は判定です。別名が実際に動くのは、上書きなしの再学習（Prefect のデプロイメント）ですべてのステージが成功した後だけです。",
-    },
     "col_model": {"en": "registered model", "ja": "登録モデル"},
     "col_candidate": {"en": "candidate", "ja": "候補"},
     "col_champion": {"en": "champion", "ja": "チャンピオン"},
@@ -392,6 +383,9 @@ T: dict[str, dict[str, str]] = {
         "ja": "全ステージの学習曲線は `dvc plots show` で metrics/plots/ から描けます。",
     },
 }
+
+
+T |= GATE_TEXT  # the promotion gate's texts (text_gate.py)
 
 
 def text(key: str, lang: str, **fields) -> str:

@@ -1,0 +1,128 @@
+"""How the promotion gate scores one checkpoint: on the validation split, once per seed.
+
+- `cnn-classifier`: validation accuracy (deterministic: one value, no seed spread);
+- `vae`: validation negative ELBO in nats per image, one latent draw per image, seeds base.seed + k;
+- `gan-generator`, `diffusion`: the judge's FID of n = validation-size drawings (requested labels =
+  the validation label mix, in a fixed order) against the validation images, sampling seeds
+  base.seed + k; drawn through `painters.draw`, as the scoreboard draws.
+
+The untrained reference of the first candidate is the same architecture freshly initialised
+(seed base.seed), written as a checkpoint and scored by this very scorer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from oekaki.core import training
+from oekaki.core.config import Config
+from oekaki.core.paths import Paths
+from oekaki.models import judge as judge_mod
+from oekaki.models.cnn import evaluate_classifier
+from oekaki.models.loading import NETWORKS, load_network
+from oekaki.models.painters import draw
+from oekaki.models.vae import test_elbo
+
+
+@dataclasses.dataclass(frozen=True)
+class Gate:
+    stage: str
+    name: str  # registered model name
+    metric: str
+    higher_is_better: bool
+
+
+GATES = (
+    Gate("cnn", "cnn-classifier", "val_accuracy", True),
+    Gate("vae", "vae", "val_loss_nats", False),
+    Gate("gan", "gan-generator", "val_fid", False),
+    Gate("diffusion", "diffusion", "val_fid", False),
+)
+PAINTER_GATES = ("gan", "diffusion")  # scored by the judge's FID of their drawings
+WEIGHTS = {"gan": ("generator",), "diffusion": ("model", "ema")}  # where a checkpoint keeps the scored network's weights
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """One checkpoint's scores, one per seed (one in all for the deterministic CNN accuracy)."""
+
+    values: tuple[float, ...]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def std(self) -> float:
+        """Sample standard deviation (ddof = 1) over the seeds; 0 for a single value."""
+        return float(np.std(self.values, ddof=1)) if len(self.values) > 1 else 0.0
+
+    def as_dict(self) -> dict:
+        return {"mean": self.mean, "std": self.std, "values": list(self.values)}
+
+
+class GateScorer:
+    """Scores a checkpoint of any gated model on the validation split (data and judge loaded once)."""
+
+    def __init__(self, cfg: Config, paths: Paths):
+        self.cfg, self.device = cfg, training.resolve_device(cfg.base)
+        self.data = training.TensorData.load(paths.prepared, torch.device("cpu"))
+        self.paths, self.judge_path = paths, paths.cnn_model
+        self.seeds = tuple(cfg.base.seed + k for k in range(cfg.promote.seeds))
+        self._judge, self._real_features = None, None
+
+    def n_values(self, gate: Gate) -> int:
+        return 1 if gate.stage == "cnn" else len(self.seeds)
+
+    def key(self, gate: Gate) -> str:
+        """What a score was measured on; equal keys = comparable scores."""
+        parts = {"validation": self.data.validation_sha256[:16], "seeds": list(self.seeds[: self.n_values(gate)])}
+        if gate.stage == "vae":  # the latent draws come batch by batch
+            parts["batch"] = self.cfg.vae.eval_batch_size
+        if gate.stage in PAINTER_GATES:
+            parts |= {"n": len(self.data.val_y), "judge": hashlib.sha256(self.judge_path.read_bytes()).hexdigest()[:16]}
+        return json.dumps(parts, sort_keys=True)
+
+    def score(self, gate: Gate, checkpoint: Path) -> Score:
+        ckpt = training.load_checkpoint(checkpoint)
+        if ckpt.get("kind") != gate.stage:
+            raise ValueError(f"{checkpoint}: a {ckpt.get('kind')!r} checkpoint, expected {gate.stage!r}")
+        x, y = self.data.val_x.to(self.device), self.data.val_y.to(self.device)
+        if gate.stage == "cnn":
+            model = load_network(ckpt).to(self.device)
+            return Score((float(evaluate_classifier(model, x, y, self.cfg.cnn.eval_batch_size)[0]["test_accuracy"]),))
+        if gate.stage == "vae":
+            model = load_network(ckpt).to(self.device)
+            c = self.cfg.vae.model_copy(update={"conditional": model.args.conditional})
+            return Score(tuple(float(test_elbo(model, x, y, c, seed)["test_loss_nats"]) for seed in self.seeds))
+        return Score(tuple(self._painter_fid(gate, checkpoint, seed) for seed in self.seeds))
+
+    def _painter_fid(self, gate: Gate, checkpoint: Path, seed: int) -> float:
+        if self._judge is None:
+            self._judge = judge_mod.Judge.load(self.judge_path, self.device)
+            self._real_features = self._judge.judge(self.data.val_x.numpy()).features
+        val_x, val_y = self.data.val_x.numpy(), self.data.val_y.numpy()
+        labels = judge_mod.requested_labels(val_y, len(val_y), self.cfg.base.seed)  # the validation label mix, fixed order
+        images, _ = draw(gate.stage, self.paths, labels, seed, self.device, (val_x, val_y), checkpoint)
+        return float(judge_mod.frechet_distance(self._judge.judge(images).features, self._real_features))
+
+    def untrained(self, gate: Gate, checkpoint: Path, dest: Path) -> Score:
+        """The score of `checkpoint`'s architecture freshly initialised (seed base.seed): the first candidate's reference."""
+        return self.score(gate, untrained_checkpoint(checkpoint, dest / f"untrained-{gate.stage}.pt", self.cfg.base.seed))
+
+
+def untrained_checkpoint(checkpoint: Path, dest: Path, seed: int) -> Path:
+    """`checkpoint` with its network's weights replaced by a fresh initialisation (seeded): same args, no training."""
+    ckpt = training.load_checkpoint(checkpoint)
+    torch.manual_seed(seed)
+    built = NETWORKS[ckpt["kind"]].build(ckpt["model_args"])
+    state = (built[0] if isinstance(built, tuple) else built).state_dict()  # the GAN builds (generator, discriminator)
+    keys = [k for k in WEIGHTS.get(ckpt["kind"], ("model",)) if k in ckpt]
+    training.save_checkpoint(dest, {**ckpt, **dict.fromkeys(keys, state)})
+    return dest

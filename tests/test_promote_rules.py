@@ -1,0 +1,136 @@
+"""The promotion gate's rules on given scores (no training, no MLflow): the margin over the seed
+spread, the first candidate's sanity floor, what goes to metrics/promote.json (numbers only)."""
+
+from __future__ import annotations
+
+import pytest
+
+from oekaki.core.config import load_config
+from oekaki.core.io import write_json
+from oekaki.core.paths import Paths, project_paths
+from oekaki.stages.promote import stage as promote
+from oekaki.stages.promote.scoring import Score
+
+GATE = {g.stage: g for g in promote.GATES}
+CFG = load_config(project_paths().params)
+
+
+class FakeRegistry:
+    """The registry calls the gate makes: versions by run, the champion alias, score tags."""
+
+    def __init__(self, champion: str | None):
+        self.champion, self.tags = champion, {}
+
+    def version_of_run(self, name, run_id):
+        return "2"
+
+    def alias_version(self, name, alias):
+        return self.champion
+
+    def version_score(self, name, version, metric, key):
+        return self.tags.get((version, metric, key))
+
+    def tag_score(self, name, version, metric, key, value):
+        self.tags[(version, metric, key)] = value
+
+    def checkpoint(self, name, version, dest):
+        return dest / f"v{version}.pt"
+
+
+class FakeScorer:
+    """Given scores per checkpoint file name; `untrained` for the fresh network."""
+
+    def __init__(self, by_file: dict[str, tuple[float, ...]], untrained: tuple[float, ...] = (100.0, 100.0, 100.0)):
+        self.cfg, self.by_file, self._untrained, self.scored = CFG, by_file, untrained, []
+
+    def key(self, gate):
+        return "k"
+
+    def n_values(self, gate):
+        return 1 if gate.stage == "cnn" else 3
+
+    def score(self, gate, checkpoint):
+        self.scored.append(checkpoint.name)
+        return Score(self.by_file[checkpoint.name])
+
+    def untrained(self, gate, checkpoint, dest):
+        return Score(self._untrained)
+
+
+def decide(tmp_path, stage: str, candidate, champion=None, untrained=(100.0, 100.0, 100.0)):
+    paths = Paths(tmp_path)
+    write_json(paths.provenance(stage), {"mlflow_run_id": "run"})
+    scores = {"model.pt": candidate} | ({"v1.pt": champion} if champion else {})
+    scorer = FakeScorer(scores, untrained)
+    return promote.decide_one(GATE[stage], FakeRegistry("1" if champion else None), scorer, paths, tmp_path), scorer
+
+
+def test_a_candidate_better_by_less_than_the_seed_spread_keeps_the_champion(tmp_path):
+    row, _ = decide(tmp_path, "gan", candidate=(9.0, 10.0, 11.0), champion=(10.0, 10.5, 11.0))  # FID: 10.0 vs 10.5
+    assert row["decision"] == "keep" and not row["promote"]
+    assert row["margin"] == pytest.approx(1.0) and row["gain"] == pytest.approx(0.5)  # std of (9, 10, 11) = 1
+    assert "within the margin" in row["reason"]
+
+
+def test_a_candidate_better_by_more_than_the_spread_is_promoted(tmp_path):
+    row, _ = decide(tmp_path, "vae", candidate=(100.0, 100.2, 100.4), champion=(110.0, 110.1, 110.2))
+    assert row["decision"] == "promote" and row["promote"]
+    assert row["candidate"]["mean"] == pytest.approx(100.2) and row["champion"]["mean"] == pytest.approx(110.1)
+    assert row["margin"] == pytest.approx(0.2) and row["gain"] == pytest.approx(9.9)
+
+
+def test_the_cnn_has_no_spread_and_needs_the_stated_minimum_margin(tmp_path):
+    small = CFG.promote.cnn_min_margin / 2
+    row, _ = decide(tmp_path, "cnn", candidate=(0.95 + small,), champion=(0.95,))
+    assert row["decision"] == "keep" and row["margin"] == CFG.promote.cnn_min_margin
+    row, _ = decide(tmp_path, "cnn", candidate=(0.95 + 2 * CFG.promote.cnn_min_margin,), champion=(0.95,))
+    assert row["decision"] == "promote"
+
+
+def test_a_tie_and_a_worse_candidate_keep_the_champion(tmp_path):
+    assert "a tie" in decide(tmp_path, "gan", candidate=(10.0, 10.0, 10.0), champion=(10.0, 10.0, 10.0))[0]["reason"]
+    assert "not better" in decide(tmp_path, "gan", candidate=(12.0, 12.0, 12.0), champion=(10.0, 10.0, 10.0))[0]["reason"]
+
+
+def test_the_floor_refuses_a_first_candidate_barely_better_than_untrained(tmp_path):
+    fraction = CFG.promote.painter_max_fid_fraction
+    row, _ = decide(tmp_path, "diffusion", candidate=(90.0, 91.0, 92.0), untrained=(100.0, 100.0, 100.0))
+    assert row["decision"] == "refuse" and not row["promote"] and row["champion"] is None
+    assert row["floor"] == pytest.approx(100.0 * fraction) and row["untrained"]["mean"] == 100.0
+    assert promote.apply({"models": {"diffusion": row}}, FakeRegistry(None)) == []
+    row, _ = decide(tmp_path, "diffusion", candidate=(10.0, 11.0, 12.0), untrained=(100.0, 100.0, 100.0))
+    assert row["decision"] == "promote" and "first candidate" in row["reason"]
+
+
+def test_the_floor_of_a_first_cnn_and_vae(tmp_path):
+    assert decide(tmp_path, "cnn", candidate=(0.5,), untrained=(0.1,))[0]["decision"] == "refuse"
+    assert decide(tmp_path, "cnn", candidate=(0.97,), untrained=(0.1,))[0]["decision"] == "promote"
+    untrained = (545.0, 546.0, 547.0)
+    assert decide(tmp_path, "vae", candidate=(500.0, 500.0, 500.0), untrained=untrained)[0]["decision"] == "refuse"
+    assert decide(tmp_path, "vae", candidate=(150.0, 151.0, 152.0), untrained=untrained)[0]["decision"] == "promote"
+
+
+def test_cached_scores_are_reused_and_only_a_new_key_rescores(tmp_path):
+    paths = Paths(tmp_path)
+    write_json(paths.provenance("gan"), {"mlflow_run_id": "run"})
+    registry, scorer = FakeRegistry("1"), FakeScorer({"model.pt": (9.0, 9.0, 9.0), "v1.pt": (10.0, 10.0, 10.0)})
+    first = promote.decide_one(GATE["gan"], registry, scorer, paths, tmp_path)
+    again = promote.decide_one(GATE["gan"], registry, scorer, paths, tmp_path)
+    assert scorer.scored == ["model.pt", "v1.pt"]  # the second decision read the tags
+    assert first["champion"]["rescored"] is True and again["champion"]["rescored"] is False
+    assert again["champion"]["values"] == [10.0, 10.0, 10.0]
+
+
+def test_the_metrics_file_holds_only_numbers(tmp_path):
+    rows = {
+        "gan": decide(tmp_path, "gan", candidate=(9.0, 10.0, 11.0), champion=(10.0, 10.5, 11.0))[0],
+        "cnn": decide(tmp_path, "cnn", candidate=(0.97,), untrained=(0.1,))[0],
+    }
+    numbers = promote.numbers(rows, 500, 3)
+    assert numbers["gan"].keys() == {"candidate_mean", "candidate_std", "champion_mean", "champion_std", "margin", "gain"}
+    assert numbers["cnn"].keys() == {"candidate_mean", "candidate_std", "untrained_mean", "untrained_std", "floor"}
+
+    def leaves(d):
+        return [x for v in d.values() for x in (leaves(v) if isinstance(v, dict) else [v])]
+
+    assert all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in leaves(numbers))
