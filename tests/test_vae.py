@@ -134,7 +134,7 @@ def test_missing_judge_names_the_stage_to_run(tmp_path, tiny_judge):
 
 
 def test_plain_vae_has_no_labels_and_no_style_transfer():
-    model = ConvVAE(VaeArgs(latent_size=3, channels=(4, 8), hidden=16, conditional=False, film=False))
+    model = ConvVAE(VaeArgs(latent_size=3, channels=(4, 8), hidden=16, conditional=False, film=False, truncation=0.0))
     logits, mu, logvar = model(torch.rand(5, 1, 28, 28))
     assert logits.shape == (5, 1, 28, 28) and mu.shape == logvar.shape == (5, 3)
     with pytest.raises(ValueError, match="needs the conditional VAE"):

@@ -140,6 +140,7 @@ class VaeConfig(Section):
     lr: Num = bounded("a learning rate", gt=0)
     beta: Num = bounded("a KL weight", "1 = the evidence lower bound", ge=0)
     schedule: Schedule
+    truncation: Num = bounded("a truncation", "0 = sample the latent vector from plain N(0, I)", ge=0)
     eval_every: Int = bounded("an integer", "test loss every N epochs, and after the last", ge=1)
     n_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
     eval_batch_size: Int = bounded("an integer", ge=1)

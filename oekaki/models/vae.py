@@ -31,10 +31,11 @@ class VaeArgs:
     hidden: int
     conditional: bool
     film: bool  # the label also scales and shifts the decoder's feature maps at 7x7 and 14x14
+    truncation: float  # sampling: latent entries beyond +-truncation redrawn (0 = plain N(0, I))
 
     @classmethod
     def from_config(cls, c: VaeConfig) -> VaeArgs:
-        return cls(c.latent_size, tuple(c.channels), c.hidden, c.conditional, c.conditional and c.label_film)
+        return cls(c.latent_size, tuple(c.channels), c.hidden, c.conditional, c.conditional and c.label_film, float(c.truncation))
 
     def as_dict(self) -> dict:
         return {**asdict(self), "channels": list(self.channels)}
@@ -156,7 +157,7 @@ def _renamed(key: str) -> str:
 
 def build(model_args: dict) -> ConvVAE:
     """Rebuild from a checkpoint's `model_args` (checkpoints from before FiLM have no `film`: false)."""
-    return ConvVAE(VaeArgs(**{"film": False, **model_args, "channels": tuple(model_args["channels"])}))
+    return ConvVAE(VaeArgs(**{"film": False, "truncation": 0.0, **model_args, "channels": tuple(model_args["channels"])}))
 
 
 def as_input(images: torch.Tensor) -> torch.Tensor:
@@ -181,8 +182,8 @@ def test_elbo(model: ConvVAE, x: torch.Tensor, y: torch.Tensor, c: VaeConfig, se
 
 
 def generate(model: ConvVAE, n: int, labels: np.ndarray | None, seed: int) -> np.ndarray:
-    """n new images from z ~ N(0, I) (with the requested labels when conditional): uint8 (n, 28, 28)."""
-    return training.sample_images(model, model.args.latent_size, n, labels, seed)
+    """n new images from z ~ N(0, I), truncated at args.truncation (with the requested labels when conditional): uint8 (n, 28, 28)."""
+    return training.sample_images(model, model.args.latent_size, n, labels, seed, truncation=model.args.truncation)
 
 
 @torch.no_grad()
