@@ -74,7 +74,8 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
 
     client = MlflowClient(f"sqlite:///{paths.root / 'mlflow.db'}")
     run_id = summary["mlflow_run_id"]
-    assert [x.step for x in client.get_metric_history(run_id, "vae_history/test_loss_nats")] == list(range(1, 16))
+    assert [x.step for x in client.get_metric_history(run_id, "vae_history/test_loss_nats")] == [5, 10, 15]  # vae.eval_every
+    assert [x.step for x in client.get_metric_history(run_id, "vae_history/train_loss_nats")] == list(range(1, 16))
     images = [a.path for a in client.list_artifacts(run_id, "images")]
     assert len([p for p in images if p.startswith("images/vae_samples") and p.endswith(".png")]) == 15  # one grid per epoch
     assert client.get_run(run_id).info.status == "FINISHED"
