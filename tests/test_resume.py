@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow  # SIGKILL drills: each trains a stage twice (make
 # The end-to-end profile, with two epochs so that a kill can land between them
 TINY = {
     "cnn": {**E2E_TINY["cnn"], "epochs": 2},
-    "gan": {**E2E_TINY["gan"], "epochs": 2, "n_eval_samples": 200},
-    "vae": {**E2E_TINY["vae"], "epochs": 2, "n_eval_samples": 200},
+    "gan": {**E2E_TINY["gan"], "epochs": 2},
+    "vae": {**E2E_TINY["vae"], "epochs": 2},
     "diffusion": {**E2E_TINY["diffusion"], "epochs": 2},
 }
 COMPARE = {

@@ -78,6 +78,10 @@ class Paths:
         """The trained model of a stage, as a self-describing checkpoint (DVC-tracked)."""
         return self.model_dir(stage) / "model.pt"
 
+    def scoreboard_samples(self, stage: str) -> Path:
+        """A painter stage's scoreboard samples (oekaki/models/scoreboard.py): drawn once, scored by the stage and evaluate."""
+        return self.model_dir(stage) / "scoreboard.npz"
+
     # --- metrics, plots, figures, report ---------------------------------------
     @property
     def metrics_dir(self) -> Path:

@@ -140,24 +140,38 @@ T: dict[str, dict[str, str]] = {
     },
     "p_judge": {
         "en": "The trained classifier then becomes the judge of generated images: it measures how far a set of images is from "
-        "real digits in its feature space (a Fréchet distance, FID; lower is better). Its scale on this data: real vs real "
-        "{floor:.2f}, uniform noise vs real {ceiling:.0f}. The Inception Score of real test images is {is_real:.2f} (10 at most).",
+        "real digits in its feature space (a Fréchet distance, FID; lower is better). Its scale on this data, at the scoreboard's "
+        "{n:,} images against {n:,} real test images: real training images {floor:.2f}, uniform noise {ceiling:.0f}. The "
+        "Inception Score of those real test images is {is_real:.2f} (10 at most).",
         "ja": "学習した分類器は、生成画像の「審査員」にもなります。その特徴空間で画像の集まりが本物の数字からどれだけ離れているか"
-        "（フレシェ距離 FID、小さいほど良い）を測ります。このデータでの目盛り：本物同士 {floor:.2f}、一様ノイズと本物 {ceiling:.0f}。"
-        "本物のテスト画像の Inception Score は {is_real:.2f}（最大 10）です。",
+        "（フレシェ距離 FID、小さいほど良い）を測ります。このデータでの目盛り（採点表と同じ {n:,} 枚を本物のテスト画像 {n:,} 枚と比較）："
+        "本物の学習画像 {floor:.2f}、一様ノイズ {ceiling:.0f}。そのテスト画像の Inception Score は {is_real:.2f}（最大 10）です。",
     },
     **GENERATION,
     # ------------------------------------------------------------------ 5
     "h_scoreboard": {"en": "5. Scoreboard: every painter, one judge", "ja": "5. 採点表：すべての画家を同じ審査員で"},
     "p_scoreboard": {
-        "en": "Each generator drew {n:,} images, asked for the same labels (the test set's own mix) where it takes labels, and the "
-        "judge compared them with the same {n:,} real test images. The reference row is those real test images themselves "
-        "(so its FID is 0; real training images against them score {floor:.2f}). The classifier reaches {accuracy:.2%} test "
-        "accuracy: the reference row's conditional accuracy, and the ceiling for every painter's.",
-        "ja": "各生成モデルが {n:,} 枚を描き（ラベルを受け取るモデルにはテストデータと同じラベル構成を指定）、"
-        "審査員が同じ {n:,} 枚の本物のテスト画像と比べました。基準の行はその本物のテスト画像そのものです"
-        "（そのため FID は 0。本物の学習画像と比べると {floor:.2f}）。分類器のテスト正解率は {accuracy:.2%} で、"
-        "これが基準の行の条件付き正解率であり、すべての画家にとっての上限です。",
+        "en": "Each generator drew {n:,} images with each of {n_seeds} sampling seeds, asked for the same labels (the test set's "
+        "own mix) where it takes labels, and the judge compared every set with the same {n:,} real test images; each cell is the "
+        "mean ± standard deviation over the {n_seeds} seeds. The reference row is {n:,} real training images, for each requested "
+        "label a different one of that label, scored exactly like a painter: its FID of {floor:.2f} is what real data that is not "
+        "the reference reaches, the floor for every painter. The judge reads {real_accuracy:.1%} of them as the requested label "
+        "(it was trained on the training images; on the test images it reaches {accuracy:.2%}).",
+        "ja": "各生成モデルが {n_seeds} 個のサンプリングシードそれぞれで {n:,} 枚を描き（ラベルを受け取るモデルにはテストデータと同じ"
+        "ラベル構成を指定）、審査員がそのすべてを同じ {n:,} 枚の本物のテスト画像と比べました。各欄は {n_seeds} シードの"
+        "平均 ± 標準偏差です。基準の行は本物の学習画像 {n:,} 枚（指定したラベルごとに、そのラベルの別々の画像）で、"
+        "画家とまったく同じように採点しています。その FID {floor:.2f} は、比べる相手そのものではない本物のデータが届く値で、"
+        "すべての画家にとっての下限です。審査員はその {real_accuracy:.1%} を指定したラベルと読みました"
+        "（審査員は学習画像で学習しています。テスト画像での正解率は {accuracy:.2%} です）。",
+    },
+    "p_diversity": {
+        "en": "Within-class diversity compares the spread, in the judge's feature space, of a painter's drawings of each requested "
+        "label with the spread of real images of that label (1 = as varied as real data, near 0 = the same drawing again and "
+        "again). It counts only the drawings the judge reads as the requested label, a share equal to the conditional accuracy, "
+        "so wrong digits or noise cannot pass for variety.",
+        "ja": "クラス内多様性は、指定したラベルごとに、画家の絵が審査員の特徴空間でどれだけ散らばっているかを、そのラベルの本物の画像の"
+        "散らばりと比べたものです（1 なら本物と同じくらい多様、0 に近ければ同じ絵の繰り返し）。審査員が指定どおりのラベルと"
+        "読んだ絵だけを数えるので（その割合は条件付き正解率に等しい）、違う数字やノイズが多様性として数えられることはありません。",
     },
     "col_generator": {"en": "generator", "ja": "生成モデル"},
     "col_fid": {"en": "FID ↓", "ja": "FID ↓"},
@@ -168,7 +182,7 @@ T: dict[str, dict[str, str]] = {
     "col_time": {"en": "training time", "ja": "学習時間"},
     "col_device": {"en": "device", "ja": "デバイス"},
     "col_run": {"en": "MLflow run", "ja": "MLflow の実行"},
-    "row_real": {"en": "real test images (reference)", "ja": "本物のテスト画像（基準）"},
+    "row_real": {"en": "real training images (reference)", "ja": "本物の学習画像（基準）"},
     "row_untrained": {"en": "untrained painter (uniform noise)", "ja": "未学習の画家（一様ノイズ）"},
     "row_gmm": {"en": "Gaussian mixture on digits", "ja": "数字の混合ガウス分布"},
     "row_vae": {"en": "VAE", "ja": "VAE"},
