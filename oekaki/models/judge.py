@@ -147,13 +147,6 @@ def requested_labels(test_labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return test_labels[requested_indices(len(test_labels), n, seed)]
 
 
-def score_generated(
-    judge: Judge, images: np.ndarray, labels: np.ndarray | None, test_x: np.ndarray, test_y: np.ndarray
-) -> dict[str, float]:
-    """`score` of generated uint8 images (N, 28, 28) against the real test set."""
-    return score(judge.judge(images), judge.judge(test_x), labels, test_y if labels is not None else None)
-
-
 def load_judge(paths: Paths, data: TensorData, device: torch.device) -> tuple[Judge, dict]:
     """The cnn stage's judge and its calibration; refused when it was trained on other data."""
     ckpt = load_checkpoint(paths.cnn_model)
