@@ -14,6 +14,8 @@ from oekaki.core import training
 from oekaki.core.config import load_config
 from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
+from oekaki.core.training import TensorData
+from oekaki.models.judge import Judge, frechet_distance
 from oekaki.pipeline.tracking import Registry, Tracker
 from oekaki.stages.promote import stage as promote
 
@@ -64,10 +66,13 @@ def test_first_run_promotes_and_scores_equal_the_stage_metrics(store):
     # the gate's own scoring reproduces what the stages measured, on the same test set
     assert decision["cnn"]["candidate"]["score"] == read_json(store.metrics("cnn"))["test_accuracy"]
     assert decision["vae"]["candidate"]["score"] == pytest.approx(read_json(store.metrics("vae"))["test_loss_nats"], rel=1e-9)
-    for painter in ("gan", "diffusion"):  # drawn through painters.draw, like the scoreboard
-        assert decision[painter]["candidate"]["score"] == pytest.approx(
-            read_json(store.metrics("evaluate"))["generators"][painter]["fid"], rel=1e-9
-        )
+    data = TensorData.load(store.prepared, "cpu")
+    judge = Judge.load(store.cnn_model)
+    test_features = judge.judge(data.test_x.numpy()).features
+    for painter in ("gan", "diffusion"):  # the same draw as the stage's first scoreboard seed (base.seed)
+        with np.load(store.scoreboard_samples(painter)) as npz:
+            first_seed = judge.judge(npz["images"][0]).features
+        assert decision[painter]["candidate"]["score"] == pytest.approx(frechet_distance(first_seed, test_features), rel=1e-9)
 
 
 def test_worse_and_tied_candidates_keep_the_champion_a_better_one_moves_it(store, tmp_path):
