@@ -54,7 +54,7 @@ def sample_grid(name: str, images: np.ndarray, asked: np.ndarray | None, path: P
     return digit_grid(images[:100], 10, TITLES[name], path, dpi)
 
 
-def row_board(name: str, cfg: Config, paths: Paths, proto: scoreboard.Protocol, device, train) -> scoreboard.Board:
+def row_board(name: str, paths: Paths, proto: scoreboard.Protocol, device, train) -> scoreboard.Board:
     """A network painter's samples as its own stage drew them (checked against `proto`); the others drawn here."""
     if name in NETWORK_PAINTERS:
         return scoreboard.load_board(paths.scoreboard_samples(name), proto, name)
@@ -75,7 +75,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     rows, facts, figures = {}, {}, []
     for name in ROWS:
         with phase("sampling"):  # untrained, gmm and real only: the network painters' stages drew theirs
-            board = row_board(name, cfg, paths, proto, device, train)
+            board = row_board(name, paths, proto, device, train)
         with phase("scoring"):
             scores = scoreboard.score_board(judge, board, reference, reference_labels)
         rows[name] = {**scores, "train_seconds": metrics_of[name]["train_seconds"] if name in NETWORK_PAINTERS else None}
