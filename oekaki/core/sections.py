@@ -127,6 +127,7 @@ class VaeConfig(Section):
     """Convolutional VAE (oekaki/models/vae.py); `conditional` = encoder and decoder see the label."""
 
     conditional: Bool
+    label_film: Bool
     latent_size: Int = bounded("an integer", ge=1)
     channels: Channels = bounded("two positive channel counts", "28 -> 14 -> 7 pixels", min_length=2, max_length=2)
     hidden: Int = bounded("an integer", ge=1)
@@ -136,6 +137,7 @@ class VaeConfig(Section):
     lr: Num = bounded("a learning rate", gt=0)
     beta: Num = bounded("a KL weight", "1 = the evidence lower bound", ge=0)
     schedule: Schedule
+    eval_every: Int = bounded("an integer", "test loss every N epochs, and after the last", ge=1)
     eval_batch_size: Int = bounded("an integer", ge=1)
 
 
@@ -161,6 +163,7 @@ class GanConfig(Section):
     spectral_norm: Bool
     real_label: Num = bounded("a target", "1 = no label smoothing", gt=0.5, le=1)
     aux_weight: Num = bounded("a weight", "0 = no auxiliary classifier", ge=0)
+    eval_every: Int = bounded("an integer", "score the samples every N epochs, and after the last", ge=1)
     epoch_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
     eval_batch_size: Int = bounded("an integer", ge=1)
 

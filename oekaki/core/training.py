@@ -209,6 +209,11 @@ def plan_epochs(stage: str, epochs: int, min_steps: int, batch_size: int, n_trai
     return max(epochs, math.ceil(min_steps / steps)), steps
 
 
+def is_eval_epoch(epoch: int, epochs: int, every: int) -> bool:
+    """Whether epoch `epoch` (1-based) of `epochs` is scored: every `every`-th one, and always the last."""
+    return epoch % every == 0 or epoch == epochs
+
+
 @dataclass
 class Fit:
     history: list[dict[str, float]]  # one row per epoch, "step" = epoch

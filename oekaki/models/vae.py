@@ -30,10 +30,11 @@ class VaeArgs:
     channels: tuple[int, int]
     hidden: int
     conditional: bool
+    film: bool  # the label also scales and shifts the decoder's feature maps at 7x7 and 14x14
 
     @classmethod
     def from_config(cls, c: VaeConfig) -> VaeArgs:
-        return cls(c.latent_size, tuple(c.channels), c.hidden, c.conditional)
+        return cls(c.latent_size, tuple(c.channels), c.hidden, c.conditional, c.conditional and c.label_film)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "channels": list(self.channels)}
@@ -41,6 +42,20 @@ class VaeArgs:
     @property
     def n_cond(self) -> int:
         return N_CLASSES if self.conditional else 0
+
+
+class LabelFilm(nn.Module):
+    """FiLM (Perez et al. 2018): h * (1 + gamma(y)) + beta(y) per channel, from the (soft) one-hot label."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.proj = nn.Linear(N_CLASSES, 2 * channels)
+        nn.init.zeros_(self.proj.weight)  # starts as the identity: the label enters gradually
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, h: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.proj(onehot).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=1)
+        return h * (1 + gamma) + beta
 
 
 class ConvVAE(nn.Module):
@@ -59,20 +74,23 @@ class ConvVAE(nn.Module):
         self.dec_hidden = nn.Sequential(
             nn.Linear(args.latent_size + args.n_cond, args.hidden), nn.SiLU(), nn.Linear(args.hidden, c2 * 49), nn.SiLU()
         )
-        self.decoder = nn.Sequential(
-            nn.Unflatten(1, (c2, 7, 7)),
-            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.SiLU(),  # 7 -> 14
-            nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),  # 14 -> 28, logits
-        )  # fmt: skip
+        self.up1 = nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1)  # 7 -> 14
+        self.up2 = nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1)  # 14 -> 28, logits
+        if args.film:
+            self.film7, self.film14 = LabelFilm(c2), LabelFilm(c1)
 
-    def _cond(self, h: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        """Append the one-hot label (B, 10) for the conditional model; labels may be soft (B, 10)."""
+    def _onehot(self, labels: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+        """The (B, 10) one-hot label of the conditional model (labels may already be soft (B, 10))."""
         if not self.args.conditional:
-            return h
+            return None
         if labels is None:
             raise ValueError("the conditional VAE needs labels")
-        onehot = labels if labels.dim() == 2 else F.one_hot(labels, N_CLASSES)
-        return torch.cat([h, onehot.to(h.dtype)], 1)
+        return (labels if labels.dim() == 2 else F.one_hot(labels, N_CLASSES)).to(dtype)
+
+    def _cond(self, h: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Append the one-hot label (B, 10) for the conditional model."""
+        onehot = self._onehot(labels, h.dtype)
+        return h if onehot is None else torch.cat([h, onehot], 1)
 
     def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (B, 1, 28, 28) in [0, 1] -> (mu, logvar), each (B, latent_size)."""
@@ -81,7 +99,14 @@ class ConvVAE(nn.Module):
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """z: (B, latent_size) -> pixel logits (B, 1, 28, 28)."""
-        return self.decoder(self.dec_hidden(self._cond(z, labels)))
+        onehot = self._onehot(labels, z.dtype)
+        h = self.dec_hidden(z if onehot is None else torch.cat([z, onehot], 1)).view(len(z), -1, 7, 7)
+        if self.args.film:
+            h = self.film7(h, onehot)
+        h = self.up1(h)
+        if self.args.film:
+            h = self.film14(h, onehot)
+        return self.up2(F.silu(h))
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, generator: torch.Generator | None = None):
         """Reconstruction logits, mu and logvar, with z drawn by the reparameterisation trick."""
@@ -122,9 +147,16 @@ class VaeSampler(nn.Module):
         return torch.sigmoid(self.vae.decode(code[:, :n], labels))[:, 0]
 
 
+OLD_DECODER_KEYS = {"decoder.1.": "up1.", "decoder.3.": "up2."}  # checkpoints from before FiLM (film = false)
+
+
+def _renamed(key: str) -> str:
+    return next((new + key[len(old) :] for old, new in OLD_DECODER_KEYS.items() if key.startswith(old)), key)
+
+
 def build(model_args: dict) -> ConvVAE:
-    """Rebuild from a checkpoint's `model_args`."""
-    return ConvVAE(VaeArgs(**{**model_args, "channels": tuple(model_args["channels"])}))
+    """Rebuild from a checkpoint's `model_args` (checkpoints from before FiLM have no `film`: false)."""
+    return ConvVAE(VaeArgs(**{"film": False, **model_args, "channels": tuple(model_args["channels"])}))
 
 
 def as_input(images: torch.Tensor) -> torch.Tensor:
@@ -184,5 +216,39 @@ def style_transfer(model: ConvVAE, x: torch.Tensor, y: torch.Tensor) -> np.ndarr
 def from_checkpoint(ckpt: dict) -> ConvVAE:
     """The trained VAE a loaded checkpoint holds (weights only), in eval mode."""
     model = build(ckpt["model_args"])
-    model.load_state_dict(ckpt["model"])
+    model.load_state_dict({_renamed(k): v for k, v in ckpt["model"].items()})
     return model.eval()
+
+
+@torch.no_grad()
+def prior_gap_nats(model: ConvVAE, x: torch.Tensor, y: torch.Tensor) -> float:
+    """How far the aggregate posterior is from the prior samples are drawn from, in nats.
+
+    KL(N(m, S) || N(0, I)) of the Gaussian matched to the aggregate posterior of the images
+    (m = mean of the latent means; S = their covariance + the mean posterior variance): 0 when
+    z ~ N(0, I) lands where the encoder puts real digits, large when sampling visits regions
+    the decoder never saw in training.
+    """
+    mus, variances = [], []
+    for idx in training.batch_indices(len(x), 1000, None):
+        mu, logvar = model.eval().encode(as_input(x[idx]), y[idx] if model.args.conditional else None)
+        mus.append(mu.double())
+        variances.append(logvar.double().exp())
+    mu, var = torch.cat(mus), torch.cat(variances)
+    m, cov = mu.mean(0), torch.cov(mu.T) + torch.diag(var.mean(0))
+    return float(0.5 * (torch.trace(cov) + m @ m - len(m) - torch.logdet(cov)))
+
+
+def label_probe_accuracy(model: ConvVAE, data: training.TensorData, seed: int) -> float:
+    """Accuracy of a linear probe predicting the label from the latent means (fit on train, scored on test).
+
+    Near chance (0.1) means the latent vector holds style only and the label lives in the
+    conditioning, as the conditional VAE intends; high means z carries the digit too, and the
+    decoder can ignore the label it is asked for.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    train = encode_means(model, data.train_x, data.train_y).cpu().numpy()
+    test = encode_means(model, data.test_x, data.test_y).cpu().numpy()
+    probe = LogisticRegression(max_iter=1000, random_state=seed).fit(train, data.train_y.cpu().numpy())
+    return float(probe.score(test, data.test_y.cpu().numpy()))

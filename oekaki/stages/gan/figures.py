@@ -53,13 +53,14 @@ def curves(history: list[dict], path: Path, dpi: int, conditional: bool) -> Path
     b.plot(steps, [h["d_fake"] for h in history], label="D(generated)")
     b.set_ylim(0, 1)
     b.set_title("Discriminator's mean output", fontsize=9)
-    c.plot(steps, [h["fid"] for h in history], color="C3", label="FID (log scale)")
+    scored = [h for h in history if "fid" in h]  # the epochs the judge scored (gan.eval_every)
+    c.plot([h["step"] for h in scored], [h["fid"] for h in scored], "o-", color="C3", label="FID (log scale)")
     c.set_yscale("log")
     twin = c.twinx()
     key = "within_class_diversity" if conditional else "class_entropy"
-    twin.plot(steps, [h[key] for h in history], color="C2", label=key.replace("_", " "))
+    twin.plot([h["step"] for h in scored], [h[key] for h in scored], "o-", color="C2", label=key.replace("_", " "))
     twin.set_ylim(0, 1.2)
-    c.set_title("Quality and mode coverage per epoch", fontsize=9)
+    c.set_title("Quality and mode coverage during training", fontsize=9)
     for ax in (a, b, c):
         ax.set_xlabel("epoch")
     for ax in (a, b):

@@ -54,7 +54,7 @@ def train_one_epoch(G: Generator, D: Discriminator, data, opt_g, opt_d, c: GanCo
     n_d = n_g = 0
     bar = training.Progress(len(data.train_y), f"gan epoch {epoch}/{epochs}", log)
     for i, idx in enumerate(training.batch_indices(len(data.train_y), c.batch_size, gen)):
-        x = as_input(data.train_x[idx])
+        x = as_input(data.train_x[idx]).contiguous(memory_format=torch.channels_last)
         y = data.train_y[idx] if c.conditional else None
         z, y_fake = _noise(len(idx), c, gen, device)
         fake = G(z, y_fake)
@@ -144,7 +144,9 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
     epochs, steps = training.plan_epochs("gan", c.epochs, c.min_steps, c.batch_size * c.d_steps, len(data.train_y))
     args = GanArgs.from_config(c)
     torch.manual_seed(cfg.base.seed)
-    G, D = Generator(args).to(device), Discriminator(args).to(device)
+    # channels_last: +5-8 % generator steps per second on this CPU (bench/gan_levers.py, docs/speed.md)
+    G = Generator(args).to(device, memory_format=torch.channels_last)
+    D = Discriminator(args).to(device, memory_format=torch.channels_last)
     opt_g, opt_d = make_optimizers(G, D, c)
     gen = torch.Generator().manual_seed(cfg.base.seed)
     sig = training.signature("gan", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
@@ -152,6 +154,10 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
     def run_epoch(epoch: int) -> dict[str, float]:
         with phase("optimiser_steps"):
             stats = train_one_epoch(G, D, data, opt_g, opt_d, c, gen, epoch, epochs)
+        if not training.is_eval_epoch(epoch, epochs, c.eval_every):
+            log.info("epoch %d/%d: loss D %.3f G %.3f (%.0f img/s)", epoch, epochs, stats["loss_d"], stats["loss_g"],
+                     stats["images_per_second"])  # fmt: skip
+            return stats
         with phase("epoch_eval"):
             scores, _ = scorer(G, c.epoch_eval_samples)
         spread = "within_class_diversity" if c.conditional else "class_entropy"

@@ -97,9 +97,14 @@ def latent_walk(model: ConvVAE, data: TensorData, path: Path, dpi: int) -> Path:
     )
 
 
+def style_sources(test_y: np.ndarray) -> np.ndarray:
+    """The test digits whose style the report's grid redraws (the first of each class, N_STYLE_SOURCES of them)."""
+    return first_of_each_class(test_y)[:N_STYLE_SOURCES]
+
+
 def style_grid(model: ConvVAE, data: TensorData, path: Path, dpi: int) -> tuple[Path, np.ndarray, np.ndarray]:
     """Test digits' styles decoded with every label; returns the grid (N, 10, 28, 28) and the sources."""
-    ix = torch.as_tensor(first_of_each_class(data.test_y.cpu().numpy())[:N_STYLE_SOURCES])
+    ix = torch.as_tensor(style_sources(data.test_y.cpu().numpy()))
     grid = style_transfer(model, data.test_x[ix], data.test_y[ix])
     sources = data.test_x[ix].cpu().numpy()
     images = np.concatenate([np.concatenate([s[None], row]) for s, row in zip(sources, grid, strict=True)])

@@ -18,12 +18,13 @@ from oekaki.models import judge as judge_mod
 from oekaki.models import scoreboard
 from oekaki.models import vae as vae_model
 from oekaki.models.judge import load_judge
-from oekaki.models.vae import ConvVAE, VaeArgs, as_input, generate, loss_terms, test_elbo
+from oekaki.models.vae import ConvVAE, VaeArgs, as_input, generate, loss_terms, style_transfer, test_elbo
 from oekaki.stages.vae import figures as vae_figures
 
 log = get_logger("vae")
 CODE = [Path(__file__), Path(training.__file__), Path(vae_model.__file__)]  # a checkpoint resumes only under the same code
 SNAPSHOT_PER_ROW = 10
+STYLE_SCORED = 500  # test digits whose style is decoded with every label for style_transfer_accuracy
 
 
 def check_labels(c: VaeConfig, data: training.TensorData) -> None:
@@ -74,6 +75,37 @@ def snapshot_fn(model: ConvVAE, seed: int):
     return draw
 
 
+def style_transfer_accuracy(model: ConvVAE, judge: judge_mod.Judge, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
+    """(share, count) of style-transfer cells the judge reads as the label they were decoded with."""
+    cells = style_transfer(model, x, y)  # (N, 10, 28, 28): row i = source i's style drawn as 0-9
+    read = judge.judge(cells.reshape(-1, 28, 28)).probs.argmax(1).reshape(len(cells), N_CLASSES)
+    hits = int((read == np.arange(N_CLASSES)).sum())
+    return hits / read.size, hits
+
+
+def latent_diagnosis(model: ConvVAE, judge: judge_mod.Judge, data: training.TensorData, seed: int) -> dict[str, float]:
+    """Does the decoder draw the label it is given, and does the latent vector hold only style?
+
+    - style_transfer_accuracy: over the first STYLE_SCORED test digits, each decoded with all ten
+      labels; `style_grid_correct` of the report grid's `style_grid_cells` cells (same sources);
+    - label_probe_accuracy: a linear probe's test accuracy predicting the label from the latent
+      means (0.1 = chance: the label lives in the conditioning only);
+    - prior_gap_nats: KL of the aggregate posterior's Gaussian from N(0, I), where samples start.
+    """
+    n = min(STYLE_SCORED, len(data.test_y))
+    share, _ = style_transfer_accuracy(model, judge, data.test_x[:n], data.test_y[:n])
+    ix = torch.as_tensor(vae_figures.style_sources(data.test_y.cpu().numpy()))
+    _, grid_hits = style_transfer_accuracy(model, judge, data.test_x[ix], data.test_y[ix])
+    return {
+        "style_transfer_accuracy": share,
+        "style_transfer_cells": n * N_CLASSES,
+        "style_grid_correct": grid_hits,
+        "style_grid_cells": len(ix) * N_CLASSES,
+        "label_probe_accuracy": vae_model.label_probe_accuracy(model, data, seed),
+        "prior_gap_nats": vae_model.prior_gap_nats(model, data.test_x, data.test_y),
+    }
+
+
 def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.device, monitor: Monitor = NULL_MONITOR):
     c = cfg.vae
     epochs, steps = training.plan_epochs("vae", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
@@ -87,6 +119,8 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
     def run_epoch(epoch: int) -> dict[str, float]:
         with phase("optimiser_steps"):
             stats = train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs)
+        if not training.is_eval_epoch(epoch, epochs, c.eval_every):
+            return {**stats, "lr": sched.get_last_lr()[0]}
         with phase("epoch_eval"):
             test = test_elbo(model, data.test_x, data.test_y, c, cfg.base.seed)
         log.info(
@@ -126,11 +160,13 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         scoreboard.save_board(paths.scoreboard_samples("vae"), board)
     with phase("scoring"):
         scores = scoreboard.score_board(judge, board, *scoreboard.reference(judge, test_x, test_y, proto))
+        diagnosis = latent_diagnosis(model, judge, data, cfg.base.seed) if c.conditional else {}
     with phase("figures"):
         figures = vae_figures.draw_all(model, data, done.snapshots, paths.figures("vae"), cfg.report.figure_dpi, cfg.base.seed)
     metrics = {
         **test,
         **scores,
+        **diagnosis,
         "n_samples": proto.n,
         "n_seeds": len(proto.seeds),
         **judge_mod.judge_reference(cnn_metrics),
