@@ -92,7 +92,7 @@ E2E_TINY = {
     "promote": {"cnn_min_accuracy": 0.2, "vae_max_loss_fraction": 2.0, "painter_max_fid_fraction": 2.0},
     "gmm": {"n_init": 1, "max_components": 4, "digits_pca_components": 16, "digits_components_per_class": 2, "digits_n_samples": 100},
     "cnn": {"channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64},
-    "vae": {"latent_size": 4, "channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64, "n_eval_samples": 100},
+    "vae": {"latent_size": 4, "channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64},
     "gan": {"noise_size": 16, "g_channels": [16, 8], "d_channels": [8, 16], "epochs": 1, "min_steps": 0, "epoch_eval_samples": 100},
     "diffusion": {
         "channels": [8, 8, 8],
@@ -100,7 +100,6 @@ E2E_TINY = {
         "epochs": 1,
         "min_steps": 0,
         "sample_steps": 2,
-        "n_eval_samples": 100,
         "sweep_samples": 100,
         "sweep_steps": [1, 2],
         "sweep_guidance": [0, 2],

@@ -26,6 +26,7 @@ def test_tiny_training_writes_model_metrics_and_figures(trained):
     m = result.metrics
     assert m["test_accuracy"] > 0.85 and m["epochs"] == 3 and m["device"] == "cpu"
     assert m["fid_real_floor"] < m["fid_noise_ceiling"] / 10 and 5 < m["inception_score_real"] <= 10
+    assert m["calibration_n_samples"] == 1000  # the scoreboard's n (evaluate.n_samples, at most the 1,000 test images)
     assert paths.cnn_model.is_file() and paths.checkpoint("cnn").is_file()
     assert [h["step"] for h in result.history["cnn_history"]] == [1, 2, 3]
     assert {p.name for p in result.figures} == {"filters.png", "feature_maps.png", "feature_space.png", "confusion.png", "wrong.png"}
@@ -40,7 +41,8 @@ def test_judge_behaves(trained):
     # a "perfect conditional generator": real test images with their labels
     perfect = judge.score(real, real, test_y, test_y)
     assert perfect["conditional_accuracy"] == pytest.approx(result.metrics["test_accuracy"], abs=1e-12)
-    assert perfect["within_class_diversity"] == pytest.approx(1.0)
+    # only the correctly read ones count: the misread few change the spread a little, never to 0 or far above 1
+    assert 0.9 < perfect["within_class_diversity"] < 1.1
     assert perfect["fid"] == pytest.approx(0.0, abs=1e-6)
     noise = j.judge(np.random.default_rng(0).integers(0, 256, test_x.shape, dtype=np.uint8))
     train = j.judge(data.train_x.numpy())

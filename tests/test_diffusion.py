@@ -11,6 +11,7 @@ import torch
 
 from flows import sample
 from oekaki.core.config import load_config
+from oekaki.core.contract import stage_results
 from oekaki.core.io import read_json
 from oekaki.core.paths import project_paths
 from oekaki.models import diffusion
@@ -23,14 +24,14 @@ from tests.conftest import TINY_JUDGE, workspace_with_judge
 TINY_DIFFUSION = [
     f"diffusion.{k}"
     for k in (
-        "channels=[8,16,16]", "embed_size=32", "epochs=5", "min_steps=0", "lr=0.004", "sample_steps=4", "n_eval_samples=200",
+        "channels=[8,16,16]", "embed_size=32", "epochs=5", "min_steps=0", "lr=0.004", "sample_steps=4",
         "sweep_samples=100", "sweep_steps=[1,4]", "sweep_guidance=[0,1,3]",
     )
 ]  # fmt: skip
 
 
 def cfg_with(*overrides):
-    return load_config(project_paths().params, [*TINY_JUDGE, *TINY_DIFFUSION, *overrides])
+    return load_config(project_paths().params, [*TINY_JUDGE, *TINY_DIFFUSION, "evaluate.n_samples=200", *overrides])
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def tiny(objective: str = "flow_matching", sampler: str = "euler", guidance: flo
 
 def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
     paths, summary = trained
-    m = read_json(paths.metrics("diffusion"))
+    m = stage_results(paths, "diffusion")  # the numbers file joined with the provenance facts (device, sweeps)
     assert m["epochs"] == 5 and m["n_samples"] == 200 and m["device"] == "cpu" and m["steps"] == 5 * 24
     assert 0 < m["fid"] < m["fid_noise_ceiling"] and 1 <= m["inception_score"] <= 10 and m["memorisation_ratio"] > 0
     assert m["sample_seconds_per_1000"] > 0 and m["train_seconds"] > 0 and m["ema"] is True

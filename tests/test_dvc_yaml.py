@@ -36,6 +36,7 @@ def test_outputs_match_paths_py():
         },
         "vae": {
             rel(paths.final_model("vae")),
+            rel(paths.scoreboard_samples("vae")),
             rel(paths.checkpoint("vae").parent),
             rel(paths.figures("vae")),
             rel(paths.metrics("vae")),
@@ -43,6 +44,7 @@ def test_outputs_match_paths_py():
         },
         "gan": {
             rel(paths.final_model("gan")),
+            rel(paths.scoreboard_samples("gan")),
             rel(paths.checkpoint("gan").parent),
             rel(paths.figures("gan")),
             rel(paths.metrics("gan")),
@@ -50,6 +52,7 @@ def test_outputs_match_paths_py():
         },
         "diffusion": {
             rel(paths.final_model("diffusion")),
+            rel(paths.scoreboard_samples("diffusion")),
             rel(paths.checkpoint("diffusion").parent),
             rel(paths.figures("diffusion")),
             rel(paths.metrics("diffusion")),

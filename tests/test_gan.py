@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from oekaki.core.config import load_config
+from oekaki.core.contract import stage_results
 from oekaki.core.io import read_json
 from oekaki.core.paths import project_paths
 from oekaki.core.training import TensorData, TrainingError
@@ -41,7 +42,7 @@ def trained(tiny_judge, tmp_path_factory):
 
 def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
     paths, summary = trained
-    m = read_json(paths.metrics("gan"))
+    m = stage_results(paths, "gan")  # the numbers file joined with the provenance facts (device)
     assert m["epochs"] == 6 and m["n_samples"] == 1000 and m["device"] == "cpu"
     assert 0 < m["fid"] < m["fid_noise_ceiling"] and 1 <= m["inception_score"] <= 10
     assert {"conditional_accuracy", "within_class_diversity", "memorisation_ratio"} <= m.keys() and m["memorisation_ratio"] > 0
@@ -130,7 +131,7 @@ def test_plain_generator_needs_no_labels_and_conditional_refuses_bad_labels(tmp_
 
 def test_unconditional_tiny_run_reports_class_entropy(tmp_path, tiny_judge):
     paths = workspace_with_judge(tmp_path, tiny_judge[0])
-    result = gan.run(cfg_with("gan.conditional=false", "gan.epochs=2", "gan.n_eval_samples=200"), paths)
+    result = gan.run(cfg_with("gan.conditional=false", "gan.epochs=2", "evaluate.n_samples=200"), paths)
     assert "class_entropy" in result.metrics and "conditional_accuracy" not in result.metrics
     assert 0 <= result.metrics["class_entropy"] <= 1
     assert "class_entropy" in result.history["gan_history"][-1]  # the last epoch is always scored

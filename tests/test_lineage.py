@@ -11,7 +11,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from oekaki.core.io import read_json
+from oekaki.core.contract import stage_results
 from oekaki.core.training import TensorData, load_checkpoint
 from oekaki.models.loading import NETWORKS
 from oekaki.pipeline import fingerprint, runner
@@ -31,7 +31,7 @@ def stage_runs(tiny_pipeline):
 def test_each_stage_that_reads_the_data_records_it_as_an_mlflow_dataset(stage_runs):
     paths, runs = stage_runs
     sha = TensorData.load(paths.prepared, torch.device("cpu")).sha256
-    made = read_json(paths.metrics("download"))
+    made = stage_results(paths, "download")
     assert made["sha256"] == sha  # one SHA-256 for the data: download's metrics, TensorData, the checkpoints
     md5 = hashlib.md5(paths.prepared.read_bytes()).hexdigest()  # what dvc.lock records for the file
     readers = {s for s in runner.stage_names(paths) if "data/prepared.npz" in fingerprint.dep_paths(paths, s)}
@@ -75,4 +75,4 @@ def test_a_stage_reading_no_prepared_data_logs_no_dataset(stage_runs):
 
     cfg = load_config(paths.params)
     assert runner.data_input("download", cfg, paths) is None  # download writes it; it reads none
-    assert runner.data_input("gmm", cfg, paths)["sha256"] == read_json(paths.metrics("download"))["sha256"]
+    assert runner.data_input("gmm", cfg, paths)["sha256"] == stage_results(paths, "download")["sha256"]

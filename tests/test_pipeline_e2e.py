@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 from mlflow.tracking import MlflowClient
 
+from oekaki.core.contract import stage_results
 from oekaki.pipeline.servers import PrefectServer
 from tests.conftest import VENV_BIN, tiny_project, tool_env
 
@@ -111,7 +112,7 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
     metrics = json.loads(sh(project, "dvc", "metrics", "show", "--json"))
     gmm = next(iter(metrics.values()))["data"]["metrics/gmm.json"]["data"]
     assert gmm["true_k"] == 3 and 1 <= gmm["chosen_k"] <= 4
-    download = json.loads(paths.metrics("download").read_text())
+    download = stage_results(paths, "download")  # metrics/download.json's numbers and its provenance facts (source, sha256)
     assert download["source"] == "bundled" and download["n_train"] == 400 and len(download["sha256"]) == 64
     html = paths.report_html.read_text()
     assert "data:image/png;base64" in html and "<script" not in html

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow  # SIGKILL drills: each trains a stage twice (make
 # The end-to-end profile, with two epochs so that a kill can land between them
 TINY = {
     "cnn": {**E2E_TINY["cnn"], "epochs": 2},
-    "gan": {**E2E_TINY["gan"], "epochs": 2, "n_eval_samples": 200},
-    "vae": {**E2E_TINY["vae"], "epochs": 2, "n_eval_samples": 200},
+    "gan": {**E2E_TINY["gan"], "epochs": 2},
+    "vae": {**E2E_TINY["vae"], "epochs": 2},
     "diffusion": {**E2E_TINY["diffusion"], "epochs": 2},
 }
 COMPARE = {
@@ -40,7 +40,8 @@ def stage(paths, env, name, **kw):
 def test_sigkill_mid_training_resumes_and_matches_an_uninterrupted_run(tmp_path, name):
     upstream = ["source", "download"] + (["cnn"] if name != "cnn" else [])
     base = copy_project(tmp_path / "base")
-    shrink_params(base, data={"limit": 1200}, **{s: TINY[s] for s in TINY if s in upstream}, **{name: {**TINY[name], "epochs": 6}})
+    sections = {s: TINY[s] for s in TINY if s in upstream} | {name: {**TINY[name], "epochs": 6}}
+    shrink_params(base, data={"limit": 1200}, evaluate=E2E_TINY["evaluate"], **sections)  # the scoreboard's n: 100 per seed
     for s in upstream:  # once, then two identical copies
         assert stage(base, tool_env(tmp_path / "base"), s).wait(300) == 0, s
     results = {}

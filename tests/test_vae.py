@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from oekaki.core.config import load_config
+from oekaki.core.contract import stage_results
 from oekaki.core.io import read_json
 from oekaki.core.paths import project_paths
 from oekaki.core.training import TensorData, TrainingError
@@ -57,7 +58,7 @@ def trained(tiny_judge, tmp_path_factory):
 
 def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
     paths, summary = trained
-    m = read_json(paths.metrics("vae"))
+    m = stage_results(paths, "vae")  # the numbers file joined with the provenance facts (device)
     assert m["epochs"] == 15 and m["n_samples"] == 1000 and m["device"] == "cpu"
     assert math.isclose(m["test_loss_nats"], m["test_recon_nats"] + m["test_kl_nats"], rel_tol=1e-9)
     assert 0 < m["fid"] < m["fid_noise_ceiling"] and 1 <= m["inception_score"] <= 10

@@ -55,5 +55,45 @@ def flat_metrics(metrics: dict[str, Any], sep: str = "/", prefix: str = "") -> d
     return out
 
 
+def is_number(value: Any) -> bool:
+    """A number a user compares: an int or a float, not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def split_numbers(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(numbers, facts): the numbers for metrics/<stage>.json (what `dvc metrics show` prints), and
+    everything else (strings, flags, ids, null, lists) for the provenance record, nested alike."""
+    numbers, facts = {}, {}
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            n, f = split_numbers(value)
+            if n:
+                numbers[key] = n
+            if f:
+                facts[key] = f
+        elif is_number(value):
+            numbers[key] = value
+        else:
+            facts[key] = value
+    return numbers, facts
+
+
+def merge_facts(numbers: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of split_numbers: a stage's whole metrics dict from its metrics file and its facts."""
+    out = dict(numbers)
+    for key, value in facts.items():
+        out[key] = merge_facts(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def stage_results(paths, stage: str) -> dict[str, Any]:
+    """Everything a stage returned: metrics/<stage>.json's numbers joined with its provenance record's facts."""
+    from oekaki.core.io import read_json
+
+    numbers = read_json(paths.metrics(stage))
+    record = paths.provenance(stage)
+    return merge_facts(numbers, read_json(record).get("facts", {})) if record.is_file() else numbers
+
+
 def get_logger(stage: str) -> logging.Logger:
     return logging.getLogger(f"oekaki.{stage}")

@@ -83,6 +83,10 @@ class Paths:
         """The promotion gate's decisions, reasons, versions and evaluation keys (metrics/promote.json: its numbers)."""
         return self.model_dir("promote") / "decision.json"
 
+    def scoreboard_samples(self, stage: str) -> Path:
+        """A painter stage's scoreboard samples (oekaki/models/scoreboard.py): drawn once, scored by the stage and evaluate."""
+        return self.model_dir(stage) / "scoreboard.npz"
+
     # --- metrics, plots, figures, report ---------------------------------------
     @property
     def metrics_dir(self) -> Path:

@@ -142,7 +142,6 @@ class VaeConfig(Section):
     schedule: Schedule
     truncation: Num = bounded("a truncation", "0 = sample the latent vector from plain N(0, I)", ge=0)
     eval_every: Int = bounded("an integer", "test loss every N epochs, and after the last", ge=1)
-    n_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
     eval_batch_size: Int = bounded("an integer", ge=1)
 
 
@@ -171,7 +170,6 @@ class GanConfig(Section):
     truncation: Num = bounded("a truncation", "0 = sample the noise from plain N(0, I)", ge=0)
     eval_every: Int = bounded("an integer", "score the samples every N epochs, and after the last", ge=1)
     epoch_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
-    n_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
     eval_batch_size: Int = bounded("an integer", ge=1)
 
 
@@ -193,7 +191,6 @@ class DiffusionConfig(Section):
     sample_steps: Int = bounded("an integer", "network steps per drawing", ge=1, le=1000)
     guidance: Num = bounded("a guidance weight", "0 = unconditional, 1 = plain conditional", ge=0)
     epoch_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
-    n_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
     sweep_samples: Int = bounded("an integer", "samples per point of the steps and guidance sweeps", ge=100)
     sweep_steps: tuple[Annotated[int, Strict(), Field(ge=1, le=1000)], ...] = bounded("step counts in [1, 1000]", min_length=1)
     sweep_guidance: tuple[Annotated[Num, Field(ge=0)], ...] = bounded("guidance weights >= 0", min_length=1)
@@ -210,9 +207,11 @@ class DiffusionConfig(Section):
 
 
 class EvaluateConfig(Section):
-    """The scoreboard: every generator scored on n_samples (at most the test set's size), base.seed."""
+    """The scoreboard (oekaki/models/scoreboard.py): every row drawn n_samples times (at most the test set's
+    size) with each of the n_seeds seeds base.seed + k; the vae, gan and diffusion stages draw theirs too."""
 
     n_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
+    n_seeds: Int = bounded("an integer", "sampling seeds base.seed + k, for a mean and a spread", ge=1, le=20)
 
 
 class PromoteConfig(Section):

@@ -6,9 +6,11 @@ For a set of 28x28 images it measures, in the classifier's penultimate feature s
 - a classifier-based Inception Score exp(E_x KL(p(y|x) || p(y))) (Salimans et al. 2016):
   high when each image is clearly one class and all classes appear (at most 10);
 - for conditional samples, `conditional_accuracy` (share classified as the requested label)
-  and `within_class_diversity` (mean pairwise feature distance among samples of one requested
-  label over the same among real images of that label, averaged over labels: 1 = as varied as
-  real data, near 0 = collapse);
+  and `within_class_diversity` (mean pairwise feature distance among the samples of one
+  requested label that the judge reads as that label, over the same among real images of that
+  label, averaged over requested labels: 1 = as varied as real data, near 0 = collapse). Only
+  correctly classified samples count, a share equal to the conditional accuracy, so wrong digits
+  (noise, other classes) cannot pass for variety; a label with fewer than 2 of them scores 0;
 - for unconditional samples, `class_entropy` (entropy of the predicted-class histogram / log 10:
   1 = all ten classes equally often).
 """
@@ -96,11 +98,17 @@ def _mean_pairwise(features: np.ndarray) -> float:
 
 
 def within_class_diversity(gen: Judged, gen_labels: np.ndarray, real: Judged, real_labels: np.ndarray) -> float:
+    """Mean over requested labels of (spread of the samples the judge reads as that label) / (real spread).
+
+    Samples classified as another label are left out (the share counted is the conditional
+    accuracy); a requested label with fewer than 2 correctly read samples contributes 0.
+    """
+    correct = gen.probs.argmax(1) == gen_labels
     ratios = []
     for c in np.unique(gen_labels):
         real_d = _mean_pairwise(real.features[real_labels == c])
         if real_d > 0:
-            ratios.append(_mean_pairwise(gen.features[gen_labels == c]) / real_d)
+            ratios.append(_mean_pairwise(gen.features[(gen_labels == c) & correct]) / real_d)
     return float(np.mean(ratios))
 
 
@@ -137,25 +145,6 @@ def requested_indices(n_test: int, n: int, seed: int) -> np.ndarray:
 def requested_labels(test_labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     """Labels to ask a conditional generator for: the test set's own label mix (n of them)."""
     return test_labels[requested_indices(len(test_labels), n, seed)]
-
-
-def score_generated(
-    judge: Judge, images: np.ndarray, labels: np.ndarray | None, test_x: np.ndarray, test_y: np.ndarray
-) -> dict[str, float]:
-    """`score` of generated uint8 images (N, 28, 28) against the real test set."""
-    return score(judge.judge(images), judge.judge(test_x), labels, test_y if labels is not None else None)
-
-
-def calibrate(judge: Judge, train_x: np.ndarray, test_x: np.ndarray, seed: int) -> dict[str, float]:
-    """The judge's scale: real vs real (floor), uniform noise vs real (ceiling), IS of real data."""
-    test = judge.judge(test_x)
-    train = judge.judge(train_x)
-    noise = np.random.default_rng(seed).integers(0, 256, size=test_x.shape, dtype=np.uint8)
-    return {
-        "fid_real_floor": frechet_distance(test.features, train.features),
-        "fid_noise_ceiling": frechet_distance(judge.judge(noise).features, test.features),
-        "inception_score_real": inception_score(test.probs),
-    }
 
 
 def load_judge(paths: Paths, data: TensorData, device: torch.device) -> tuple[Judge, dict]:

@@ -6,6 +6,7 @@ painter is sampled the same way wherever it is scored.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch
 
 from oekaki.core import training
 from oekaki.core.paths import Paths
-from oekaki.models import judge as judge_mod
+from oekaki.models import scoreboard
 from oekaki.models.gmm import sample_digit_model
 from oekaki.models.loading import NETWORKS, load_network
 
@@ -24,23 +25,37 @@ def draw(
     labels: np.ndarray,
     seed: int,
     device: torch.device,
-    test: tuple[np.ndarray, np.ndarray],
+    pool: tuple[np.ndarray, np.ndarray],
     checkpoint: Path | None = None,
 ):
     """n images from generator `name`, asked for `labels` where it takes labels; (images, labels or None).
 
+    `pool`: the real images (x, y) the `real` row draws from; the scoreboard passes the training
+    set, so that real row is never the reference (test) images themselves.
     `checkpoint`: another vae/gan checkpoint than the workspace's (the promotion gate scores champions).
     """
     n = len(labels)
-    if name == "real":  # the test images in the order that gave `labels` (same permutation, same seed)
-        x, y = test
-        pick = judge_mod.requested_indices(len(y), n, seed)
-        return x[pick], y[pick]
+    if name == "real":
+        x, y = pool
+        return x[scoreboard.real_indices(y, labels, seed)], labels.copy()
     if name == "untrained":
-        return np.random.default_rng(seed).integers(0, 256, size=(n, 28, 28), dtype=np.uint8), None
+        return scoreboard.noise_images(n, seed), None
     if name == "gmm":
         with np.load(paths.gmm_digit_model) as npz:
             return sample_digit_model(dict(npz), labels, seed), labels
     model = load_network(training.load_checkpoint(checkpoint or paths.final_model(name))).to(device)
     conditional = model.args.conditional
     return NETWORKS[name].generate(model, n, labels if conditional else None, seed), (labels if conditional else None)
+
+
+def draw_painter(name: str, paths: Paths, proto: scoreboard.Protocol, device: torch.device, pool) -> scoreboard.Board:
+    """The scoreboard's samples of painter `name` (scoreboard.draw_board through `draw`): evaluate's gmm, real and untrained rows."""
+    asked: list[bool] = []
+
+    def paint(labels: np.ndarray, seed: int) -> np.ndarray:
+        images, got = draw(name, paths, labels, seed, device, pool)
+        asked.append(got is not None)
+        return images
+
+    board = scoreboard.draw_board(paint, proto, True)
+    return replace(board, conditional=all(asked))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from oekaki.core import provenance, timing
 from oekaki.core.config import Config, flatten, section_params
 from oekaki.core.constants import DATA_KEYS, NETWORK_PAINTERS  # DATA_KEYS: what TensorData.load reads and hashes
+from oekaki.core.contract import split_numbers, stage_results
 from oekaki.core.errors import MissingInputError
 from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
@@ -33,6 +34,9 @@ TRAINING_STAGES = ("cnn", *NETWORK_PAINTERS)
 SYSTEM_METRICS_S = 10.0
 # How a stage uses the prepared data, for its MLflow dataset input (mlflow.data.context); default "training".
 DATA_CONTEXT = {"evaluate": "evaluation", "promote": "evaluation", "report": "report"}
+# metrics/<stage>.json holds only numbers (what `dvc metrics show` compares); a stage's other results (strings,
+# flags, ids, lists) go to its provenance record's `facts`. metrics/promote.json is written as the stage returns it.
+METRICS_AS_RETURNED = ("promote",)
 
 
 def stage_names(paths: Paths | None = None) -> list[str]:
@@ -146,7 +150,7 @@ def data_input(stage: str, cfg: Config, paths: Paths) -> dict | None:
         return None
     sha = arrays_sha256(arrays)
     md5 = hashlib.md5(paths.prepared.read_bytes()).hexdigest()  # DVC's content hash, not a security use
-    made = read_json(paths.metrics("download")) if paths.metrics("download").is_file() else {}
+    made = stage_results(paths, "download") if paths.metrics("download").is_file() else {}
     if made.get("sha256") != sha:
         made = {"dataset": cfg.data.dataset, "source": cfg.data.source}
     return {
@@ -195,7 +199,8 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         tracker.finish(run_id, "FAILED")
         raise
     seconds = time.perf_counter() - t0
-    write_json(paths.metrics(stage), result.metrics)
+    numbers, facts = (result.metrics, {}) if stage in METRICS_AS_RETURNED else split_numbers(result.metrics)
+    write_json(paths.metrics(stage), numbers)
     for name, rows in result.history.items():
         write_json(paths.plots_dir / f"{name}.json", rows)
     log.info("stage %s finished its work in %.1f s", stage, seconds)
@@ -215,6 +220,7 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         "machine": provenance.machine(),
         "device": result.metrics.get("device", "cpu"),
         "params": params,
+        "facts": facts,  # the stage's results that are not numbers: oekaki.core.contract.merge_facts joins them again
         "details": result.details,
         "overrides": list(ctx.overrides),
         "pipeline_run_id": ctx.pipeline_run_id,

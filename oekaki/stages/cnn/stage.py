@@ -15,6 +15,7 @@ from oekaki.core.paths import Paths
 from oekaki.core.timing import phase
 from oekaki.models import cnn as cnn_model
 from oekaki.models import judge as judge_mod
+from oekaki.models import scoreboard
 from oekaki.models.cnn import CnnArgs, DigitCNN, evaluate_classifier
 from oekaki.stages.cnn import figures as cnn_figures
 
@@ -91,8 +92,11 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     )
     judge = judge_mod.Judge(model, device)
     test_x, test_y = data.test_x.cpu().numpy(), data.test_y.cpu().numpy()
-    with phase("scoring"):
-        calibration = judge_mod.calibrate(judge, data.train_x.cpu().numpy(), test_x, cfg.base.seed)
+    with phase("scoring"):  # the judge's scale at the scoreboard's n, as its real and untrained rows score it
+        proto = scoreboard.protocol_of(cfg, test_y)
+        pool = (data.train_x.cpu().numpy(), data.train_y.cpu().numpy())
+        real, noise = scoreboard.real_board(pool, proto), scoreboard.noise_board(proto)
+        calibration = scoreboard.calibrate(judge, real, noise, *scoreboard.reference(judge, test_x, test_y, proto))
     with phase("figures"):
         figures = cnn_figures.draw_all(model, judge, test_x, test_y, probs.numpy(), paths.figures("cnn"), cfg.report.figure_dpi)
     metrics = {
@@ -102,6 +106,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         "train_seconds": seconds,
         "images_per_second": float(np.mean([h["images_per_second"] for h in history])),
         "device": device.type,
+        "calibration_n_samples": proto.n,
         **calibration,
     }
     return StageResult(metrics=metrics, figures=figures, history={"cnn_history": history}, models={"cnn-classifier": paths.cnn_model})

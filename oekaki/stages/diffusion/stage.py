@@ -18,6 +18,7 @@ from oekaki.core.plots import tile
 from oekaki.core.timing import phase
 from oekaki.models import diffusion as diffusion_model
 from oekaki.models import judge as judge_mod
+from oekaki.models import scoreboard
 from oekaki.models.diffusion import NO_LABEL, Denoiser, DiffusionArgs, generate
 from oekaki.models.judge import load_judge
 from oekaki.stages.diffusion import figures as diffusion_figures
@@ -155,8 +156,19 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     payload = {"kind": "diffusion", "model_args": model.args.as_dict(), "model": model.state_dict(), "data_sha256": data.sha256}
     training.save_checkpoint(paths.final_model("diffusion"), payload | ({"ema": ema.state_dict()} if ema is not None else {}))
     painter = (ema or model).eval()
-    with phase("final_sampling"):  # sampling and its scoring (the sampler's seconds are in the metrics)
-        scores, samples, seconds = scorer(painter, scorer.requested(c.n_eval_samples))
+    proto = scoreboard.protocol_of(cfg, test_y)
+    t0 = time.perf_counter()
+    with phase("final_sampling"):  # the scoreboard's samples, drawn once: evaluate scores this very file
+
+        def paint(labels: np.ndarray, seed: int) -> np.ndarray:
+            return generate(painter, proto.n, labels, seed, batch_size=c.eval_batch_size)
+
+        board = scoreboard.draw_board(paint, proto, True)
+    seconds = time.perf_counter() - t0  # the sampler's time, in the metrics
+    scoreboard.save_board(paths.scoreboard_samples("diffusion"), board)
+    with phase("scoring"):
+        scores = scoreboard.score_board(judge, board, *scoreboard.reference(judge, test_x, test_y, proto))
+    samples = board.images[0]
     with phase("sweeps"):
         steps_sweep, guidance_sweep = sweeps(painter, scorer, c)
     out = paths.figures("diffusion")
@@ -168,7 +180,8 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     ]
     metrics = {
         **scores,
-        "n_samples": len(samples),
+        "n_samples": proto.n,
+        "n_seeds": len(proto.seeds),
         "memorisation_ratio": memo,
         **judge_mod.judge_reference(cnn_metrics),
         "objective": c.objective,
@@ -182,7 +195,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         "steps": int(sum(h["steps"] for h in done.history)),
         "train_seconds": done.seconds,
         "images_per_second": float(np.mean([h["images_per_second"] for h in done.history])),
-        "sample_seconds_per_1000": seconds / len(samples) * 1000,
+        "sample_seconds_per_1000": seconds / board.images[:, :, 0, 0].size * 1000,
         "sweep_samples": len(scorer.requested(c.sweep_samples)),
         "steps_sweep": steps_sweep,
         "guidance_sweep": guidance_sweep,

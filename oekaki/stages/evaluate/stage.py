@@ -1,13 +1,15 @@
 """Stage `evaluate`: one scoreboard, one judge, equal footing.
 
-Every generator is scored by the same judge (the cnn stage's classifier), on the same number
-of samples, against the same real reference set (the test split), asked for the same labels
-(the test split's own label mix, fixed seed) when it is conditional:
-- `untrained`: the untrained painter, uniform random pixels (the seed's "noise");
-- `gmm`: PCA + a Gaussian mixture per class (the gmm stage's digit model);
-- `vae`, `gan`, `diffusion`: the trained networks, from their self-describing checkpoints;
-- `real`: real test images themselves, the reference row: FID 0 against themselves when all
-  are used, conditional accuracy = the judge's own test accuracy (the ceiling for the others).
+Every row is scored by the same judge (the cnn stage's classifier) with the protocol of
+oekaki/models/scoreboard.py: n samples for each of evaluate.n_seeds seeds, asked for the same
+labels (the test split's own label mix per seed), against the same n real test images; each
+score is the mean over seeds, with its `_std`:
+- `untrained`: the untrained painter, uniform random pixels (the seed's "noise"), drawn here;
+- `gmm`: PCA + a Gaussian mixture per class (the gmm stage's digit model), drawn here;
+- `vae`, `gan`, `diffusion`: the samples their own stages drew (models/<painter>/scoreboard.npz),
+  never drawn again, so a painter's stage metrics equal its row here;
+- `real`: real training images, for each requested label a distinct one of that label, drawn
+  here like a painter: its FID is the honest floor (real data that is not the reference).
 The report reads `metrics/evaluate.json` and the grids this stage draws; it computes nothing.
 """
 
@@ -27,13 +29,14 @@ from oekaki.core.paths import Paths
 from oekaki.core.plots import digit_grid
 from oekaki.core.timing import phase
 from oekaki.models import judge as judge_mod
-from oekaki.models.painters import draw
+from oekaki.models import scoreboard
+from oekaki.models.painters import draw_painter
 
 log = get_logger("evaluate")
 ROWS = ("real", *PAINTERS)
 STAGE_PAINTERS = tuple(p for p in PAINTERS if p != "untrained")  # painters made by a stage of their own
 TITLES = {
-    "real": "Real test digits (reference)",
+    "real": "Real training digits (reference row)",
     "untrained": "The untrained painter: uniform random pixels",
     "gmm": "Gaussian mixture per class in PCA space",
     "vae": "Variational autoencoder",
@@ -51,45 +54,50 @@ def sample_grid(name: str, images: np.ndarray, asked: np.ndarray | None, path: P
     return digit_grid(images[:100], 10, TITLES[name], path, dpi)
 
 
+def row_board(name: str, paths: Paths, proto: scoreboard.Protocol, device, train) -> scoreboard.Board:
+    """A network painter's samples as its own stage drew them (checked against `proto`); the others drawn here."""
+    if name in NETWORK_PAINTERS:
+        return scoreboard.load_board(paths.scoreboard_samples(name), proto, name)
+    return draw_painter(name, paths, proto, device, train)
+
+
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
-    e = cfg.evaluate
     device = training.resolve_device(cfg.base)
     data = training.TensorData.load(paths.prepared, torch.device("cpu"))
     test_x, test_y = data.test_x.numpy(), data.test_y.numpy()
+    train = (data.train_x.numpy(), data.train_y.numpy())
     judge = judge_mod.Judge.load(paths.cnn_model, device)
     cnn = read_json(paths.metrics("cnn"))
-    n = judge_mod.n_eval(e.n_samples, len(test_y))
-    labels = judge_mod.requested_labels(test_y, n, cfg.base.seed)
-    reference = judge.judge(test_x)
+    proto = scoreboard.protocol_of(cfg, test_y)
+    reference, reference_labels = scoreboard.reference(judge, test_x, test_y, proto)
     provenance = {s: read_json(paths.provenance(s)) for s in STAGE_PAINTERS if paths.provenance(s).is_file()}
     metrics_of = {s: read_json(paths.metrics(s)) for s in NETWORK_PAINTERS}
-    rows, figures = {}, []
+    rows, facts, figures = {}, {}, []
     for name in ROWS:
-        with phase("rescoring_sampling"):  # the painters' own stages sampled these already
-            images, asked = draw(name, paths, labels, cfg.base.seed, device, (test_x, test_y))
+        with phase("sampling"):  # untrained, gmm and real only: the network painters' stages drew theirs
+            board = row_board(name, paths, proto, device, train)
         with phase("scoring"):
-            judged = judge.judge(images)
-            scores = judge_mod.score(judged, reference, asked, test_y if asked is not None else None)
-        if asked is None:  # not applicable: written as null, so a missing key always means a fault
-            scores["conditional_accuracy"] = scores["within_class_diversity"] = None
-        else:
-            scores["class_entropy"] = judge_mod.class_entropy(judged.probs)
-        row = {
-            **scores,
-            "conditional": asked is not None,
-            "n_samples": n,
-            "train_seconds": metrics_of[name].get("train_seconds") if name in NETWORK_PAINTERS else None,
-            "device": metrics_of[name].get("device", "cpu") if name in NETWORK_PAINTERS else "cpu",
+            scores = scoreboard.score_board(judge, board, reference, reference_labels)
+        rows[name] = {**scores, "train_seconds": metrics_of[name]["train_seconds"] if name in NETWORK_PAINTERS else None}
+        if not board.conditional:  # not applicable: null (in the provenance's facts), so a missing key always means a fault
+            rows[name] |= {k: None for m in scoreboard.CONDITIONAL_ONLY for k in (m, f"{m}_std")}
+        facts[name] = {
+            "conditional": board.conditional,
+            "device": provenance.get(name, {}).get("device", "cpu") if name in NETWORK_PAINTERS else "cpu",
             "mlflow_run_id": provenance.get(name, {}).get("mlflow_run_id"),
         }
-        rows[name] = row
         with phase("figures"):
-            figures.append(sample_grid(name, images, asked, paths.figures("evaluate") / f"{name}.png", cfg.report.figure_dpi))
-        log.info("%-9s FID %8.2f  IS %5.2f", name, scores["fid"], scores["inception_score"])
+            asked = board.requested[0] if board.conditional else None
+            out = paths.figures("evaluate") / f"{name}.png"
+            figures.append(sample_grid(name, board.images[0], asked, out, cfg.report.figure_dpi))
+        log.info("%-9s FID %8.2f ± %.2f  IS %5.2f ± %.2f", name, scores["fid"], scores["fid_std"], scores["inception_score"],
+                 scores["inception_score_std"])  # fmt: skip
     metrics = {
-        "generators": rows,
-        "n_samples": n,
-        "seed": cfg.base.seed,
+        "scoreboard": rows,
+        "generators": facts,  # strings, flags and ids: the runner moves them to metrics/provenance/evaluate.json
+        "n_samples": proto.n,
+        "n_seeds": len(proto.seeds),
+        "seeds": list(proto.seeds),
         "judge_test_accuracy": cnn["test_accuracy"],
         "fid_noise_ceiling": cnn["fid_noise_ceiling"],
         "fid_real_floor": cnn["fid_real_floor"],

@@ -17,6 +17,7 @@ from oekaki.core.plots import tile
 from oekaki.core.timing import phase
 from oekaki.models import gan as gan_model
 from oekaki.models import judge as judge_mod
+from oekaki.models import scoreboard
 from oekaki.models.gan import Discriminator, GanArgs, Generator, generate
 from oekaki.models.judge import load_judge
 from oekaki.stages.gan import figures as gan_figures
@@ -93,20 +94,31 @@ def train_one_epoch(G: Generator, D: Discriminator, data, opt_g, opt_d, c: GanCo
 
 
 class EpochScorer:
-    """The judge's measures of n generated images against the (once-judged) real test set."""
+    """The judge's measures of n generated images against the (once-judged) real test set, after every epoch
+    (a progress signal; the final scores are the scoreboard's, `score_final`)."""
 
     def __init__(self, judge: judge_mod.Judge, test_x: np.ndarray, test_y: np.ndarray, conditional: bool, seed: int):
         self.judge, self.test_y, self.conditional, self.seed = judge, test_y, conditional, seed
         self.real = judge.judge(test_x)
 
-    def __call__(self, G: Generator, n: int, final: bool = False) -> tuple[dict[str, float], np.ndarray]:
+    def __call__(self, G: Generator, n: int) -> tuple[dict[str, float], np.ndarray]:
         n = judge_mod.n_eval(n, len(self.test_y))
         labels = judge_mod.requested_labels(self.test_y, n, self.seed) if self.conditional else None
-        with phase("final_sampling" if final else "epoch_eval"):
-            images = generate(G, n, labels, self.seed)
-        with phase("scoring" if final else "epoch_eval"):
-            scores = judge_mod.score(self.judge.judge(images), self.real, labels, self.test_y if self.conditional else None)
+        images = generate(G, n, labels, self.seed)
+        scores = judge_mod.score(self.judge.judge(images), self.real, labels, self.test_y if self.conditional else None)
         return scores, images
+
+
+def score_final(cfg: Config, paths: Paths, G: Generator, judge, test_x: np.ndarray, test_y: np.ndarray):
+    """The scoreboard's samples, drawn once and saved (evaluate scores this very file); (scores, first seed's images)."""
+    proto = scoreboard.protocol_of(cfg, test_y)
+    conditional = G.args.conditional
+    with phase("final_sampling"):
+        board = scoreboard.draw_board(lambda labels, seed: generate(G, proto.n, labels if conditional else None, seed), proto, conditional)
+        scoreboard.save_board(paths.scoreboard_samples("gan"), board)
+    with phase("scoring"):
+        scores = scoreboard.score_board(judge, board, *scoreboard.reference(judge, test_x, test_y, proto))
+    return scores, board.images[0]
 
 
 def snapshot_fn(G: Generator, seed: int):
@@ -180,12 +192,13 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
             "data_sha256": data.sha256,
         },
     )  # fmt: skip
-    scores, samples = scorer(G, c.n_eval_samples, final=True)
+    scores, samples = score_final(cfg, paths, G, judge, test_x, test_y)
     with phase("figures"):
         figures, memo = gan_figures.draw_all(G, judge, data, samples, done, paths.figures("gan"), cfg.report.figure_dpi, cfg.base.seed)
     metrics = {
         **scores,
         "n_samples": len(samples),
+        "n_seeds": cfg.evaluate.n_seeds,
         "memorisation_ratio": memo,
         **judge_mod.judge_reference(cnn_metrics),
         "epochs": epochs,

@@ -1,10 +1,15 @@
-"""What the report reads: every stage's metrics and provenance, checked before any page is drawn."""
+"""What the report reads: every stage's metrics and provenance, checked before any page is drawn.
+
+metrics/<stage>.json holds only numbers; a stage's strings, flags and ids (dataset, device, sweeps, run ids)
+live in its provenance record's `facts`. `gather` joins the two, so the page reads one dict per stage.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
+from oekaki.core.contract import stage_results
 from oekaki.core.io import read_json
 from oekaki.core.paths import Paths
 from oekaki.stages.report.tables import check_scoreboard
@@ -19,11 +24,20 @@ DIFFUSION_NUMBERS = (
 REQUIRED = {
     "download": ("dataset", "source", "n_train", "n_validation", "n_test", "sha256"),
     "gmm": ("n_artworks", "true_k", "chosen_k", "heldout_loglik", "true_heldout_loglik", "loglik_gap", "digits_pca_explained_variance"),
-    "cnn": ("epochs", "train_seconds", "device", "test_accuracy", "fid_real_floor", "fid_noise_ceiling", "inception_score_real"),
+    "cnn": (
+        "epochs",
+        "train_seconds",
+        "device",
+        "test_accuracy",
+        "fid_real_floor",
+        "fid_noise_ceiling",
+        "inception_score_real",
+        "calibration_n_samples",
+    ),
     "vae": ("test_loss_nats", "test_recon_nats", "test_kl_nats", "fid", "train_seconds"),
     "gan": ("epochs", "g_steps", "train_seconds", "device", "fid", "memorisation_ratio"),
     "diffusion": DIFFUSION_NUMBERS,
-    "evaluate": ("n_samples", "generators"),
+    "evaluate": ("n_samples", "n_seeds", "fid_real_floor", "scoreboard"),
 }
 
 
@@ -68,18 +82,18 @@ def gather(paths: Paths) -> Inputs:
     metrics, prov, missing, problems = {}, {}, [], []
     for stage in STAGES:
         present = has_output(paths, stage)
-        metrics[stage] = read_json(paths.metrics(stage)) if present else None
+        metrics[stage] = stage_results(paths, stage) if present else None  # the numbers and, from provenance, the facts
         prov[stage] = read_json(paths.provenance(stage)) if present else None
         bad = check_metrics(stage, metrics[stage]) if present else []
         problems += bad
         if not present or bad:
             missing.append(stage)
-    if metrics.get("evaluate") is not None and "generators" in metrics["evaluate"]:
+    if metrics.get("evaluate") is not None and "scoreboard" in metrics["evaluate"]:
         problems += check_scoreboard(metrics["evaluate"])
     absent = [s for s in missing if not has_output(paths, s)]
     promote = paths.promote_decision
     inputs = Inputs(metrics, prov, missing, problems, absent, read_json(promote) if promote.is_file() else None)
     for stage in missing:  # sections never read half-valid numbers
-        if stage != "evaluate" or "generators" not in (metrics.get("evaluate") or {}):
+        if stage != "evaluate" or "scoreboard" not in (metrics.get("evaluate") or {}):
             metrics[stage], prov[stage] = None, None
     return inputs

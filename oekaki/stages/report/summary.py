@@ -26,7 +26,7 @@ def summary_markdown(cfg: Config, inputs: Inputs) -> str:
         lines.append(f"- VAE test loss: {v['test_loss_nats']:.2f} nats per image")
     if inputs.metrics.get("evaluate"):
         e = inputs.metrics["evaluate"]
-        lines += ["", f"## Scoreboard ({e['n_samples']:,} samples each, judged by the CNN)", ""]
+        lines += ["", f"## Scoreboard ({e['n_samples']:,} samples per seed, mean ± std over {e['n_seeds']} seeds, judged by the CNN)", ""]
         lines += scoreboard_table(e, "en").markdown()
     if inputs.promotion:
         lines += ["", "## Promotion gate (candidate vs champion, validation split)", ""]

@@ -18,17 +18,16 @@ from oekaki.stages.report.text import text
 GENERATOR_ROWS = ("real", *PAINTERS)  # the scoreboard's rows, as evaluate writes them
 # whose MLflow run a row links: a painter made by a stage links that stage's run, the others evaluate's
 ROW_STAGE = {name: "evaluate" if name in ("real", "untrained") else name for name in GENERATOR_ROWS}
-SCORE_COLUMNS = (
+SCORE_COLUMNS = (  # (key in scoreboard.<row>, header, format); shown as mean ± std over the sampling seeds
     ("fid", "col_fid", "{:.2f}"),
     ("inception_score", "col_is", "{:.2f}"),
     ("conditional_accuracy", "col_cond", "{:.1%}"),
     ("within_class_diversity", "col_div", "{:.2f}"),
     ("class_entropy", "col_entropy", "{:.2f}"),
-    ("train_seconds", "col_time", "{:.0f} s"),
-    ("device", "col_device", "{}"),
 )
+FACT_COLUMNS = (("train_seconds", "col_time", "{:.0f} s"), ("device", "col_device", "{}"))  # one value per row, no spread
 OPTIONAL = {"conditional_accuracy", "within_class_diversity", "train_seconds"}  # None = not applicable
-MISSING = object()  # a key absent from metrics/evaluate.json
+MISSING = object()  # a key absent from metrics/evaluate.json (and its provenance facts)
 
 
 @dataclass(frozen=True)
@@ -58,44 +57,51 @@ class Table:
         return lines + ["| " + " | ".join(str(cell.value) for cell in row.cells) + " |" for row in self.rows]
 
 
+def row_values(evaluate: dict, name: str) -> dict:
+    """One row's numbers (scoreboard.<name>) with its facts (generators.<name>: device, flags, run id)."""
+    return {**evaluate.get("generators", {}).get(name, {}), **evaluate.get("scoreboard", {}).get(name, {})}
+
+
 def check_scoreboard(evaluate: dict) -> list[str]:
-    """Problems in metrics/evaluate.json: missing generators or keys, NaN numbers."""
+    """Problems in metrics/evaluate.json: missing rows or keys, NaN numbers."""
     problems = []
-    rows = evaluate.get("generators", {})
+    board = evaluate.get("scoreboard", {})
     for name in GENERATOR_ROWS:
-        if name not in rows:
-            problems.append(f"metrics/evaluate.json: generators.{name} is missing")
+        if name not in board:
+            problems.append(f"metrics/evaluate.json: scoreboard.{name} is missing")
             continue
-        for key, _, _ in SCORE_COLUMNS:
-            value = rows[name].get(key, MISSING)
+        row = row_values(evaluate, name)
+        keys = [k for key, _, _ in SCORE_COLUMNS for k in (key, f"{key}_std")] + [key for key, _, _ in FACT_COLUMNS]
+        for key in keys:
+            value = row.get(key, MISSING)
             if value is MISSING:
-                problems.append(f"metrics/evaluate.json: generators.{name}.{key} is missing")
-            elif value is None and key not in OPTIONAL:
-                problems.append(f"metrics/evaluate.json: generators.{name}.{key} is null")
+                problems.append(f"metrics/evaluate.json: scoreboard.{name}.{key} is missing")
+            elif value is None and key.removesuffix("_std") not in OPTIONAL:
+                problems.append(f"metrics/evaluate.json: scoreboard.{name}.{key} is null")
             elif isinstance(value, float) and not math.isfinite(value):
-                problems.append(f"metrics/evaluate.json: generators.{name}.{key} is {value}")
+                problems.append(f"metrics/evaluate.json: scoreboard.{name}.{key} is {value}")
     return problems
 
 
-def score_cell(value, fmt: str, lang: str) -> Cell:
-    """One scoreboard number for display; a missing or invalid one is marked, never blank."""
-    if value is MISSING:
+def score_cell(value, fmt: str, lang: str, std=None) -> Cell:
+    """One scoreboard number for display (mean ± std when `std` is given); a missing or invalid one is marked, never blank."""
+    if value is MISSING or std is MISSING:
         return Cell("⚠ " + text("cell_missing", lang), bad=True)
     if value is None:
         return Cell(text("cell_na", lang))
-    if isinstance(value, float) and not math.isfinite(value):
+    if any(isinstance(v, float) and not math.isfinite(v) for v in (value, std)):
         return Cell("⚠ " + text("cell_invalid", lang), bad=True)
-    return Cell(fmt.format(value))
+    return Cell(fmt.format(value) + (f" ± {fmt.format(std).removesuffix(' s')}" if std is not None else ""))
 
 
 def scoreboard_table(evaluate: dict, lang: str) -> Table:
-    """One row per generator, one column per score (metrics/evaluate.json)."""
-    rows = evaluate.get("generators", {})
-    columns = (text("col_generator", lang), *(text(col, lang) for _, col, _ in SCORE_COLUMNS))
+    """One row per generator, one column per score as mean ± std over seeds (metrics/evaluate.json)."""
+    columns = (text("col_generator", lang), *(text(col, lang) for _, col, _ in (*SCORE_COLUMNS, *FACT_COLUMNS)))
     body = []
     for name in GENERATOR_ROWS:
-        row = rows.get(name, {})
-        cells = [score_cell(row.get(key, MISSING) if row else MISSING, fmt, lang) for key, _, fmt in SCORE_COLUMNS]
+        row = row_values(evaluate, name) if name in evaluate.get("scoreboard", {}) else {}
+        cells = [score_cell(row.get(key, MISSING), fmt, lang, row.get(f"{key}_std", MISSING)) for key, _, fmt in SCORE_COLUMNS]
+        cells += [score_cell(row.get(key, MISSING), fmt, lang) for key, _, fmt in FACT_COLUMNS]
         body.append(Row((Cell(text(f"row_{name}", lang)), *cells), generator=name))
     return Table(columns, tuple(body), "scoreboard")
 

@@ -1,4 +1,4 @@
-"""Stage `vae`: train the (conditional) VAE (resumable), score its samples with the judge, draw it."""
+"""Stage `vae`: train the (conditional) VAE (resumable), draw and score its scoreboard samples, draw its figures."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from oekaki.core.paths import Paths
 from oekaki.core.plots import tile
 from oekaki.core.timing import phase
 from oekaki.models import judge as judge_mod
+from oekaki.models import scoreboard
 from oekaki.models import vae as vae_model
 from oekaki.models.judge import load_judge
 from oekaki.models.vae import ConvVAE, VaeArgs, as_input, generate, loss_terms, style_transfer, test_elbo
@@ -149,13 +150,16 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         {"kind": "vae", "model_args": model.args.as_dict(), "model": model.state_dict(), "metrics": test, "data_sha256": data.sha256},
     )
     test_x, test_y = data.test_x.cpu().numpy(), data.test_y.cpu().numpy()
-    n = judge_mod.n_eval(c.n_eval_samples, len(test_y))
-    labels = judge_mod.requested_labels(test_y, n, cfg.base.seed) if c.conditional else None
-    with phase("final_sampling"):
-        samples = generate(model, n, labels, cfg.base.seed)
+    proto = scoreboard.protocol_of(cfg, test_y)
+    with phase("final_sampling"):  # the scoreboard's samples, drawn once: evaluate scores this very file
+
+        def paint(labels: np.ndarray, seed: int) -> np.ndarray:
+            return generate(model, proto.n, labels if c.conditional else None, seed)
+
+        board = scoreboard.draw_board(paint, proto, c.conditional)
+        scoreboard.save_board(paths.scoreboard_samples("vae"), board)
     with phase("scoring"):
-        scores = judge_mod.score_generated(judge, samples, labels, test_x, test_y)
-    with phase("scoring"):
+        scores = scoreboard.score_board(judge, board, *scoreboard.reference(judge, test_x, test_y, proto))
         diagnosis = latent_diagnosis(model, judge, data, cfg.base.seed) if c.conditional else {}
     with phase("figures"):
         figures = vae_figures.draw_all(model, data, done.snapshots, paths.figures("vae"), cfg.report.figure_dpi, cfg.base.seed)
@@ -163,9 +167,9 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         **test,
         **scores,
         **diagnosis,
-        "n_samples": n,
-        "fid_noise_ceiling": cnn_metrics["fid_noise_ceiling"],
-        "judge_test_accuracy": cnn_metrics["test_accuracy"],
+        "n_samples": proto.n,
+        "n_seeds": len(proto.seeds),
+        **judge_mod.judge_reference(cnn_metrics),
         "epochs": epochs,
         "train_seconds": done.seconds,
         "images_per_second": float(np.mean([h["images_per_second"] for h in done.history])),

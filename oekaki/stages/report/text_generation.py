@@ -1,0 +1,179 @@
+"""The report's section 4 (generation: the GMM on digits, the VAE, the GAN, the diffusion model) in English and Japanese.
+
+Kept apart from text.py (the other sections) so neither module grows past the size limit; text.py
+merges it into one table `T`, and the same test checks both.
+"""
+
+from __future__ import annotations
+
+GENERATION: dict[str, dict[str, str]] = {
+    # ------------------------------------------------------------------ 4
+    "h_generation": {
+        "en": "4. Generation as the reverse: label or noise → features → image",
+        "ja": "4. 生成は逆向き：ラベルやノイズ → 特徴 → 画像",
+    },
+    "p_gmm_digits": {
+        "en": "The contest's idea on real digits first: compress the images with PCA ({variance:.0%} of the pixel variance kept) "
+        "and fit a Gaussian mixture per digit. It already draws recognisable digits, blurry and sometimes broken: the classical "
+        "baseline the networks must beat.",
+        "ja": "まずコンテストと同じ考え方を本物の数字で試します。PCA で画像を圧縮し（画素の分散の {variance:.0%} を保持）、"
+        "数字ごとに混合ガウス分布を当てはめます。ぼやけていたり崩れていたりしますが、もう数字に見える絵が描けます。"
+        "ニューラルネットワークが超えるべき古典的な基準です。",
+    },
+    "cap_gmm_digits": {
+        "en": "New digits sampled from the per-class mixtures in PCA space, one row per class.",
+        "ja": "PCA 空間のクラス別混合分布から生成した新しい数字（1 行が 1 クラス）。",
+    },
+    "h_vae": {"en": "4a. The variational autoencoder (VAE)", "ja": "4a. 変分オートエンコーダ（VAE）"},
+    "p_vae": {
+        "en": "An encoder compresses each image into {latent} numbers, its latent vector; a decoder turns latent vectors back "
+        "into images. Training asks for faithful reconstructions while keeping the latent vectors close to a standard normal "
+        "distribution, so that any random latent vector decodes to a plausible digit. On the test set it needs {loss:.1f} nats "
+        "per image (reconstruction {recon:.1f} + KL {kl:.1f}).",
+        "ja": "エンコーダは画像を {latent} 個の数（潜在ベクトル）に圧縮し、デコーダは潜在ベクトルを画像に戻します。"
+        "学習では、元の画像をうまく再現することと、潜在ベクトルを標準正規分布に近づけることを同時に求めます。"
+        "そのため、でたらめに選んだ潜在ベクトルからも数字らしい画像が出てきます。テストデータでの損失は 1 枚あたり "
+        "{loss:.1f} ナット（再構成 {recon:.1f} ＋ KL {kl:.1f}）です。",
+    },
+    "cap_vae_recon": {
+        "en": "Test digits (never trained on) and their reconstructions: right shapes, softer strokes. VAE samples are blurry "
+        "because each pixel is drawn as its expected grey level.",
+        "ja": "学習に使っていないテスト画像と、その再構成。形は合っていますが線はやわらかくなります。"
+        "VAE の画像がぼやけるのは、各ピクセルを期待値の明るさで描くからです。",
+    },
+    "cap_vae_samples": {
+        "en": "New digits decoded from random latent vectors (one row per requested label when conditional).",
+        "ja": "ランダムな潜在ベクトルから生成した新しい数字（条件付きモデルでは 1 行が指定したラベル 1 つ）。",
+    },
+    "cap_vae_latent": {
+        "en": "Where the test digits land in latent space (2-D projection of the latent means).",
+        "ja": "テスト画像が潜在空間のどこに置かれるか（潜在ベクトルの平均を 2 次元に射影）。",
+    },
+    "cap_vae_walk": {
+        "en": "A straight walk in latent space between two test digits, decoded step by step: the drawing morphs smoothly.",
+        "ja": "2 枚のテスト画像の間を潜在空間でまっすぐ歩き、一歩ずつ画像に戻したもの。絵がなめらかに変わっていきます。",
+    },
+    "cap_vae_style": {
+        "en": "Same style, other digit: each test digit's latent vector (its slant and stroke) decoded with every label. This is "
+        "the painting contest's fixed pixel 1 on real images.",
+        "ja": "同じ書き方で別の数字を：各テスト画像の潜在ベクトル（傾きや線の太さ）を、すべてのラベルで描き直したもの。"
+        "絵画コンテストの「ピクセル 1 を固定する」を本物の画像で行ったものです。",
+    },
+    "cap_vae_training": {
+        "en": "The same random latent vectors decoded as training went on.",
+        "ja": "同じランダムな潜在ベクトルを、学習の途中経過ごとに画像にしたもの。",
+    },
+    "h_gan": {"en": "4b. The generative adversarial network (GAN)", "ja": "4b. 敵対的生成ネットワーク（GAN）"},
+    "p_gan": {
+        "en": "A generator turns random noise into an image; a discriminator, itself a small CNN, sees real and generated digits "
+        "and learns to tell them apart; the generator learns to fool it. Nobody shows the generator what a digit looks like: it "
+        "learns only from the discriminator's verdicts. After {epochs} epochs ({steps:,} generator steps, {seconds:.0f} s on "
+        "{device}) the judge's FID of its samples is {fid:.1f}.",
+        "ja": "生成器はランダムなノイズから画像を作り、識別器（これも小さな CNN）は本物と生成画像を見分けるように学び、"
+        "生成器は識別器をだますように学びます。生成器は数字の見本を直接見ることはなく、識別器の判定だけから学びます。"
+        "{epochs} エポック（生成器 {steps:,} ステップ、{device} で {seconds:.0f} 秒）学習した後の審査員による FID は {fid:.1f} です。",
+    },
+    "cap_gan_samples": {
+        "en": "New digits from random noise (one row per requested label when conditional).",
+        "ja": "ランダムなノイズから生成した新しい数字（条件付きモデルでは 1 行が指定したラベル 1 つ）。",
+    },
+    "cap_gan_gif": {
+        "en": "The same noise decoded after every epoch: from blobs to strokes to digits.",
+        "ja": "同じノイズをエポックごとに画像にしたアニメーション。かたまりから線へ、線から数字へ。",
+    },
+    "cap_gan_curves": {
+        "en": "Left: the two losses pull against each other instead of falling together. Middle: the discriminator's mean output "
+        "on real and generated batches. Right: FID and the mode-coverage measure per epoch; mode collapse (the same kind of image "
+        "again and again) would show as a drop toward 0.",
+        "ja": "左：2 つの損失はそろって下がるのではなく、引っ張り合います。中：本物と生成画像に対する識別器の平均出力。"
+        "右：エポックごとの FID と多様性の指標。モード崩壊（同じような画像ばかり出る状態）が起きると 0 に向かって落ちます。",
+    },
+    "cap_gan_walk": {
+        "en": "Walking between two noise vectors: the drawing changes smoothly.",
+        "ja": "2 つのノイズベクトルの間を歩いたときの変化。絵がなめらかに移り変わります。",
+    },
+    "cap_gan_memo": {
+        "en": "Did it copy? Generated digits beside their nearest training images in the judge's feature space. Ratio {ratio:.2f}: "
+        "how far samples are from the training set relative to new real digits (1 = as far; well below 1 = copying).",
+        "ja": "丸写ししていないか：生成画像と、審査員の特徴空間で最も近い学習画像を並べたもの。比 {ratio:.2f} は、"
+        "生成画像が学習データからどれだけ離れているかを新しい本物の画像と比べた値です（1 なら同じ程度、1 より十分小さければ丸写し）。",
+    },
+    "h_diffusion": {"en": "4c. The diffusion model: drawing by removing noise", "ja": "4c. 拡散モデル：ノイズを取り除いて描く"},
+    "p_diffusion": {
+        "en": "A diffusion model learns to undo noise. In training, each real digit is blended with random noise at a random "
+        "strength, and a small U-Net learns which way leads back to the digit. To draw, it starts from pure noise and takes "
+        "{sample_steps} small steps in that direction, asked for a label. Trained for {epochs} epochs ({steps:,} optimiser steps, "
+        "{seconds:.0f} s on {device}), its drawings score a judge's FID of {fid:.1f}, and {accuracy:.1%} of them are read as the "
+        "requested digit.",
+        "ja": "拡散モデルは「ノイズを取り除くこと」を学びます。学習では、本物の数字にランダムな強さでノイズを混ぜ、"
+        "小さな U-Net が元の数字へ戻る方向を学びます。描くときは純粋なノイズから出発し、ラベルを指定して、その方向に "
+        "{sample_steps} 回の小さなステップで進みます。{epochs} エポック（最適化 {steps:,} ステップ、{device} で {seconds:.0f} 秒）"
+        "学習した結果、審査員による FID は {fid:.1f}、指定した数字として読まれた割合は {accuracy:.1%} です。",
+    },
+    "p_diffusion_flow_matching": {
+        "en": "This run uses flow matching (rectified flow): the path from noise to digit is a straight line and the network "
+        "predicts the velocity along it, so a few `{sampler}` steps are enough.",
+        "ja": "この実行ではフローマッチング（rectified flow）を使います。ノイズから数字への道筋は直線で、ネットワークはその上の"
+        "速度を予測するので、数回の `{sampler}` ステップで足ります。",
+    },
+    "p_diffusion_ddpm": {
+        "en": "This run uses DDPM: the network predicts the noise that was added (1,000 noise levels in training), and the "
+        "`{sampler}` sampler removes a little of it per step, adding fresh noise as it goes.",
+        "ja": "この実行では DDPM を使います。ネットワークは加えられたノイズを予測し（学習時のノイズの段階は 1,000）、"
+        "`{sampler}` サンプラーがステップごとに少しずつ取り除き、途中で新しいノイズも加えます。",
+    },
+    "p_diffusion_guidance": {
+        "en": "With {label_drop:.0%} of the training labels hidden, the same network also learns to draw any digit; drawing then "
+        "pushes from 'any digit' toward the asked one (classifier-free guidance, weight {guidance:g}; 0 = no label, 1 = plain).",
+        "ja": "学習ラベルの {label_drop:.0%} を隠すので、同じネットワークが「どの数字でもよい」絵も学びます。描くときはそこから"
+        "指定した数字の方へ押し出します（分類器なしガイダンス、重み {guidance:g}。0 はラベルなし、1 は普通の条件付き）。",
+    },
+    "cap_diff_path": {
+        "en": "From noise to a digit: one starting noise (left) asked for each digit 0-9, {steps} sampling steps from left to right.",
+        "ja": "ノイズから数字へ：同じ初期ノイズ（左端）に 0〜9 を指定し、{steps} ステップの途中を左から右へ並べたもの。",
+    },
+    "cap_diff_steps": {
+        "en": "Steps against quality: the judge's FID and conditional accuracy of {n:,} samples per number of sampling steps "
+        "(left), and seconds per 1,000 images on this machine (right). Steps = {first_steps}: FID {first_fid:.1f}, "
+        "{first_seconds:.1f} s per 1,000; the best, steps = {best_steps}: FID {best_fid:.1f}, {best_seconds:.1f} s per 1,000 (FID "
+        "of so few samples reads higher than the {n_eval:,}-sample score above).",
+        "ja": "ステップ数と品質：サンプリングのステップ数ごとに {n:,} 枚を描いたときの審査員の FID と条件付き正解率（左）、"
+        "このマシンで 1,000 枚を描く秒数（右）。{first_steps} ステップでは FID {first_fid:.1f}（1,000 枚で {first_seconds:.1f} 秒）、"
+        "最良の {best_steps} ステップでは FID {best_fid:.1f}（1,000 枚で {best_seconds:.1f} 秒）です"
+        "（枚数が少ないため、FID は上の {n_eval:,} 枚での値より高めに出ます）。",
+    },
+    "cap_diff_guidance": {
+        "en": "Guidance against variety ({n:,} samples per weight): from guidance {g_lo:g} to {g_hi:g}, conditional accuracy "
+        "goes from {acc_lo:.1%} to {acc_hi:.1%} and within-class diversity from {div_lo:.2f} to {div_hi:.2f}.",
+        "ja": "ガイダンスと多様性（重みごとに {n:,} 枚）：ガイダンスを {g_lo:g} から {g_hi:g} にすると、条件付き正解率は "
+        "{acc_lo:.1%} から {acc_hi:.1%} に、クラス内多様性は {div_lo:.2f} から {div_hi:.2f} に変わります。",
+    },
+    "cap_diff_samples": {
+        "en": "New digits from random noise, one row per requested label ({steps} steps, guidance {guidance:g}).",
+        "ja": "ランダムなノイズから生成した新しい数字（1 行が指定したラベル 1 つ、{steps} ステップ、ガイダンス {guidance:g}）。",
+    },
+    "cap_diff_training": {
+        "en": "The same noise and labels drawn as training went on.",
+        "ja": "同じノイズと同じラベルを、学習の途中ごとに描いたもの。",
+    },
+    "cap_diff_memo": {
+        "en": "Did it copy? Its digits beside their nearest training images in the judge's feature space. Ratio {ratio:.2f} "
+        "(1 = as far from the training set as new real digits are; well below 1 = copying).",
+        "ja": "丸写ししていないか：生成画像と、審査員の特徴空間で最も近い学習画像を並べたもの。比は {ratio:.2f} です"
+        "（1 なら新しい本物の画像と同じくらい学習データから離れている、1 より十分小さければ丸写し）。",
+    },
+    "diff_verdict": {
+        "en": "In this run {verdict}: FID {fid:.1f} after {seconds:.0f} s of training, against the GAN's {gan_fid:.1f} "
+        "({gan_seconds:.0f} s) and the VAE's {vae_fid:.1f} ({vae_seconds:.0f} s). Unlike the GAN it learns from a plain "
+        "regression loss, with no adversary to outwit, and unlike the VAE it does not settle for a blurry average; it pays when "
+        "drawing instead: {sample_steps} network steps per image, {sample_seconds:.1f} s per 1,000 images here.",
+        "ja": "この実行では {verdict}。学習 {seconds:.0f} 秒で FID {fid:.1f}、GAN は {gan_fid:.1f}（{gan_seconds:.0f} 秒）、"
+        "VAE は {vae_fid:.1f}（{vae_seconds:.0f} 秒）です。GAN と違って出し抜くべき相手のいない素直な回帰の損失で学び、"
+        "VAE と違ってぼやけた平均に逃げません。その代わり描くときに手間がかかり、1 枚あたり {sample_steps} ステップ、"
+        "ここでは 1,000 枚で {sample_seconds:.1f} 秒です。",
+    },
+    "verdict_both": {"en": "it beats both the GAN and the VAE", "ja": "GAN と VAE の両方を上回りました"},
+    "verdict_vae": {"en": "it beats the VAE but not the GAN", "ja": "VAE は上回りましたが、GAN には届きませんでした"},
+    "verdict_gan": {"en": "it beats the GAN but not the VAE", "ja": "GAN は上回りましたが、VAE には届きませんでした"},
+    "verdict_none": {"en": "it beats neither the GAN nor the VAE", "ja": "GAN にも VAE にも届きませんでした"},
+}
