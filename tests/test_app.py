@@ -139,11 +139,16 @@ def _client(paths: Paths) -> tuple[TestClient, Models]:
 
 
 @pytest.fixture(scope="module")
-def champion(tiny_pipeline):
-    """The app over the tiny pipeline's registry, every model with a `champion` (its candidate)."""
+def champion(tiny_pipeline, tmp_path_factory):
+    """The app over a copy of the tiny pipeline's registry, every model with a `champion` (its candidate).
+
+    A copy: aliases moved here must not reach other modules' tests (which expect no champion yet).
+    """
     paths, uri, _ = tiny_pipeline
+    copy = tmp_path_factory.mktemp("app-registry") / "mlflow.db"
+    shutil.copy2(uri.removeprefix("sqlite:///"), copy)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{copy}")
         registry = Registry(paths)
         for row in read_json(paths.promote_decision)["models"].values():
             registry.set_alias(row["model"], "champion", row["candidate"]["version"])
@@ -295,12 +300,12 @@ def test_no_champion_in_the_registry_falls_back_to_the_dvc_checkpoints_with_a_no
     shutil.copy2(uri.removeprefix("sqlite:///"), copy)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{copy}")
     registry = Registry(paths)
-    for name in ("cnn-classifier", "vae", "gan-generator"):
+    for name in ("cnn-classifier", "vae", "gan-generator", "diffusion"):
         if registry.alias_version(name, "champion"):
             registry.client.delete_registered_model_alias(name, "champion")
     client, _ = _client(paths)
     info = client.get("/api/info").json()
-    assert {n["kind"] for n in info["notices"]} == {"cnn", "vae", "gan"}
+    assert {n["kind"] for n in info["notices"]} == {"cnn", "vae", "gan", "diffusion"}
     assert all("has no 'champion' version in the registry yet" in n["detail"] for n in info["notices"])
     assert info["sources"]["gan"] == {**info["sources"]["gan"], "version": None, "path": "models/gan/model.pt", "run_url": None}
     r = client.post("/api/paint", json={"painter": "gan", "label": 3, "n": 4})

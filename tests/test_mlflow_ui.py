@@ -46,8 +46,10 @@ def test_rest_api_lists_pipeline_stage_runs_epochs_and_models(ui):
     children = [r for r in mine if {"key": "mlflow.parentRunId", "value": parent["info"]["run_id"]} in r["data"]["tags"]]
     assert len(children) == len(names) - 1  # every stage but the parent itself (source logs no run)
     gan = next(r for r in mine if r["info"]["run_name"] == "gan")
-    history = rest(base, f"metrics/get-history?run_id={gan['info']['run_id']}&metric_key=gan_history/fid")["metrics"]
-    assert [m["step"] for m in history] == list(range(1, len(history) + 1)) and len(history) >= 2
+    history = rest(base, f"metrics/get-history?run_id={gan['info']['run_id']}&metric_key=gan_history/loss_d")["metrics"]
+    assert [m["step"] for m in history] == list(range(1, len(history) + 1)) and len(history) >= 2  # every epoch
+    fid = rest(base, f"metrics/get-history?run_id={gan['info']['run_id']}&metric_key=gan_history/fid")["metrics"]
+    assert fid and fid[-1]["step"] == len(history)  # every gan.eval_every-th epoch, and always the last
     images = rest(base, f"artifacts/list?run_id={gan['info']['run_id']}&path=images")
     assert any("gan_samples" in f["path"] for f in images.get("files", []))  # per-epoch sample images
     models = {m["name"]: m for m in rest(base, "registered-models/search")["registered_models"]}
