@@ -35,6 +35,33 @@ GENERATION: dict[str, dict[str, str]] = {
         "そのため、でたらめに選んだ潜在ベクトルからも数字らしい画像が出てきます。テストデータでの損失は 1 枚あたり "
         "{loss:.1f} ナット（再構成 {recon:.1f} ＋ KL {kl:.1f}）です。",
     },
+    "p_vae_asked": {
+        "en": "Does it draw what it is asked? Asked for a digit, the judge reads {acc:.1%} ± {acc_std:.1%} of its samples (3 sampling "
+        "seeds) as that digit; the judge itself reads {judge:.1%} of real test digits correctly. {goal} Why a conditional VAE "
+        "can ignore its label: the encoder also sees the image, so the latent vector may carry the digit itself, and the decoder "
+        "then draws the digit the latent vector says. Measured here: a linear probe reads the label from the test digits' latent "
+        "means with {probe:.0%} accuracy (chance: 10 %; the less the latent vector knows of the label, the more the decoder must "
+        "listen to it), and the aggregate posterior lies {gap:.2f} nats from the standard normal that samples start from (near 0: "
+        "random latent vectors land where real digits' codes do). The levers kept: the label also scales and shifts the decoder's "
+        "feature maps at both resolutions (FiLM), a KL weight β = {beta}, a constant learning rate, and latent vectors drawn "
+        "truncated at ±{truncation}.",
+        "ja": "頼んだ数字を描けるでしょうか。数字を指定して描かせると、審査員はその {acc:.1%} ± {acc_std:.1%}（サンプリングの"
+        "シード 3 つ）を指定どおりの数字と判定します。審査員自身は本物のテスト画像の {judge:.1%} を正しく判定します。{goal}"
+        "条件付き VAE がラベルを無視できてしまう理由：エンコーダは画像も見るので、潜在ベクトル自体が数字の種類を運べてしまい、"
+        "デコーダは潜在ベクトルが示す数字を描いてしまいます。ここでの測定：テスト画像の潜在ベクトルの平均から線形分類器で"
+        "ラベルを当てる正解率は {probe:.0%}（でたらめなら 10 %。潜在ベクトルがラベルを知らないほど、デコーダはラベルに従う"
+        "しかありません）。集約事後分布と、サンプリングの出発点である標準正規分布との差は {gap:.2f} ナット（0 に近いほど、"
+        "ランダムな潜在ベクトルが本物の数字の潜在ベクトルと同じ場所に落ちます）。採用した手段：ラベルでデコーダの特徴マップを"
+        "両方の解像度で拡大・平行移動する（FiLM）、KL の重み β = {beta}、一定の学習率、±{truncation} で打ち切った潜在ベクトル。",
+    },
+    "goal_vae_met": {
+        "en": "That is within 3 points of the judge, the goal.",
+        "ja": "審査員との差は 3 ポイント以内で、目標を満たしています。",
+    },
+    "goal_vae_missed": {
+        "en": "That misses the goal of coming within 3 points of the judge.",
+        "ja": "審査員との差 3 ポイント以内という目標には届いていません。",
+    },
     "cap_vae_recon": {
         "en": "Test digits (never trained on) and their reconstructions: right shapes, softer strokes. VAE samples are blurry "
         "because each pixel is drawn as its expected grey level.",
@@ -55,9 +82,11 @@ GENERATION: dict[str, dict[str, str]] = {
     },
     "cap_vae_style": {
         "en": "Same style, other digit: each test digit's latent vector (its slant and stroke) decoded with every label. This is "
-        "the painting contest's fixed pixel 1 on real images.",
+        "the painting contest's fixed pixel 1 on real images. The judge reads {grid_correct} of this grid's {grid_cells} drawn "
+        "cells as the label they were decoded with; over {cells:,} cells ({sources} test digits × 10 labels), {acc:.1%}.",
         "ja": "同じ書き方で別の数字を：各テスト画像の潜在ベクトル（傾きや線の太さ）を、すべてのラベルで描き直したもの。"
-        "絵画コンテストの「ピクセル 1 を固定する」を本物の画像で行ったものです。",
+        "絵画コンテストの「ピクセル 1 を固定する」を本物の画像で行ったものです。この図の {grid_cells} マスのうち {grid_correct} マスを、"
+        "審査員は描き直しに使ったラベルどおりと判定します。{cells:,} マス（テスト画像 {sources} 枚 × 10 ラベル）では {acc:.1%} です。",
     },
     "cap_vae_training": {
         "en": "The same random latent vectors decoded as training went on.",
@@ -72,6 +101,22 @@ GENERATION: dict[str, dict[str, str]] = {
         "ja": "生成器はランダムなノイズから画像を作り、識別器（これも小さな CNN）は本物と生成画像を見分けるように学び、"
         "生成器は識別器をだますように学びます。生成器は数字の見本を直接見ることはなく、識別器の判定だけから学びます。"
         "{epochs} エポック（生成器 {steps:,} ステップ、{device} で {seconds:.0f} 秒）学習した後の審査員による FID は {fid:.1f} です。",
+    },
+    "p_gan_asked": {
+        "en": "Asked for a digit, the judge reads {acc:.1%} ± {acc_std:.1%} of its samples as that digit (the judge on real test "
+        "digits: {judge:.1%}). {goal} Its noise is drawn truncated at ±{truncation} (entries beyond are drawn again, the "
+        "truncation trick): noise nearer the middle gives more faithful digits and somewhat less variety.",
+        "ja": "数字を指定すると、審査員はサンプルの {acc:.1%} ± {acc_std:.1%} を指定どおりの数字と判定します（本物のテスト画像での"
+        "審査員の正解率は {judge:.1%}）。{goal}ノイズは ±{truncation} で打ち切って引きます（外れた値は引き直す「打ち切りの"
+        "工夫」）。真ん中寄りのノイズほど数字は忠実になり、多様さはいくらか減ります。",
+    },
+    "goal_gan_met": {
+        "en": "That is within 2 points of the judge, the goal.",
+        "ja": "審査員との差は 2 ポイント以内で、目標を満たしています。",
+    },
+    "goal_gan_missed": {
+        "en": "That misses the goal of coming within 2 points of the judge.",
+        "ja": "審査員との差 2 ポイント以内という目標には届いていません。",
     },
     "cap_gan_samples": {
         "en": "New digits from random noise (one row per requested label when conditional).",
