@@ -94,3 +94,23 @@ def test_stage_graph_comes_from_dvc_yaml():
     assert runner.with_upstream(paths, ["gmm"]) == ["source", "download", "gmm"]
     assert runner.with_upstream(paths, ["cnn", "gmm"]) == ["source", "download", "gmm", "cnn"]
     assert runner.with_upstream(paths, ["report"]) == runner.stage_names(paths)
+
+
+def test_history_with_unscored_epochs_renders_as_dvc_plots(tmp_path):
+    """gan/vae score every eval_every-th epoch only: the plot file must still be one DVC data set."""
+    import json
+    import subprocess
+    import sys
+
+    rows = [{"step": e, "loss_d": 1.0 / e, **({"fid": 50.0 / e} if e % 2 == 0 else {})} for e in range(1, 6)]
+    (tmp_path / "h.json").write_text(json.dumps(runner.plot_rows(rows)))
+    (tmp_path / "dvc.yaml").write_text("plots:\n  - p:\n      x: step\n      y:\n        h.json: [loss_d, fid]\n")
+    run = dict(cwd=tmp_path, capture_output=True, text=True, check=True)
+    subprocess.run(["git", "init", "-q"], **run)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], **run)
+    shown = json.loads(subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "--json"], **run).stdout)
+    values = shown["data"]["p"][0]["content"]["data"]["values"]
+    fid = [v["dvc_inferred_y_value"] for v in values if v["field"] == "fid"]
+    assert [v["dvc_inferred_y_value"] for v in values if v["field"] == "loss_d"] == [1.0 / e for e in range(1, 6)]
+    assert fid == [None, 25.0, None, 12.5, None]  # unscored epochs are gaps, not a dropped file
+    assert runner.plot_rows(rows)[0] == {"step": 1, "loss_d": 1.0, "fid": None}

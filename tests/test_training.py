@@ -115,3 +115,13 @@ def test_fit_checkpoints_plain_data_and_resumes_where_it_stopped(tmp_path):
     assert [r for r in recorder.rows] == [("toy_history", 1), ("toy_history", 2), ("toy_history", 3)]  # replayed, then new
     assert [int(i["toy_samples"][0, 0]) for i in recorder.images] == [1, 2, 3]
     assert again.history[:2] == first.history and len(again.snapshots) == 3
+
+
+def test_truncated_normal_redraws_only_beyond_the_bound_and_is_reproducible():
+    plain = training.truncated_normal(2000, 16, seed=3, truncation=0.0)
+    assert torch.equal(plain, torch.randn(2000, 16, generator=torch.Generator().manual_seed(3)))
+    z = training.truncated_normal(2000, 16, seed=3, truncation=1.5)
+    assert z.abs().max() <= 1.5 and torch.equal(z, training.truncated_normal(2000, 16, seed=3, truncation=1.5))
+    inside = plain.abs() <= 1.5
+    assert torch.equal(z[inside], plain[inside])  # entries already inside are kept; only those beyond are drawn again
+    assert 0.72 < z.std() < 0.77  # a standard normal truncated at +-1.5 has std about 0.743

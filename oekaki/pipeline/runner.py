@@ -164,6 +164,16 @@ def data_input(stage: str, cfg: Config, paths: Paths) -> dict | None:
     }
 
 
+def plot_rows(rows: list[dict]) -> list[dict]:
+    """History rows as DVC plots need them: every row with the same keys, null where an epoch was not scored.
+
+    (`gan.eval_every`, `vae.eval_every`: the judge's numbers exist every N-th epoch only; DVC's
+    plot converter drops a file whose rows have different keys, and Vega leaves nulls out.)
+    """
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    return [{k: row.get(k) for k in keys} for row in rows]
+
+
 def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
     """Run `stage`, write its metrics, plots and provenance, log it to MLflow; return a summary."""
     from threadpoolctl import threadpool_limits
@@ -202,7 +212,7 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
     numbers, facts = (result.metrics, {}) if stage in METRICS_AS_RETURNED else split_numbers(result.metrics)
     write_json(paths.metrics(stage), numbers)
     for name, rows in result.history.items():
-        write_json(paths.plots_dir / f"{name}.json", rows)
+        write_json(paths.plots_dir / f"{name}.json", plot_rows(rows))
     log.info("stage %s finished its work in %.1f s", stage, seconds)
     unstreamed = {k: v for k, v in result.history.items() if k not in monitor.streamed}
     with timing.phase("mlflow_logging"):  # metrics, figures, the models' export and registration

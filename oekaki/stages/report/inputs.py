@@ -34,22 +34,8 @@ REQUIRED = {
         "inception_score_real",
         "calibration_n_samples",
     ),
-    "vae": (
-        "test_loss_nats",
-        "test_recon_nats",
-        "test_kl_nats",
-        "fid",
-        "train_seconds",
-        "conditional_accuracy",
-        "judge_test_accuracy",
-        "style_transfer_accuracy",
-        "style_transfer_cells",
-        "style_grid_correct",
-        "style_grid_cells",
-        "label_probe_accuracy",
-        "prior_gap_nats",
-    ),
-    "gan": ("epochs", "g_steps", "train_seconds", "device", "fid", "memorisation_ratio", "conditional_accuracy", "judge_test_accuracy"),
+    "vae": ("test_loss_nats", "test_recon_nats", "test_kl_nats", "fid", "train_seconds"),
+    "gan": ("epochs", "g_steps", "train_seconds", "device", "fid", "memorisation_ratio"),
     "diffusion": DIFFUSION_NUMBERS,
     "evaluate": ("n_samples", "n_seeds", "fid_real_floor", "scoreboard"),
 }
@@ -69,10 +55,20 @@ class Inputs:
         return [s for s in needs if s in self.missing and not (s == "evaluate" and self.metrics.get("evaluate"))]
 
 
-def check_metrics(stage: str, metrics: dict) -> list[str]:
+# what the sections print besides, for a conditional painter (provenance params `<stage>.conditional`)
+CONDITIONAL_REQUIRED = {
+    "vae": (
+        "conditional_accuracy", "judge_test_accuracy", "style_transfer_accuracy", "style_transfer_cells", "style_grid_correct",
+        "style_grid_cells", "label_probe_accuracy", "prior_gap_nats",
+    ),
+    "gan": ("conditional_accuracy", "judge_test_accuracy"),
+}  # fmt: skip
+
+
+def check_metrics(stage: str, metrics: dict, conditional: bool = False) -> list[str]:
     """Problems with the numbers a stage's section prints: missing keys, NaN or infinite values."""
     problems = []
-    for key in REQUIRED[stage]:
+    for key in REQUIRED[stage] + (CONDITIONAL_REQUIRED.get(stage, ()) if conditional else ()):
         if key not in metrics:
             problems.append(f"metrics/{stage}.json: {key} is missing")
         elif isinstance(metrics[key], float) and not math.isfinite(metrics[key]):
@@ -98,7 +94,8 @@ def gather(paths: Paths) -> Inputs:
         present = has_output(paths, stage)
         metrics[stage] = stage_results(paths, stage) if present else None  # the numbers and, from provenance, the facts
         prov[stage] = read_json(paths.provenance(stage)) if present else None
-        bad = check_metrics(stage, metrics[stage]) if present else []
+        conditional = present and bool(prov[stage].get("params", {}).get(f"{stage}.conditional"))
+        bad = check_metrics(stage, metrics[stage], conditional) if present else []
         problems += bad
         if not present or bad:
             missing.append(stage)

@@ -36,23 +36,25 @@ GENERATION: dict[str, dict[str, str]] = {
         "{loss:.1f} ナット（再構成 {recon:.1f} ＋ KL {kl:.1f}）です。",
     },
     "p_vae_asked": {
-        "en": "Does it draw what it is asked? Asked for a digit, the judge reads {acc:.1%} ± {acc_std:.1%} of its samples (3 sampling "
-        "seeds) as that digit; the judge itself reads {judge:.1%} of real test digits correctly. {goal} Why a conditional VAE "
+        "en": "Does it draw what it is asked? Asked for a digit, the judge reads {acc:.1%} ± {acc_std:.1%} of its samples "
+        "({seeds} sampling seeds) as that digit; the judge itself reads {judge:.1%} of real test digits correctly. {goal} "
+        "Why a conditional VAE "
         "can ignore its label: the encoder also sees the image, so the latent vector may carry the digit itself, and the decoder "
         "then draws the digit the latent vector says. Measured here: a linear probe reads the label from the test digits' latent "
         "means with {probe:.0%} accuracy (chance: 10 %; the less the latent vector knows of the label, the more the decoder must "
         "listen to it), and the aggregate posterior lies {gap:.2f} nats from the standard normal that samples start from (near 0: "
-        "random latent vectors land where real digits' codes do). The levers kept: the label also scales and shifts the decoder's "
-        "feature maps at both resolutions (FiLM), a KL weight β = {beta}, a constant learning rate, and latent vectors drawn "
-        "truncated at ±{truncation}.",
+        "random latent vectors land where real digits' codes do). This run's levers: FiLM label conditioning of the decoder's "
+        "feature maps {film}, a KL weight β = {beta}, the {schedule} learning-rate schedule, latent truncation {truncation} "
+        "(docs/painters.md measures each).",
         "ja": "頼んだ数字を描けるでしょうか。数字を指定して描かせると、審査員はその {acc:.1%} ± {acc_std:.1%}（サンプリングの"
-        "シード 3 つ）を指定どおりの数字と判定します。審査員自身は本物のテスト画像の {judge:.1%} を正しく判定します。{goal}"
+        "シード {seeds} 個）を指定どおりの数字と判定します。審査員自身は本物のテスト画像の {judge:.1%} を正しく判定します。{goal}"
         "条件付き VAE がラベルを無視できてしまう理由：エンコーダは画像も見るので、潜在ベクトル自体が数字の種類を運べてしまい、"
         "デコーダは潜在ベクトルが示す数字を描いてしまいます。ここでの測定：テスト画像の潜在ベクトルの平均から線形分類器で"
         "ラベルを当てる正解率は {probe:.0%}（でたらめなら 10 %。潜在ベクトルがラベルを知らないほど、デコーダはラベルに従う"
         "しかありません）。集約事後分布と、サンプリングの出発点である標準正規分布との差は {gap:.2f} ナット（0 に近いほど、"
-        "ランダムな潜在ベクトルが本物の数字の潜在ベクトルと同じ場所に落ちます）。採用した手段：ラベルでデコーダの特徴マップを"
-        "両方の解像度で拡大・平行移動する（FiLM）、KL の重み β = {beta}、一定の学習率、±{truncation} で打ち切った潜在ベクトル。",
+        "ランダムな潜在ベクトルが本物の数字の潜在ベクトルと同じ場所に落ちます）。この実行の設定：ラベルでデコーダの特徴マップを"
+        "拡大・平行移動する FiLM {film}、KL の重み β = {beta}、学習率のスケジュール {schedule}、潜在ベクトルの打ち切り {truncation}"
+        "（それぞれの効果は docs/painters.md）。",
     },
     "goal_vae_met": {
         "en": "That is within 3 points of the judge, the goal.",
@@ -104,12 +106,16 @@ GENERATION: dict[str, dict[str, str]] = {
     },
     "p_gan_asked": {
         "en": "Asked for a digit, the judge reads {acc:.1%} ± {acc_std:.1%} of its samples as that digit (the judge on real test "
-        "digits: {judge:.1%}). {goal} Its noise is drawn truncated at ±{truncation} (entries beyond are drawn again, the "
-        "truncation trick): noise nearer the middle gives more faithful digits and somewhat less variety.",
+        "digits: {judge:.1%}). {goal} Noise truncation: {truncation} (with truncation, entries beyond ±τ are drawn again, the "
+        "truncation trick: noise nearer the middle gives more faithful digits and somewhat less variety).",
         "ja": "数字を指定すると、審査員はサンプルの {acc:.1%} ± {acc_std:.1%} を指定どおりの数字と判定します（本物のテスト画像での"
-        "審査員の正解率は {judge:.1%}）。{goal}ノイズは ±{truncation} で打ち切って引きます（外れた値は引き直す「打ち切りの"
-        "工夫」）。真ん中寄りのノイズほど数字は忠実になり、多様さはいくらか減ります。",
+        "審査員の正解率は {judge:.1%}）。{goal}ノイズの打ち切り：{truncation}（打ち切りでは ±τ の外の値を引き直します。真ん中寄りの"
+        "ノイズほど数字は忠実になり、多様さはいくらか減ります）。",
     },
+    "on": {"en": "on", "ja": "あり"},
+    "off": {"en": "off", "ja": "なし"},
+    "trunc_off": {"en": "off (plain N(0, I))", "ja": "なし（そのままの N(0, I)）"},
+    "trunc_at": {"en": "at ±{tau}", "ja": "±{tau}"},
     "goal_gan_met": {
         "en": "That is within 2 points of the judge, the goal.",
         "ja": "審査員との差は 2 ポイント以内で、目標を満たしています。",
@@ -128,10 +134,11 @@ GENERATION: dict[str, dict[str, str]] = {
     },
     "cap_gan_curves": {
         "en": "Left: the two losses pull against each other instead of falling together. Middle: the discriminator's mean output "
-        "on real and generated batches. Right: FID and the mode-coverage measure per epoch; mode collapse (the same kind of image "
-        "again and again) would show as a drop toward 0.",
+        "on real and generated batches. Right: FID and the mode-coverage measure at the scored epochs (every `gan.eval_every`-th and "
+        "the last); mode collapse (the same kind of image again and again) would show as a drop toward 0.",
         "ja": "左：2 つの損失はそろって下がるのではなく、引っ張り合います。中：本物と生成画像に対する識別器の平均出力。"
-        "右：エポックごとの FID と多様性の指標。モード崩壊（同じような画像ばかり出る状態）が起きると 0 に向かって落ちます。",
+        "右：採点したエポック（`gan.eval_every` ごとと最後）の"
+        "FID と多様性の指標。モード崩壊（同じような画像ばかり出る状態）が起きると 0 に向かって落ちます。",
     },
     "cap_gan_walk": {
         "en": "Walking between two noise vectors: the drawing changes smoothly.",
