@@ -115,7 +115,7 @@ GENERATION: dict[str, dict[str, str]] = {
     "on": {"en": "on", "ja": "あり"},
     "off": {"en": "off", "ja": "なし"},
     "trunc_off": {"en": "off (plain N(0, I))", "ja": "なし（そのままの N(0, I)）"},
-    "trunc_at": {"en": "at ±{tau}", "ja": "±{tau}"},
+    "trunc_at": {"en": "at ±{tau}", "ja": "±{tau} で打ち切り"},
     "goal_gan_met": {
         "en": "That is within 2 points of the judge, the goal.",
         "ja": "審査員との差は 2 ポイント以内で、目標を満たしています。",
