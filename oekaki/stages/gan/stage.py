@@ -94,7 +94,7 @@ def train_one_epoch(G: Generator, D: Discriminator, data, opt_g, opt_d, c: GanCo
 
 
 class EpochScorer:
-    """The judge's measures of n generated images against the (once-judged) real test set, at the scored epochs
+    """The judge's measures of n generated images against the (once-judged) real test set, after every epoch
     (a progress signal; the final scores are the scoreboard's, `score_final`)."""
 
     def __init__(self, judge: judge_mod.Judge, test_x: np.ndarray, test_y: np.ndarray, conditional: bool, seed: int):
