@@ -22,6 +22,18 @@ def test_stages_match_the_pipeline():
         assert spec["cmd"] == f"python -m oekaki stage {name}"
 
 
+def painter_outs(stage: str) -> set[str]:
+    """What a network painter's stage writes: model, scoreboard samples, checkpoints, figures, metrics, history."""
+    return {
+        rel(paths.final_model(stage)),
+        rel(paths.scoreboard_samples(stage)),
+        rel(paths.checkpoint(stage).parent),
+        rel(paths.figures(stage)),
+        rel(paths.metrics(stage)),
+        rel(paths.plots_dir / f"{stage}_history.json"),
+    }
+
+
 def test_outputs_match_paths_py():
     expected = {
         "source": {rel(paths.source_fingerprint)},
@@ -34,30 +46,9 @@ def test_outputs_match_paths_py():
             rel(paths.metrics("cnn")),
             rel(paths.plots_dir / "cnn_history.json"),
         },
-        "vae": {
-            rel(paths.final_model("vae")),
-            rel(paths.scoreboard_samples("vae")),
-            rel(paths.checkpoint("vae").parent),
-            rel(paths.figures("vae")),
-            rel(paths.metrics("vae")),
-            rel(paths.plots_dir / "vae_history.json"),
-        },
-        "gan": {
-            rel(paths.final_model("gan")),
-            rel(paths.scoreboard_samples("gan")),
-            rel(paths.checkpoint("gan").parent),
-            rel(paths.figures("gan")),
-            rel(paths.metrics("gan")),
-            rel(paths.plots_dir / "gan_history.json"),
-        },
-        "diffusion": {
-            rel(paths.final_model("diffusion")),
-            rel(paths.scoreboard_samples("diffusion")),
-            rel(paths.checkpoint("diffusion").parent),
-            rel(paths.figures("diffusion")),
-            rel(paths.metrics("diffusion")),
-            rel(paths.plots_dir / "diffusion_history.json"),
-        },
+        "vae": painter_outs("vae"),
+        "gan": painter_outs("gan"),
+        "diffusion": painter_outs("diffusion"),
         "evaluate": {rel(paths.figures("evaluate")), rel(paths.metrics("evaluate"))},
         "promote": {rel(paths.promote_decision), rel(paths.metrics("promote"))},
         "report": {rel(paths.report_page("en")), rel(paths.report_page("ja")), rel(paths.report_summary), rel(paths.metrics("report"))},
