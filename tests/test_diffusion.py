@@ -118,6 +118,38 @@ def test_guidance_zero_is_exactly_the_unconditional_path(objective, sampler):
 
 
 @pytest.mark.parametrize("objective, sampler", [("flow_matching", "euler"), ("ddpm", "ddpm")])
+def test_served_sampler_exports_without_constants_and_takes_the_same_steps(objective, sampler):
+    """torch.export as MLflow's pt2 logging calls it (dynamic batch), off the main thread as in a Dask worker."""
+    import threading
+
+    model = tiny(objective, sampler)
+    served = diffusion.DiffusionSampler(model).eval()
+    noise, y, gen = start(model, 3, np.array([1, 5, 7]), 0)
+    code = torch.cat([noise.reshape(3, -1), torch.nn.functional.one_hot(y, 10).float()], 1)
+    result = {}
+
+    def export():
+        result["ep"] = torch.export.export(served, (torch.zeros(2, code.shape[1]),), dynamic_shapes=[{0: torch.export.Dim.AUTO}])
+
+    worker = threading.Thread(target=export)
+    worker.start()
+    worker.join()
+    ep = result["ep"]
+    assert dict(ep.constants) == {}  # no tensor made inside forward: nothing for export to lift
+    with torch.no_grad():
+        if objective == "flow_matching":  # the stage's own Euler path
+            x = sample_path(model, y, noise, model.args.sample_steps, model.args.guidance, 2, gen)[-1]
+        else:  # DDIM (deterministic) over the strided DDPM times, step by step through the labelled forward
+            x, ab, times = noise.clone(), diffusion.alpha_bars(), diffusion._ddpm_times(model.args.sample_steps)
+            for i, t in enumerate(times):
+                eps = diffusion._guided(model, x, t / diffusion.T_DDPM, y, model.args.guidance)
+                x = diffusion.ddim_step(x, eps, ab[t], ab[times[i + 1]] if i + 1 < len(times) else torch.ones(()), None)
+        expected = (x[:, 0].clamp(-1, 1) + 1) / 2
+        assert torch.allclose(served(code), expected, atol=1e-5)
+        assert torch.allclose(ep.module()(code), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("objective, sampler", [("flow_matching", "euler"), ("ddpm", "ddpm")])
 def test_noise_to_digit_path_starts_at_noise_and_ends_in_the_pixel_range(objective, sampler):
     model = tiny(objective, sampler)
     noise, y, gen = start(model, 64, np.arange(64) % 10, 0)

@@ -240,32 +240,40 @@ class DiffusionSampler(nn.Module):
     """The denoiser as a one-input module for serving: code (B, 784 noise + 10 one-hot) -> images (B, 28, 28) in [0, 1].
 
     Deterministic: Euler steps (flow matching) or DDIM steps (ddpm), at most EXPORT_MAX_STEPS, with
-    the stored guidance; an all-zero one-hot asks for any digit.
+    the stored guidance; an all-zero one-hot asks for any digit. The steps' time embeddings and
+    noise levels depend only on the weights, so they are computed once here as buffers: the
+    forward creates no tensor from nothing (no factory call for torch.export to lift as a constant;
+    a CI run once failed exporting with a fake "lifted_tensor_0" constant).
     """
 
     def __init__(self, model: Denoiser):
         super().__init__()
         self.model = model
         self.steps = min(model.args.sample_steps, EXPORT_MAX_STEPS)
+        ddpm = model.args.objective == "ddpm"
+        times = _ddpm_times(self.steps) if ddpm else None
+        t = torch.tensor([ti / T_DDPM for ti in times] if ddpm else [i / self.steps for i in range(self.steps)])
+        with torch.no_grad():
+            self.register_buffer("step_embeddings", model.time_mlp(time_embedding(t, model.args.embed_size)))  # (steps, E)
+        if ddpm:
+            ab = torch.cat([alpha_bars(), torch.ones(1)])  # index -1: the clean image's level, 1
+            self.register_buffer("levels", ab[torch.tensor(times + [-1])])  # (steps + 1,): now, then each next step's
+        else:
+            self.levels = None
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:
         m, g = self.model, self.model.args.guidance
         x = code[:, :784].reshape(-1, 1, 28, 28)
         onehot = code[:, 784:]
         cond = onehot @ m.label.weight[:N_CLASSES] + (1 - onehot.sum(1, keepdim=True)) * m.label.weight[NO_LABEL]  # (B, E)
-        uncond = m.label.weight[NO_LABEL].expand_as(cond)
-        times = _ddpm_times(self.steps) if m.args.objective == "ddpm" else None
-        ab = alpha_bars(code.device) if times else None
+        labels = torch.cat([cond, m.label.weight[NO_LABEL].expand_as(cond)])  # (2B, E): conditional, then unconditional
         for i in range(self.steps):
-            t = times[i] / T_DDPM if times else i / self.steps
-            tt = torch.full((2 * len(x),), t, device=x.device)
-            c, u = m.run(torch.cat([x, x]), m.embed(tt, torch.cat([cond, uncond]))).chunk(2)
+            c, u = m.run(torch.cat([x, x]), self.step_embeddings[i] + labels).chunk(2)
             pred = u + g * (c - u)
-            if times is None:
+            if self.levels is None:
                 x = x + pred / self.steps
             else:
-                prev = times[i + 1] if i + 1 < len(times) else -1
-                x = ddim_step(x, pred, ab[times[i]], ab[prev] if prev >= 0 else torch.ones((), device=x.device), None)
+                x = ddim_step(x, pred, self.levels[i], self.levels[i + 1], None)
         return (x[:, 0].clamp(-1, 1) + 1) / 2
 
 
