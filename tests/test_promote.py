@@ -86,7 +86,7 @@ def test_a_first_candidate_no_better_than_untrained_is_refused(store, tmp_path):
     register(fresh, fresh.final_model("gan"))
     row = promote.decide_one(GAN, registry, promote.GateScorer(cfg, fresh), fresh, tmp_path)
     assert row["decision"] == "refuse" and not row["promote"] and "refused" in row["reason"]
-    assert row["candidate"]["mean"] == pytest.approx(row["untrained"]["mean"])
+    assert row["untrained"]["values"] == pytest.approx(row["candidate"]["values"][:1])  # the same network; the floor: first seed only
     assert row["candidate"]["mean"] > row["floor"]
     assert promote.apply({"models": {"gan": row}}, registry) == [] and registry.alias_version(GAN.name, "champion") is None
 
@@ -121,7 +121,7 @@ def test_worse_and_tied_candidates_keep_the_champion_a_better_one_moves_it(store
     assert registry.alias_version(GAN.name, "champion") == better_version
 
 
-def test_a_changed_validation_set_rescores_the_champion_first_a_changed_test_set_does_not(store, tmp_path):
+def test_a_changed_validation_set_rescores_the_champion_first_a_changed_test_set_only_the_painters(store, tmp_path):
     cfg = load_config(store.params)
     registry = Registry(store)
     base = workspace(store, tmp_path / "base")
@@ -138,7 +138,10 @@ def test_a_changed_validation_set_rescores_the_champion_first_a_changed_test_set
         np.savez(paths.prepared, **arrays)
         return paths
 
-    assert promote.GateScorer(cfg, changed("test", "test")).key(GAN) == promote.GateScorer(cfg, base).key(GAN)
+    vae = next(g for g in promote.GATES if g.stage == "vae")
+    other_test = promote.GateScorer(cfg, changed("test", "test"))
+    assert other_test.key(vae) == promote.GateScorer(cfg, base).key(vae)  # no test image is scored by the gate
+    assert other_test.key(GAN) != promote.GateScorer(cfg, base).key(GAN)  # the painters are asked for the test set's label mix
     new = changed("validation", "validation")
     register(new, new.final_model("gan"))
     scorer = promote.GateScorer(cfg, new)
@@ -146,6 +149,20 @@ def test_a_changed_validation_set_rescores_the_champion_first_a_changed_test_set
     assert row["champion"]["rescored"] is True
     assert row["champion"]["values"] == pytest.approx(list(scorer.score(GAN, store.final_model("gan")).values))
     assert row["eval_key"] != promote.GateScorer(cfg, base).key(GAN)
+
+
+def test_the_candidates_own_scoreboard_drawings_are_scored_not_drawn_again(store, tmp_path, monkeypatch):
+    """The painter stage drew the gate's request once (models/<p>/scoreboard.npz): same FID as drawing it, no draw."""
+    from oekaki.stages.promote import scoring
+
+    cfg = load_config(store.params)
+    scorer = promote.GateScorer(cfg, store)
+    board = scorer.candidate_board(GAN)
+    assert board is not None and len(board.seeds) >= 1
+    drawn = scorer.score(GAN, store.final_model("gan"))  # no board: every seed drawn
+    monkeypatch.setattr(scoring, "draw", lambda *a, **k: pytest.fail("drew although the board has these seeds"))
+    seeds = min(len(board.seeds), cfg.promote.seeds)
+    assert scorer.score(GAN, store.final_model("gan"), board, seeds=seeds).values == pytest.approx(drawn.values[:seeds])
 
 
 def test_a_stale_decision_is_not_applied(store, tmp_path):

@@ -49,12 +49,15 @@ class FakeScorer:
     def n_values(self, gate):
         return 1 if gate.stage == "cnn" else 3
 
-    def score(self, gate, checkpoint):
+    def score(self, gate, checkpoint, board=None):
         self.scored.append(checkpoint.name)
         return Score(self.by_file[checkpoint.name])
 
     def untrained(self, gate, checkpoint, dest):
         return Score(self._untrained)
+
+    def candidate_board(self, gate):
+        return None
 
 
 def decide(tmp_path, stage: str, candidate, champion=None, untrained=(100.0, 100.0, 100.0)):

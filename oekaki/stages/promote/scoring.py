@@ -2,12 +2,17 @@
 
 - `cnn-classifier`: validation accuracy (deterministic: one value, no seed spread);
 - `vae`: validation negative ELBO in nats per image, one latent draw per image, seeds base.seed + k;
-- `gan-generator`, `diffusion`: the judge's FID of n = validation-size drawings (requested labels =
-  the validation label mix, in a fixed order) against the validation images, sampling seeds
-  base.seed + k; drawn through `painters.draw`, as the scoreboard draws.
+- `gan-generator`, `diffusion`: the judge's FID against the validation images of the scoreboard's
+  request (scoreboard.protocol_of: n = evaluate.n_samples labels of the test set's label mix per
+  sampling seed base.seed + k; labels only, no test image). That is exactly what the painter's
+  own stage drew once (models/<p>/scoreboard.npz), so the candidate's drawings are read from
+  that file, not drawn again (issue 13: score each generator once); a champion, or a seed the
+  file lacks, is drawn through `painters.draw`, which draws the same images for the same request.
 
 The untrained reference of the first candidate is the same architecture freshly initialised
-(seed base.seed), written as a checkpoint and scored by this very scorer.
+(seed base.seed), written as a checkpoint and scored by this very scorer with the first seed
+only: it is a sanity floor orders of magnitude away (untrained FID about 360 to 1,200 against
+10 to 20), not a close comparison that needs a spread.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from oekaki.core import training
 from oekaki.core.config import Config
 from oekaki.core.paths import Paths
 from oekaki.models import judge as judge_mod
+from oekaki.models import scoreboard
 from oekaki.models.cnn import evaluate_classifier
 from oekaki.models.loading import NETWORKS, load_network
 from oekaki.models.painters import draw
@@ -75,6 +81,8 @@ class GateScorer:
         self.data = training.TensorData.load(paths.prepared, torch.device("cpu"))
         self.paths, self.judge_path = paths, paths.cnn_model
         self.seeds = tuple(cfg.base.seed + k for k in range(cfg.promote.seeds))
+        # the painters' request: the scoreboard's (n, the test set's label mix), with the gate's seeds
+        self.request = scoreboard.protocol(self.data.test_y.numpy(), cfg.evaluate.n_samples, cfg.base.seed, cfg.promote.seeds)
         self._judge, self._real_features = None, None
 
     def n_values(self, gate: Gate) -> int:
@@ -86,35 +94,52 @@ class GateScorer:
         if gate.stage == "vae":  # the latent draws come batch by batch
             parts["batch"] = self.cfg.vae.eval_batch_size
         if gate.stage in PAINTER_GATES:
-            parts |= {"n": len(self.data.val_y), "judge": hashlib.sha256(self.judge_path.read_bytes()).hexdigest()[:16]}
+            parts |= {
+                "n": self.request.n,
+                "labels": hashlib.sha256(self.request.requested.tobytes()).hexdigest()[:16],
+                "judge": hashlib.sha256(self.judge_path.read_bytes()).hexdigest()[:16],
+            }
         return json.dumps(parts, sort_keys=True)
 
-    def score(self, gate: Gate, checkpoint: Path) -> Score:
+    def score(self, gate: Gate, checkpoint: Path, board: scoreboard.Board | None = None, seeds: int | None = None) -> Score:
+        """`board`: drawings of this very checkpoint for the request (a painter's scoreboard.npz); `seeds`: the first k only."""
         ckpt = training.load_checkpoint(checkpoint)
         if ckpt.get("kind") != gate.stage:
             raise ValueError(f"{checkpoint}: a {ckpt.get('kind')!r} checkpoint, expected {gate.stage!r}")
         x, y = self.data.val_x.to(self.device), self.data.val_y.to(self.device)
+        use = self.seeds[:seeds] if seeds else self.seeds
         if gate.stage == "cnn":
             model = load_network(ckpt).to(self.device)
             return Score((float(evaluate_classifier(model, x, y, self.cfg.cnn.eval_batch_size)[0]["test_accuracy"]),))
         if gate.stage == "vae":
             model = load_network(ckpt).to(self.device)
             c = self.cfg.vae.model_copy(update={"conditional": model.args.conditional})
-            return Score(tuple(float(test_elbo(model, x, y, c, seed)["test_loss_nats"]) for seed in self.seeds))
-        return Score(tuple(self._painter_fid(gate, checkpoint, seed) for seed in self.seeds))
+            return Score(tuple(float(test_elbo(model, x, y, c, seed)["test_loss_nats"]) for seed in use))
+        return Score(tuple(self._painter_fid(gate, checkpoint, k, board) for k in range(len(use))))
 
-    def _painter_fid(self, gate: Gate, checkpoint: Path, seed: int) -> float:
+    def _painter_fid(self, gate: Gate, checkpoint: Path, k: int, board: scoreboard.Board | None) -> float:
         if self._judge is None:
             self._judge = judge_mod.Judge.load(self.judge_path, self.device)
             self._real_features = self._judge.judge(self.data.val_x.numpy()).features
-        val_x, val_y = self.data.val_x.numpy(), self.data.val_y.numpy()
-        labels = judge_mod.requested_labels(val_y, len(val_y), self.cfg.base.seed)  # the validation label mix, fixed order
-        images, _ = draw(gate.stage, self.paths, labels, seed, self.device, (val_x, val_y), checkpoint)
+        labels, seed = self.request.requested[k], self.request.seeds[k]
+        if board is not None and k < len(board.seeds) and int(board.seeds[k]) == seed and np.array_equal(board.requested[k], labels):
+            images = board.images[k]  # drawn once by the painter's stage
+        else:
+            pool = (self.data.val_x.numpy(), self.data.val_y.numpy())
+            images, _ = draw(gate.stage, self.paths, labels, seed, self.device, pool, checkpoint)
         return float(judge_mod.frechet_distance(self._judge.judge(images).features, self._real_features))
 
+    def candidate_board(self, gate: Gate) -> scoreboard.Board | None:
+        """The painter stage's own scoreboard drawings (models/<p>/scoreboard.npz), when there are any."""
+        path = self.paths.scoreboard_samples(gate.stage)
+        if gate.stage not in PAINTER_GATES or not path.is_file():
+            return None
+        with np.load(path) as npz:
+            return scoreboard.Board(npz["images"], npz["requested"], npz["seeds"], bool(npz["conditional"]))
+
     def untrained(self, gate: Gate, checkpoint: Path, dest: Path) -> Score:
-        """The score of `checkpoint`'s architecture freshly initialised (seed base.seed): the first candidate's reference."""
-        return self.score(gate, untrained_checkpoint(checkpoint, dest / f"untrained-{gate.stage}.pt", self.cfg.base.seed))
+        """The score of `checkpoint`'s architecture freshly initialised (seed base.seed), first seed only: the first candidate's floor."""
+        return self.score(gate, untrained_checkpoint(checkpoint, dest / f"untrained-{gate.stage}.pt", self.cfg.base.seed), seeds=1)
 
 
 def untrained_checkpoint(checkpoint: Path, dest: Path, seed: int) -> Path:

@@ -67,7 +67,7 @@ def decide_one(gate: Gate, registry, scorer: GateScorer, paths: Paths, tmp: Path
     candidate = registry.version_of_run(gate.name, run_id) if run_id else None
     if candidate is None:
         return row | {"decision": "none", "promote": False, "reason": f"no registered version of {gate.name} for this checkpoint"}
-    new, _ = scored(gate, registry, scorer, candidate, key, lambda: paths.final_model(gate.stage))
+    new, _ = scored(gate, registry, scorer, candidate, key, lambda: paths.final_model(gate.stage), scorer.candidate_board(gate))
     row["candidate"] = {"version": candidate, **new.as_dict()}
     champion = registry.alias_version(gate.name, "champion")
     if champion is None:
@@ -98,17 +98,19 @@ def first_candidate(gate: Gate, rules: PromoteConfig, new: Score, untrained: Sco
     return out | {"decision": "refuse", "promote": False, "reason": f"{said}: refused, too close to untrained"}
 
 
-def scored(gate: Gate, registry, scorer: GateScorer, version: str, key: str, checkpoint: Callable[[], Path]) -> tuple[Score, bool]:
+def scored(
+    gate: Gate, registry, scorer: GateScorer, version: str, key: str, checkpoint: Callable[[], Path], board=None
+) -> tuple[Score, bool]:
     """(scores, measured now): the version's tags when measured on the same key, else measured now and tagged.
 
     One tag per seed (`<metric>.s<k>`). `checkpoint` is called (a registry download, for a champion)
-    only when the scores must be measured.
+    only when the scores must be measured; `board`: the candidate painter's own scoreboard drawings.
     """
     names = [f"{gate.metric}.s{k}" for k in range(scorer.n_values(gate))]
     cached = [registry.version_score(gate.name, version, name, key) for name in names]
     if all(v is not None for v in cached):
         return Score(tuple(cached)), False
-    value = scorer.score(gate, checkpoint())
+    value = scorer.score(gate, checkpoint(), board)
     for name, v in zip(names, value.values, strict=True):
         registry.tag_score(gate.name, version, name, key, v)
     return value, True
