@@ -91,9 +91,9 @@ def closure(graph: dict[str, set[str]], start: str) -> set[str]:
     return seen
 
 
-def stage_code_deps(root: Path, stage: str) -> list[str]:
-    """The files (relative, sorted) whose change can change what `stage` computes."""
-    graph = import_graph(root)
+def stage_code_deps(root: Path, stage: str, graph: dict[str, set[str]] | None = None) -> list[str]:
+    """The files (relative, sorted) whose change can change what `stage` computes (`graph`: import_graph(root), if built)."""
+    graph = import_graph(root) if graph is None else graph
     modules = module_files(root)
     start = f"{STAGE_PACKAGE}.{stage}.stage"
     if start not in modules:
@@ -120,16 +120,19 @@ def _yaml():
 
 
 def planned(root: Path, stages: Iterable[str]) -> dict[str, list[str]]:
-    return {s: stage_code_deps(root, s) for s in stages}
+    """Each stage's code deps, from one walk of the imports (parsing every module once, not once per stage)."""
+    graph = import_graph(root)
+    return {s: stage_code_deps(root, s, graph) for s in stages}
 
 
 def differences(root: Path) -> list[str]:
     """One line per stage whose code deps in dvc.yaml differ from its imports (empty: up to date)."""
     doc = _yaml().load((root / "dvc.yaml").read_text(encoding="utf-8"))
     problems = []
+    wanted_by_stage = planned(root, doc["stages"])
     for stage, spec in doc["stages"].items():
         listed = {_dep_path(d) for d in spec.get("deps", []) if _dep_path(d).startswith(CODE_PREFIX)}
-        wanted = set(stage_code_deps(root, stage))
+        wanted = set(wanted_by_stage[stage])
         for f in sorted(wanted - listed):
             problems.append(f"dvc.yaml: stage {stage!r} runs {f} but does not list it in deps")
         for f in sorted(listed - wanted):
@@ -144,9 +147,10 @@ def write(root: Path) -> list[str]:
     if not changes:
         return []
     doc = _yaml().load(path.read_text(encoding="utf-8"))
+    wanted_by_stage = planned(root, doc["stages"])
     for stage, spec in doc["stages"].items():
         deps = spec.get("deps")
-        code = stage_code_deps(root, stage)
+        code = wanted_by_stage[stage]
         if deps is None:
             spec["deps"] = code
             continue
