@@ -56,13 +56,13 @@ GENERATION: dict[str, dict[str, str]] = {
         "拡大・平行移動する FiLM {film}、KL の重み β = {beta}、学習率のスケジュール {schedule}、潜在ベクトルの打ち切り {truncation}"
         "（それぞれの効果は docs/painters.md）。",
     },
-    "goal_vae_met": {
-        "en": "That is within 3 points of the judge, the goal.",
-        "ja": "審査員との差は 3 ポイント以内で、目標を満たしています。",
+    "goal_within_met": {
+        "en": "That is within {points} points of the judge, the goal.",
+        "ja": "審査員との差は {points} ポイント以内で、目標を満たしています。",
     },
-    "goal_vae_missed": {
-        "en": "That misses the goal of coming within 3 points of the judge.",
-        "ja": "審査員との差 3 ポイント以内という目標には届いていません。",
+    "goal_within_missed": {
+        "en": "That misses the goal of coming within {points} points of the judge.",
+        "ja": "審査員との差 {points} ポイント以内という目標には届いていません。",
     },
     "cap_vae_recon": {
         "en": "Test digits (never trained on) and their reconstructions: right shapes, softer strokes. VAE samples are blurry "
@@ -116,14 +116,6 @@ GENERATION: dict[str, dict[str, str]] = {
     "off": {"en": "off", "ja": "なし"},
     "trunc_off": {"en": "off (plain N(0, I))", "ja": "なし（そのままの N(0, I)）"},
     "trunc_at": {"en": "at ±{tau}", "ja": "±{tau} で打ち切り"},
-    "goal_gan_met": {
-        "en": "That is within 2 points of the judge, the goal.",
-        "ja": "審査員との差は 2 ポイント以内で、目標を満たしています。",
-    },
-    "goal_gan_missed": {
-        "en": "That misses the goal of coming within 2 points of the judge.",
-        "ja": "審査員との差 2 ポイント以内という目標には届いていません。",
-    },
     "cap_gan_samples": {
         "en": "New digits from random noise (one row per requested label when conditional).",
         "ja": "ランダムなノイズから生成した新しい数字（条件付きモデルでは 1 行が指定したラベル 1 つ）。",
