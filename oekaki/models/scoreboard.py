@@ -105,13 +105,18 @@ def save_board(path: Path, board: Board) -> None:
     write_atomic(path, write)
 
 
+def read_board(path: Path) -> Board:
+    """A saved board as it is (load_board also checks it against a protocol)."""
+    with np.load(path) as npz:
+        return Board(npz["images"], npz["requested"], npz["seeds"], bool(npz["conditional"]))
+
+
 def load_board(path: Path, proto: Protocol, stage: str) -> Board:
     """A painter stage's saved samples, refused unless they answer exactly this protocol's request."""
     rerun = f"rerun stage {stage!r} (`dvc repro {stage}`)"
     if not path.is_file():
         raise MissingInputError(f"{path} is missing: {rerun}")
-    with np.load(path) as npz:
-        board = Board(npz["images"], npz["requested"], npz["seeds"], bool(npz["conditional"]))
+    board = read_board(path)
     if tuple(int(s) for s in board.seeds) != proto.seeds or not np.array_equal(board.requested, proto.requested):
         raise MissingInputError(
             f"{path}: drawn for seeds {board.seeds.tolist()} and {board.requested.shape[1]} requested labels, but the scoreboard "

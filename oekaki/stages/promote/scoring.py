@@ -132,10 +132,7 @@ class GateScorer:
     def candidate_board(self, gate: Gate) -> scoreboard.Board | None:
         """The painter stage's own scoreboard drawings (models/<p>/scoreboard.npz), when there are any."""
         path = self.paths.scoreboard_samples(gate.stage)
-        if gate.stage not in PAINTER_GATES or not path.is_file():
-            return None
-        with np.load(path) as npz:
-            return scoreboard.Board(npz["images"], npz["requested"], npz["seeds"], bool(npz["conditional"]))
+        return scoreboard.read_board(path) if gate.stage in PAINTER_GATES and path.is_file() else None
 
     def untrained(self, gate: Gate, checkpoint: Path, dest: Path) -> Score:
         """The score of `checkpoint`'s architecture freshly initialised (seed base.seed), first seed only: the first candidate's floor."""
