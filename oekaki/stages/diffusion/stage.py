@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from pathlib import Path
 
@@ -123,25 +124,36 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
     return model, ema, done, epochs
 
 
-def sweeps(model: Denoiser, scorer: Scorer, c: DiffusionConfig) -> tuple[list[dict], list[dict]]:
-    """Judge's scores vs sampling steps (at the default guidance) and vs guidance (at the default steps)."""
-    labels = scorer.requested(c.sweep_samples)
-    seen: dict[tuple[int, float], tuple[dict, float]] = {}
+def sweeps(model: Denoiser, scorer: Scorer, c: DiffusionConfig) -> tuple[list[dict], list[dict], dict | None]:
+    """Judge's scores vs sampling steps (at the default guidance) and vs guidance (at the default steps).
 
-    def point(steps: int, guidance: float) -> dict:
-        if (steps, guidance) not in seen:
-            scores, _, seconds = scorer(model, labels, steps, guidance)
-            seen[steps, guidance] = scores, seconds
-        scores, seconds = seen[steps, guidance]
+    With a guidance interval (`guidance_from` > 0), also the default point with guidance at every
+    step instead: what the interval changes, measured on the same samples' noise and labels.
+    """
+    labels = scorer.requested(c.sweep_samples)
+    seen: dict[tuple[int, float, float], tuple[dict, float]] = {}
+
+    def point(steps: int, guidance: float, guidance_from: float = model.args.guidance_from) -> dict:
+        if (steps, guidance, guidance_from) not in seen:
+            painter = copy.copy(model)  # shares the weights; only the sampling args differ
+            painter.args = dataclasses.replace(model.args, guidance_from=guidance_from)
+            scores, _, seconds = scorer(painter, labels, steps, guidance)
+            seen[steps, guidance, guidance_from] = scores, seconds
+        scores, seconds = seen[steps, guidance, guidance_from]
         keys = ("fid", "conditional_accuracy", "within_class_diversity", "inception_score")
-        return {"steps": steps, "guidance": guidance, **{k: scores[k] for k in keys}, "seconds_per_1000": seconds / len(labels) * 1000}
+        row = {"steps": steps, "guidance": guidance, "guidance_from": guidance_from, **{k: scores[k] for k in keys}}
+        return row | {"seconds_per_1000": seconds / len(labels) * 1000}
 
     steps_sweep = [point(s, model.args.guidance) for s in c.sweep_steps]
     guidance_sweep = [point(model.args.sample_steps, float(g)) for g in c.sweep_guidance]
+    a = model.args
+    interval = None
+    if a.guidance_from > 0:  # the default point (cached when a sweep has it) against guidance at every step
+        interval = {"from": a.guidance_from, "interval": point(a.sample_steps, a.guidance), "every_step": point(a.sample_steps, a.guidance, 0.0)}
     for row in steps_sweep:
         log.info("steps %3d: FID %.1f, conditional accuracy %.2f, %.1f s per 1,000", row["steps"], row["fid"],
                  row["conditional_accuracy"], row["seconds_per_1000"])  # fmt: skip
-    return steps_sweep, guidance_sweep
+    return steps_sweep, guidance_sweep, interval
 
 
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
@@ -170,7 +182,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         scores = scoreboard.score_board(judge, board, *scoreboard.reference(judge, test_x, test_y, proto))
     samples = board.images[0]
     with phase("sweeps"):
-        steps_sweep, guidance_sweep = sweeps(painter, scorer, c)
+        steps_sweep, guidance_sweep, interval = sweeps(painter, scorer, c)
     out = paths.figures("diffusion")
     with phase("figures"):
         figures, memo = diffusion_figures.draw_all(painter, judge, data, samples, done, out, cfg.report.figure_dpi, cfg.base.seed)
@@ -188,6 +200,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         "sampler": c.sampler,
         "sample_steps": c.sample_steps,
         "guidance": c.guidance,
+        "guidance_from": c.guidance_from,
         "label_drop": c.label_drop,
         "ema": ema is not None,
         "n_parameters": diffusion_model.n_parameters(model),
@@ -199,6 +212,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         "sweep_samples": len(scorer.requested(c.sweep_samples)),
         "steps_sweep": steps_sweep,
         "guidance_sweep": guidance_sweep,
+        "guidance_interval": interval,
         "device": device.type,
     }
     log.info("diffusion: FID %.2f (noise %.0f), IS %.2f, %.1f s per 1,000 samples", scores["fid"], metrics["fid_noise_ceiling"],
