@@ -190,7 +190,7 @@ class DiffusionConfig(Section):
     ema_decay: Num = bounded("a decay", "0 = no moving average of the weights", ge=0, lt=1)
     sample_steps: Int = bounded("an integer", "network steps per drawing", ge=1, le=1000)
     guidance: Num = bounded("a guidance weight", "0 = unconditional, 1 = plain conditional", ge=0)
-    guidance_from: Num = bounded("a share of the steps", "guidance applies from this share of the sampling steps on; 0 = every step", ge=0, le=1)
+    guidance_from: Num = bounded("a share of the steps", "guidance starts after this share of the steps; 0 = every step", ge=0, le=1)
     epoch_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
     sweep_samples: Int = bounded("an integer", "samples per point of the steps and guidance sweeps", ge=100)
     sweep_steps: tuple[Annotated[int, Strict(), Field(ge=1, le=1000)], ...] = bounded("step counts in [1, 1000]", min_length=1)

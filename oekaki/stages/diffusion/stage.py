@@ -149,7 +149,8 @@ def sweeps(model: Denoiser, scorer: Scorer, c: DiffusionConfig) -> tuple[list[di
     a = model.args
     interval = None
     if a.guidance_from > 0:  # the default point (cached when a sweep has it) against guidance at every step
-        interval = {"from": a.guidance_from, "interval": point(a.sample_steps, a.guidance), "every_step": point(a.sample_steps, a.guidance, 0.0)}
+        default, everywhere = point(a.sample_steps, a.guidance), point(a.sample_steps, a.guidance, 0.0)
+        interval = {"from": a.guidance_from, "interval": default, "every_step": everywhere}
     for row in steps_sweep:
         log.info("steps %3d: FID %.1f, conditional accuracy %.2f, %.1f s per 1,000", row["steps"], row["fid"],
                  row["conditional_accuracy"], row["seconds_per_1000"])  # fmt: skip
