@@ -120,24 +120,32 @@ TINY_JUDGE = ["data.source=bundled", "data.limit=1500", "cnn.epochs=3", "cnn.min
 
 
 @pytest.fixture(scope="session")
-def tiny_judge(tmp_path_factory):
-    """A small judge trained on 1,500 bundled digits by the real cnn stage (shrunk params).
-
-    Returns (paths, StageResult); the workspace holds data/prepared.npz, the judge and
-    metrics/cnn.json, i.e. everything the generator stages need upstream.
+def tiny_judge(tiny_pipeline) -> Paths:
+    """The small judge the tiny pipeline's cnn stage trained on 1,500 bundled digits (TINY's data and cnn
+    sections are TINY_JUDGE's): its workspace holds data/prepared.npz, the judge and metrics/cnn.json,
+    everything the generator stages need upstream. Tests copy what they change (workspace_with_judge).
     """
     from oekaki.core.config import load_config
-    from oekaki.core.io import write_json
     from oekaki.core.paths import project_paths
-    from oekaki.stages.cnn import stage as cnn
-    from oekaki.stages.download import stage as download
 
-    paths = Paths(tmp_path_factory.mktemp("judge"))
-    cfg = load_config(project_paths().params, TINY_JUDGE)
-    download.run(cfg, paths)
-    result = cnn.run(cfg, paths)
-    write_json(paths.metrics("cnn"), result.metrics)
-    return paths, result
+    paths = tiny_pipeline[0]
+    judge_cfg, pipeline_cfg = load_config(project_paths().params, TINY_JUDGE), load_config(paths.params)
+    assert (judge_cfg.data, judge_cfg.cnn) == (pipeline_cfg.data, pipeline_cfg.cnn), "TINY and TINY_JUDGE disagree"
+    return paths
+
+
+@pytest.fixture(scope="session")
+def tiny_stage(tiny_pipeline):
+    """stage name -> (workspace, MLflow tracking URI, the stage's MLflow run id) of the tiny pipeline's own run.
+
+    The painters' test modules read their stage's outputs here instead of training it a second time;
+    they only read (a test that changes files or the store copies them: workspace_with_judge,
+    pipeline_store).
+    """
+    from oekaki.core.io import read_json
+
+    paths, uri, _ = tiny_pipeline
+    return lambda stage: (paths, uri, read_json(paths.provenance(stage))["mlflow_run_id"])
 
 
 TINY = {

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from oekaki.core.config import load_config
+from oekaki.core.contract import stage_results
+from oekaki.core.io import read_json
 from oekaki.core.paths import Paths, project_paths
 from oekaki.core.training import TensorData, TrainingError
 from oekaki.models import judge
@@ -18,29 +20,35 @@ def cfg_with(*overrides):
 
 @pytest.fixture(scope="module")
 def trained(tiny_judge):
-    return tiny_judge
+    """The tiny pipeline's cnn stage: its workspace and what it wrote (metrics joined with the provenance facts)."""
+    return tiny_judge, stage_results(tiny_judge, "cnn")
 
 
 def test_tiny_training_writes_model_metrics_and_figures(trained):
-    paths, result = trained
-    m = result.metrics
+    paths, m = trained
     assert m["test_accuracy"] > 0.85 and m["epochs"] == 3 and m["device"] == "cpu"
     assert m["fid_real_floor"] < m["fid_noise_ceiling"] / 10 and 5 < m["inception_score_real"] <= 10
     assert m["calibration_n_samples"] == 1000  # the scoreboard's n (evaluate.n_samples, at most the 1,000 test images)
     assert paths.cnn_model.is_file() and paths.checkpoint("cnn").is_file()
-    assert [h["step"] for h in result.history["cnn_history"]] == [1, 2, 3]
-    assert {p.name for p in result.figures} == {"filters.png", "feature_maps.png", "feature_space.png", "confusion.png", "wrong.png"}
+    assert [h["step"] for h in read_json(paths.plots_dir / "cnn_history.json")] == [1, 2, 3]
+    assert {p.name for p in paths.figures("cnn").iterdir()} == {
+        "filters.png",
+        "feature_maps.png",
+        "feature_space.png",
+        "confusion.png",
+        "wrong.png",
+    }
 
 
 def test_judge_behaves(trained):
-    paths, result = trained
+    paths, m = trained
     j = judge.Judge.load(paths.cnn_model)
     data = TensorData.load(paths.prepared, "cpu")
     test_x, test_y = data.test_x.numpy(), data.test_y.numpy()
     real = j.judge(test_x)
     # a "perfect conditional generator": real test images with their labels
     perfect = judge.score(real, real, test_y, test_y)
-    assert perfect["conditional_accuracy"] == pytest.approx(result.metrics["test_accuracy"], abs=1e-12)
+    assert perfect["conditional_accuracy"] == pytest.approx(m["test_accuracy"], abs=1e-12)
     # only the correctly read ones count: the misread few change the spread a little, never to 0 or far above 1
     assert 0.9 < perfect["within_class_diversity"] < 1.1
     assert perfect["fid"] == pytest.approx(0.0, abs=1e-6)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -18,8 +17,7 @@ from oekaki.models import diffusion
 from oekaki.models import judge as judge_mod
 from oekaki.models.diffusion import NO_LABEL, Denoiser, DiffusionArgs, from_checkpoint, generate, sample_path, start
 from oekaki.models.loading import load_model
-from oekaki.pipeline import runner
-from tests.conftest import TINY_JUDGE, workspace_with_judge
+from tests.conftest import TINY_JUDGE
 
 TINY_DIFFUSION = [
     f"diffusion.{k}"
@@ -31,18 +29,15 @@ TINY_DIFFUSION = [
 
 
 def cfg_with(*overrides):
-    return load_config(project_paths().params, [*TINY_JUDGE, *TINY_DIFFUSION, "evaluate.n_samples=200", *overrides])
+    return load_config(project_paths().params, [*TINY_JUDGE, *TINY_DIFFUSION, *overrides])
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_judge, tmp_path_factory):
-    paths = workspace_with_judge(tmp_path_factory.mktemp("diffusion"), tiny_judge[0])
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{paths.root / 'mlflow.db'}"
-    try:
-        summary = runner.run_stage("diffusion", cfg_with(), paths, runner.RunContext("diffusion-test"))
-    finally:
-        del os.environ["MLFLOW_TRACKING_URI"]
-    return paths, summary
+def trained(tiny_stage):
+    """The tiny pipeline's own run of the stage (TINY's diffusion section is this module's profile): workspace, tracking URI, summary."""
+    paths, uri, run_id = tiny_stage("diffusion")
+    assert cfg_with().diffusion == load_config(paths.params).diffusion, "tests/conftest.py TINY and this module's profile disagree"
+    return paths, uri, {"mlflow_run_id": run_id}
 
 
 def tiny(objective: str = "flow_matching", sampler: str = "euler", guidance: float = 2.0, guidance_from: float = 0.0) -> Denoiser:
@@ -51,9 +46,9 @@ def tiny(objective: str = "flow_matching", sampler: str = "euler", guidance: flo
 
 
 def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
-    paths, summary = trained
+    paths, uri, summary = trained
     m = stage_results(paths, "diffusion")  # the numbers file joined with the provenance facts (device, sweeps)
-    assert m["epochs"] == 5 and m["n_samples"] == 200 and m["device"] == "cpu" and m["steps"] == 5 * 24
+    assert m["epochs"] == 5 and m["n_samples"] == 1000 and m["device"] == "cpu" and m["steps"] == 5 * 24
     assert 0 < m["fid"] < m["fid_noise_ceiling"] and 1 <= m["inception_score"] <= 10 and m["memorisation_ratio"] > 0
     assert m["sample_seconds_per_1000"] > 0 and m["train_seconds"] > 0 and m["ema"] is True
     assert [r["steps"] for r in m["steps_sweep"]] == [1, 4] and [r["guidance"] for r in m["guidance_sweep"]] == [0, 1, 3]
@@ -75,7 +70,7 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
 
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{paths.root / 'mlflow.db'}")
+    client = MlflowClient(uri)
     run_id = summary["mlflow_run_id"]
     assert [x.step for x in client.get_metric_history(run_id, "diffusion_history/fid")] == list(range(1, 6))
     assert len([a for a in client.list_artifacts(run_id, "images") if a.path.endswith(".png")]) == 5
@@ -83,7 +78,7 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
 
 
 def test_sampling_is_reproducible_uses_the_ema_and_draws_the_requested_labels(trained):
-    paths, _ = trained
+    paths, _, _ = trained
     ckpt = torch.load(paths.final_model("diffusion"), weights_only=True)
     model = from_checkpoint(ckpt)
     assert torch.equal(model.stem.weight, ckpt["ema"]["stem.weight"]) and not torch.equal(model.stem.weight, ckpt["model"]["stem.weight"])
@@ -188,7 +183,7 @@ def test_ddpm_stride_and_steps_beyond_the_schedule():
 
 
 def test_sample_cli_draws_with_steps_and_guidance(trained, tmp_path, capsys):
-    paths, _ = trained
+    paths, _, _ = trained
     args = ["--model", "diffusion", "--checkpoint", str(paths.final_model("diffusion")), "--label", "7", "--n", "4"]
     assert sample.main([*args, "--steps", "2", "--guidance", "3", "--out", str(tmp_path / "a.png")]) == 0
     assert sample.main([*args, "--out", str(tmp_path / "b.png")]) == 0

@@ -17,9 +17,8 @@ from oekaki.models import gan as gan_model
 from oekaki.models import judge
 from oekaki.models.gan import GanArgs, Generator, build
 from oekaki.models.loading import load_model
-from oekaki.pipeline import runner
 from oekaki.stages.gan import stage as gan
-from tests.conftest import TINY_JUDGE, experiment_in, workspace_with_judge
+from tests.conftest import TINY_JUDGE, workspace_with_judge
 
 TINY_GAN = [
     f"gan.{k}" for k in ("noise_size=32", "g_channels=[64,32]", "d_channels=[32,64]", "epochs=6", "min_steps=0", "epoch_eval_samples=200")
@@ -31,17 +30,15 @@ def cfg_with(*overrides):
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_judge, tmp_path_factory):
-    paths = workspace_with_judge(tmp_path_factory.mktemp("gan"), tiny_judge[0])
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{paths.root / 'mlflow.db'}")
-        experiment_in(f"sqlite:///{paths.root / 'mlflow.db'}", paths.root / "mlartifacts")
-        summary = runner.run_stage("gan", cfg_with(), paths, runner.RunContext("gan-test"))
-    return paths, summary
+def trained(tiny_stage):
+    """The tiny pipeline's own run of the stage (TINY's gan section is this module's profile): workspace, tracking URI, summary."""
+    paths, uri, run_id = tiny_stage("gan")
+    assert cfg_with().gan == load_config(paths.params).gan, "tests/conftest.py TINY and this module's profile disagree"
+    return paths, uri, {"mlflow_run_id": run_id}
 
 
 def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
-    paths, summary = trained
+    paths, uri, summary = trained
     m = stage_results(paths, "gan")  # the numbers file joined with the provenance facts (device)
     assert m["epochs"] == 6 and m["n_samples"] == 1000 and m["device"] == "cpu"
     assert 0 < m["fid"] < m["fid_noise_ceiling"] and 1 <= m["inception_score"] <= 10
@@ -69,7 +66,7 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
 
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{paths.root / 'mlflow.db'}")
+    client = MlflowClient(uri)
     run_id = summary["mlflow_run_id"]
     assert [x.step for x in client.get_metric_history(run_id, "gan_history/fid")] == [4, 6]
     assert [x.step for x in client.get_metric_history(run_id, "gan_history/loss_d")] == list(range(1, 7))
@@ -78,7 +75,7 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
 
 
 def test_generated_images_have_shape_range_and_requested_labels(trained):
-    paths, _ = trained
+    paths, _, _ = trained
     ckpt = torch.load(paths.final_model("gan"), weights_only=True)
     G, _ = build(ckpt["model_args"])
     G.load_state_dict(ckpt["generator"])
@@ -99,7 +96,7 @@ def test_generated_images_have_shape_range_and_requested_labels(trained):
 
 
 def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path, tiny_judge, monkeypatch):
-    paths = workspace_with_judge(tmp_path, tiny_judge[0])
+    paths = workspace_with_judge(tmp_path, tiny_judge)
     real = gan.train_one_epoch
 
     def diverging(*args, **kw):
@@ -120,7 +117,7 @@ def test_plain_generator_needs_no_labels_and_conditional_refuses_bad_labels(tmp_
         )
     )
     assert G(torch.randn(3, 8)).shape == (3, 1, 28, 28)
-    paths = workspace_with_judge(tmp_path, tiny_judge[0])
+    paths = workspace_with_judge(tmp_path, tiny_judge)
     with np.load(paths.prepared) as d:
         arrays = dict(d)
     np.savez(paths.prepared, **{**arrays, "train_labels": arrays["train_labels"] - 1})
@@ -130,7 +127,7 @@ def test_plain_generator_needs_no_labels_and_conditional_refuses_bad_labels(tmp_
 
 
 def test_unconditional_tiny_run_reports_class_entropy(tmp_path, tiny_judge):
-    paths = workspace_with_judge(tmp_path, tiny_judge[0])
+    paths = workspace_with_judge(tmp_path, tiny_judge)
     result = gan.run(cfg_with("gan.conditional=false", "gan.epochs=2", "evaluate.n_samples=200"), paths)
     assert "class_entropy" in result.metrics and "conditional_accuracy" not in result.metrics
     assert 0 <= result.metrics["class_entropy"] <= 1

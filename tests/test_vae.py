@@ -18,7 +18,7 @@ from oekaki.models import vae as vae_model
 from oekaki.models.vae import ConvVAE, VaeArgs, loss_terms
 from oekaki.pipeline import runner
 from oekaki.stages.vae import stage as vae
-from tests.conftest import TINY_JUDGE, experiment_in, workspace_with_judge
+from tests.conftest import TINY_JUDGE, workspace_with_judge
 
 TINY_VAE = [f"vae.{k}" for k in ("latent_size=8", "channels=[16,32]", "hidden=128", "epochs=15", "min_steps=0", "batch_size=64")]
 
@@ -46,18 +46,15 @@ def test_loss_terms_match_a_hand_computation():
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_judge, tmp_path_factory):
-    """The real stage through the runner (metrics, plots, provenance, MLflow) on the tiny profile."""
-    paths = workspace_with_judge(tmp_path_factory.mktemp("vae"), tiny_judge[0])
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{paths.root / 'mlflow.db'}")
-        experiment_in(f"sqlite:///{paths.root / 'mlflow.db'}", paths.root / "mlartifacts")
-        summary = runner.run_stage("vae", cfg_with(), paths, runner.RunContext("vae-test"))
-    return paths, summary
+def trained(tiny_stage):
+    """The tiny pipeline's own run of the stage (TINY's vae section is this module's profile): workspace, tracking URI, summary."""
+    paths, uri, run_id = tiny_stage("vae")
+    assert cfg_with().vae == load_config(paths.params).vae, "tests/conftest.py TINY and this module's profile disagree"
+    return paths, uri, {"mlflow_run_id": run_id}
 
 
 def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
-    paths, summary = trained
+    paths, uri, summary = trained
     m = stage_results(paths, "vae")  # the numbers file joined with the provenance facts (device)
     assert m["epochs"] == 15 and m["n_samples"] == 1000 and m["device"] == "cpu"
     assert math.isclose(m["test_loss_nats"], m["test_recon_nats"] + m["test_kl_nats"], rel_tol=1e-9)
@@ -73,7 +70,7 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
 
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{paths.root / 'mlflow.db'}")
+    client = MlflowClient(uri)
     run_id = summary["mlflow_run_id"]
     assert [x.step for x in client.get_metric_history(run_id, "vae_history/test_loss_nats")] == [5, 10, 15]  # vae.eval_every
     assert [x.step for x in client.get_metric_history(run_id, "vae_history/train_loss_nats")] == list(range(1, 16))
@@ -84,7 +81,7 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
 
 
 def test_samples_and_style_transfer_are_drawn_as_requested(trained, tiny_judge):
-    paths, _ = trained
+    paths, _, _ = trained
     from oekaki.models.loading import load_model
     from oekaki.models.vae import build
 
@@ -108,7 +105,7 @@ def test_samples_and_style_transfer_are_drawn_as_requested(trained, tiny_judge):
 
 
 def test_conditional_model_needs_labels_0_to_9(tmp_path, tiny_judge):
-    paths = workspace_with_judge(tmp_path, tiny_judge[0])
+    paths = workspace_with_judge(tmp_path, tiny_judge)
     with np.load(paths.prepared) as d:
         arrays = dict(d)
     arrays["train_labels"] = arrays["train_labels"] + 10  # e.g. a dataset whose "labels" are something else
@@ -119,7 +116,7 @@ def test_conditional_model_needs_labels_0_to_9(tmp_path, tiny_judge):
 
 
 def test_judge_trained_on_other_data_is_refused(tmp_path, tiny_judge):
-    paths = workspace_with_judge(tmp_path, tiny_judge[0])
+    paths = workspace_with_judge(tmp_path, tiny_judge)
     with np.load(paths.prepared) as d:
         arrays = dict(d)
     np.savez(paths.prepared, **{**arrays, "train_images": arrays["train_images"][::-1].copy()})
@@ -129,7 +126,7 @@ def test_judge_trained_on_other_data_is_refused(tmp_path, tiny_judge):
 
 
 def test_missing_judge_names_the_stage_to_run(tmp_path, tiny_judge):
-    paths = workspace_with_judge(tmp_path, tiny_judge[0])
+    paths = workspace_with_judge(tmp_path, tiny_judge)
     paths.cnn_model.unlink()
     with pytest.raises(runner.MissingInputError, match=r"models/cnn/model.pt is missing: stage 'vae' needs the output of stage 'cnn'"):
         runner.check_inputs("vae", paths)
