@@ -33,8 +33,12 @@ def tile(images: np.ndarray, nrow: int, pad: int = 1, fill: float | None = None)
     return out
 
 
-def digit_grid(images: np.ndarray, nrow: int, title: str, path: Path, dpi: int, row_labels: list[str] | None = None) -> Path:
-    """Save a grid of 28x28 uint8 digits (white ink on black, as MNIST stores them)."""
+def digit_grid(images: np.ndarray, nrow: int, path: Path, dpi: int, row_labels: list[str] | None = None) -> Path:
+    """Save a grid of 28x28 uint8 digits (white ink on black, as MNIST stores them).
+
+    No title, like every report figure: the report's caption, in the page's language, says what
+    it shows (one PNG serves the English and the Japanese page); row labels are digits.
+    """
     mosaic = tile(images, nrow)
     fig, ax = plt.subplots(figsize=(nrow * 0.45 + 0.6, mosaic.shape[0] / mosaic.shape[1] * nrow * 0.45 + 0.5))
     ax.imshow(mosaic, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
@@ -44,7 +48,6 @@ def digit_grid(images: np.ndarray, nrow: int, title: str, path: Path, dpi: int, 
         ax.set_yticks([1 + h * i + h / 2 for i in range(len(row_labels))], row_labels)
     else:
         ax.set_yticks([])
-    ax.set_title(title, fontsize=10)
     return save_figure(fig, path, dpi)
 
 
@@ -54,6 +57,6 @@ def training_strip(snapshots: list[np.ndarray], path: Path, dpi: int, panels: in
     fig, axes = plt.subplots(1, len(picks), figsize=(panel_size[0] * len(picks), panel_size[1]))
     for ax, i in zip(np.atleast_1d(axes), picks, strict=True):
         ax.imshow(snapshots[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        ax.set_title(f"after epoch {i + 1}", fontsize=9)
+        ax.set_title(f"{i + 1}", fontsize=9)  # the epoch (the caption says so, in the page's language)
         ax.set_axis_off()
     return save_figure(fig, path, dpi)

@@ -37,5 +37,4 @@ def memorisation(judge: Judge, data: TensorData, samples: np.ndarray, path: Path
     ax.imshow(mosaic, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     ax.set_xticks([14.5, 43.5, 72.5, 101.5], ["generated", "nearest\ntrain 1", "2", "3"], fontsize=7)
     ax.set_yticks([])
-    ax.set_title(f"Memorisation check (ratio {ratio:.2f})", fontsize=9)
     return save_figure(fig, path, dpi), ratio

@@ -20,7 +20,6 @@ def filters(model: DigitCNN, path: Path, dpi: int) -> Path:
     fig, ax = plt.subplots(figsize=(6, 1.9))
     ax.imshow(np.ma.masked_invalid(tile(w.numpy(), nrow=16, pad=1, fill=np.nan)), cmap="RdBu_r", interpolation="nearest")
     ax.set_axis_off()
-    ax.set_title("Learned first-layer filters (3x3): red = weight high, blue = low", fontsize=9)
     return save_figure(fig, path, dpi)
 
 
@@ -33,10 +32,8 @@ def feature_maps(model: DigitCNN, image: np.ndarray, path: Path, dpi: int, per_l
     fig, axes = plt.subplots(len(maps), per_layer + 1, figsize=(1.1 * (per_layer + 1), 1.25 * len(maps)))
     for row, m in enumerate(maps):
         axes[row, 0].imshow(image, cmap="gray")
-        axes[row, 0].set_title("input" if row == 0 else "", fontsize=7)
         for j in range(per_layer):
             axes[row, j + 1].imshow(m[0, j].cpu().numpy(), cmap="magma")
-            axes[row, j + 1].set_title(f"block {row + 1} ch {j}", fontsize=6)
     for ax in axes.ravel():
         ax.set_axis_off()
     return save_figure(fig, path, dpi)
@@ -48,7 +45,6 @@ def feature_space(judge: Judge, test_x: np.ndarray, test_y: np.ndarray, path: Pa
     fig, ax = plt.subplots(figsize=(5, 4.4))
     sc = ax.scatter(xy[:, 0], xy[:, 1], c=test_y, cmap="tab10", s=4, alpha=0.7)
     ax.legend(*sc.legend_elements(), fontsize=7, title="label", loc="best", markerscale=0.8)
-    ax.set_title("Feature vectors of the test set (PCA to 2-D)", fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
     return save_figure(fig, path, dpi)
@@ -67,7 +63,6 @@ def confusion(test_y: np.ndarray, pred: np.ndarray, path: Path, dpi: int) -> Pat
     ax.set_ylabel("true")
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
-    ax.set_title("Confusion matrix (test set)", fontsize=10)
     return save_figure(fig, path, dpi)
 
 

@@ -29,15 +29,13 @@ def noise_to_digit(model: Denoiser, path: Path, dpi: int, seed: int) -> Path:
     points = path_points(model, seed)
     cols = len(points)
     images = np.stack(points, 1).reshape(-1, 28, 28)  # row = digit, column = point along the path
-    a = model.args
-    title = f"From noise to a digit: the same noise, {a.sample_steps} {a.sampler} steps, guidance {a.guidance:g}"
-    return digit_grid(images, cols, title, path, dpi, [str(c) for c in range(N_CLASSES)])
+    return digit_grid(images, cols, path, dpi, [str(c) for c in range(N_CLASSES)])
 
 
 def final_grid(model: Denoiser, path: Path, dpi: int, seed: int) -> Path:
     labels = np.repeat(np.arange(N_CLASSES), 10)
     images = generate(model, len(labels), labels, seed + 2)
-    return digit_grid(images, 10, "New digits from random noise, one row per requested label", path, dpi, [str(c) for c in range(10)])
+    return digit_grid(images, 10, path, dpi, [str(c) for c in range(10)])
 
 
 def steps_sweep_plot(rows: list[dict], n: int, path: Path, dpi: int) -> Path:
@@ -53,12 +51,10 @@ def steps_sweep_plot(rows: list[dict], n: int, path: Path, dpi: int) -> Path:
     twin.plot(steps, [r["conditional_accuracy"] for r in rows], "s--", color="C2", label="conditional accuracy")
     twin.set_ylim(0, 1.05)
     twin.set_ylabel("conditional accuracy")
-    a.set_title(f"Quality vs steps ({n:,} samples each)", fontsize=9)
     a.legend(loc="upper center", fontsize=8)
     twin.legend(loc="lower right", fontsize=8)
     b.plot(steps, [r["seconds_per_1000"] for r in rows], "o-")
     b.set_ylabel("seconds per 1,000 images")
-    b.set_title("Drawing time on this machine", fontsize=9)
     for ax in (a, b):
         ax.set_xscale("log", base=2)
         ax.set_xticks(steps, [str(s) for s in steps])
@@ -75,7 +71,6 @@ def guidance_sweep_plot(rows: list[dict], n: int, path: Path, dpi: int) -> Path:
     ax.plot(g, [r["within_class_diversity"] for r in rows], "o-", color="C0", label="within-class diversity")
     ax.set_xlabel("guidance weight (0 = no label, 1 = plain conditional)")
     ax.set_ylim(0, 1.2)
-    ax.set_title(f"Guidance: following the label vs variety ({n:,} samples each)", fontsize=9)
     ax.legend(fontsize=8)
     return save_figure(fig, path, dpi)
 

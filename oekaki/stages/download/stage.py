@@ -257,7 +257,6 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     figure = digit_grid(
         train_x[np.concatenate(first)],
         10,
-        f"{cfg.data.dataset}: ten training images per class",
         paths.figures("download") / "samples.png",
         cfg.report.figure_dpi,
     )

@@ -35,14 +35,6 @@ from oekaki.models.painters import draw_painter
 log = get_logger("evaluate")
 ROWS = ("real", *PAINTERS)
 STAGE_PAINTERS = tuple(p for p in PAINTERS if p != "untrained")  # painters made by a stage of their own
-TITLES = {
-    "real": "Real training digits (reference row)",
-    "untrained": "The untrained painter: uniform random pixels",
-    "gmm": "Gaussian mixture per class in PCA space",
-    "vae": "Variational autoencoder",
-    "gan": "GAN",
-    "diffusion": "Diffusion model (denoiser with classifier-free guidance)",
-}
 
 
 def sample_grid(name: str, images: np.ndarray, asked: np.ndarray | None, path: Path, dpi: int) -> Path:
@@ -50,8 +42,8 @@ def sample_grid(name: str, images: np.ndarray, asked: np.ndarray | None, path: P
     if asked is not None:
         pick = np.concatenate([np.flatnonzero(asked == c)[:10] for c in range(10)])
         if len(pick) == 100:
-            return digit_grid(images[pick], 10, TITLES[name], path, dpi, [str(c) for c in range(10)])
-    return digit_grid(images[:100], 10, TITLES[name], path, dpi)
+            return digit_grid(images[pick], 10, path, dpi, [str(c) for c in range(10)])
+    return digit_grid(images[:100], 10, path, dpi)
 
 
 def row_board(name: str, paths: Paths, proto: scoreboard.Protocol, device, train) -> scoreboard.Board:

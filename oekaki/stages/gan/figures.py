@@ -22,8 +22,8 @@ def final_grid(G: Generator, path: Path, dpi: int, seed: int) -> Path:
     if G.args.conditional:
         labels = np.repeat(np.arange(N_CLASSES), 10)
         images = generate(G, len(labels), labels, seed + 2)
-        return digit_grid(images, 10, "New digits from random noise, one row per requested label", path, dpi, [str(c) for c in range(10)])
-    return digit_grid(generate(G, 144, None, seed + 2), 12, "New digits from random noise", path, dpi)
+        return digit_grid(images, 10, path, dpi, [str(c) for c in range(10)])
+    return digit_grid(generate(G, 144, None, seed + 2), 12, path, dpi)
 
 
 def training_gif(snapshots: list[np.ndarray], path: Path, seconds_per_frame: float = 0.5) -> Path:
@@ -35,7 +35,7 @@ def training_gif(snapshots: list[np.ndarray], path: Path, seconds_per_frame: flo
         big = Image.fromarray(np.kron(snap, np.ones((2, 2), dtype=np.uint8))).convert("P")  # 2x, crisp pixels
         canvas = Image.new("P", (big.width, big.height + 16), 255)
         canvas.paste(big, (0, 16))
-        ImageDraw.Draw(canvas).text((4, 2), f"epoch {i + 1}/{len(snapshots)}", fill=0)
+        ImageDraw.Draw(canvas).text((4, 2), f"{i + 1}/{len(snapshots)}", fill=0)  # epoch / epochs (the caption says so)
         frames.append(canvas)
     durations = [int(seconds_per_frame * 1000)] * (len(frames) - 1) + [2000]
     with atomic_path(path) as tmp:
@@ -48,11 +48,9 @@ def curves(history: list[dict], path: Path, dpi: int, conditional: bool) -> Path
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(12, 3.3))
     a.plot(steps, [h["loss_d"] for h in history], label="discriminator")
     a.plot(steps, [h["loss_g"] for h in history], label="generator")
-    a.set_title("Losses (a tug of war, not a descent)", fontsize=9)
     b.plot(steps, [h["d_real"] for h in history], label="D(real)")
     b.plot(steps, [h["d_fake"] for h in history], label="D(generated)")
     b.set_ylim(0, 1)
-    b.set_title("Discriminator's mean output", fontsize=9)
     scored = [h for h in history if "fid" in h]  # the epochs the judge scored (gan.eval_every)
     c.plot([h["step"] for h in scored], [h["fid"] for h in scored], "o-", color="C3", label="FID (log scale)")
     c.set_yscale("log")
@@ -60,7 +58,6 @@ def curves(history: list[dict], path: Path, dpi: int, conditional: bool) -> Path
     key = "within_class_diversity" if conditional else "class_entropy"
     twin.plot([h["step"] for h in scored], [h[key] for h in scored], "o-", color="C2", label=key.replace("_", " "))
     twin.set_ylim(0, 1.2)
-    c.set_title("Quality and mode coverage during training", fontsize=9)
     for ax in (a, b, c):
         ax.set_xlabel("epoch")
     for ax in (a, b):
@@ -89,9 +86,9 @@ def noise_walk(G: Generator, path: Path, dpi: int, seed: int) -> Path:
         z = slerp(a, b, t).to(device)
         labels = torch.full((WALK_STEPS,), (3 * r + 2) % N_CLASSES, device=device) if G.args.conditional else None
         rows.append(G.images(z, labels).cpu().numpy())
-        names.append(f"label {int(labels[0])}" if labels is not None else f"walk {r + 1}")
+        names.append(str(int(labels[0])) if labels is not None else "")  # the asked-for digit
     G.train(was_training)
-    return digit_grid(np.concatenate(rows), WALK_STEPS, "Walking between two noise vectors", path, dpi, names)
+    return digit_grid(np.concatenate(rows), WALK_STEPS, path, dpi, names)
 
 
 def draw_all(G: Generator, judge: Judge, data: TensorData, samples: np.ndarray, done: Fit, out: Path, dpi: int, seed: int):

@@ -14,7 +14,7 @@ from oekaki.models.gmm import Mixture
 def contest_scatter(contest: np.ndarray, path: Path, dpi: int) -> Path:
     fig, ax = plt.subplots(figsize=(4.2, 4.2))
     ax.scatter(contest[:, 0], contest[:, 1], s=8, alpha=0.7)
-    _pixel_axes(ax, f"The contest: {len(contest)} two-pixel paintings")
+    _pixel_axes(ax)
     return save_figure(fig, path, dpi)
 
 
@@ -27,7 +27,7 @@ def density_contours(fitted: Mixture, truth: Mixture, generated: np.ndarray, pat
     ax.contour(xx, yy, np.exp(truth.logpdf(pts)).reshape(xx.shape), levels=6, colors="k", linewidths=0.5, linestyles="dotted")
     ax.scatter(generated[:, 0], generated[:, 1], s=6, c="tab:orange", label="new paintings (sampled)")
     ax.legend(loc="lower left", fontsize=7)
-    _pixel_axes(ax, f"Learned density (K={len(fitted.weights)}), truth dotted")
+    _pixel_axes(ax)
     return save_figure(fig, path, dpi)
 
 
@@ -39,7 +39,6 @@ def conditional_slice(fitted: Mixture, truth: Mixture, x1: float, styled: np.nda
     ax.plot(x2, truth.conditional_pdf(x1, x2), "k:", label="true p(pixel 2 | pixel 1)")
     ax.set_xlabel("pixel 2 (landscape)")
     ax.set_ylabel("density")
-    ax.set_title(f"Fixed style: pixel 1 = {x1:g}", fontsize=10)
     ax.legend(fontsize=7)
     return save_figure(fig, path, dpi)
 
@@ -47,14 +46,14 @@ def conditional_slice(fitted: Mixture, truth: Mixture, x1: float, styled: np.nda
 def picture_strips(rows: dict[str, np.ndarray], path: Path, dpi: int, n: int = 12) -> Path:
     """Each 2-pixel painting drawn as two grey squares; one strip per painter."""
     fig, axes = plt.subplots(len(rows), 1, figsize=(n * 0.6, len(rows) * 0.9))
-    for ax, (name, values) in zip(axes, rows.items(), strict=True):
+    for ax, letter, values in zip(axes, "abcdefgh", rows.values(), strict=False):
         pics = np.clip(values[:n], 0, 255)  # clipped for display only
         strip = np.full((1, n * 3 - 1), np.nan)
         for i, (p1, p2) in enumerate(pics):
             strip[0, 3 * i : 3 * i + 2] = (p1, p2)
         ax.imshow(np.ma.masked_invalid(strip), cmap="gray", vmin=0, vmax=255, aspect="equal")
         ax.set_axis_off()
-        ax.set_title(name, fontsize=8, loc="left")
+        ax.set_title(f"({letter})", fontsize=8, loc="left")  # the caption names the strips (a), (b), ... in the page's language
     return save_figure(fig, path, dpi)
 
 
@@ -69,12 +68,11 @@ def bic_curve(bics: list[float], chosen: int, path: Path, dpi: int) -> Path:
     return save_figure(fig, path, dpi)
 
 
-def _pixel_axes(ax, title: str) -> None:
+def _pixel_axes(ax) -> None:
     ax.set_xlim(-20, 275)
     ax.set_ylim(-20, 275)
     ax.set_xlabel("pixel 1 (style)")
     ax.set_ylabel("pixel 2 (landscape)")
-    ax.set_title(title, fontsize=10)
     ax.set_aspect("equal")
 
 
@@ -100,7 +98,6 @@ def draw_all(cfg: Config, out: Path, *, truth, fitted, contest, generated, style
         digit_grid(
             digit_images[per_class],
             10,
-            "Gaussian mixture in PCA space: new digits, one row per class",
             out / "digits.png",
             dpi,
             row_labels=[str(d) for d in range(10)],

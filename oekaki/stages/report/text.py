@@ -99,9 +99,10 @@ T: dict[str, dict[str, str]] = {
         "引きます。サンプルのヒストグラムは学習した曲線に沿います。",
     },
     "cap_pictures": {
-        "en": "The paintings themselves, two grey squares each: entries, new paintings, paintings in one artist's style, and the "
-        "untrained painter's random ones.",
-        "ja": "絵そのもの（灰色の正方形 2 つで 1 枚）：応募作、新しく生成した絵、ある画家の画風を保った絵、未学習の画家のでたらめな絵。",
+        "en": "The paintings themselves, two grey squares each: (a) contest entries, (b) new paintings from the model, (c) new "
+        "paintings in one artist's style (pixel 1 fixed, new landscapes), (d) the untrained painter's random ones.",
+        "ja": "絵そのもの（灰色の正方形 2 つで 1 枚）：(a) 応募作、(b) モデルが新しく生成した絵、(c) ある画家の画風を保った新しい絵"
+        "（ピクセル 1 を固定し、風景を新しく描いたもの）、(d) 未学習の画家のでたらめな絵。",
     },
     # ------------------------------------------------------------------ 3
     "h_cnn": {"en": "3. Classification: image → features → label", "ja": "3. 分類：画像 → 特徴 → ラベル"},
@@ -118,13 +119,15 @@ T: dict[str, dict[str, str]] = {
         "テスト画像 {n_test:,} 枚の {accuracy:.2%} を正しく分類しました。",
     },
     "cap_filters": {
-        "en": "The first layer's filters: each is a tiny stroke detector, light-dark edges at different angles.",
-        "ja": "1 層目のフィルタ。どれも小さな「線の検出器」で、さまざまな角度の明暗の境目に反応します。",
+        "en": "The first layer's 3 × 3 filters (red: high weights, blue: low): each is a tiny stroke detector, light-dark edges "
+        "at different angles.",
+        "ja": "1 層目の 3×3 フィルタ（赤は大きい重み、青は小さい重み）。どれも小さな「線の検出器」で、"
+        "さまざまな角度の明暗の境目に反応します。",
     },
     "cap_maps": {
-        "en": "One test digit through the network: each small map shows where one channel responded. Block 1 sees strokes; "
-        "block 2, at half the resolution, sees combinations of strokes.",
-        "ja": "1 枚のテスト画像をネットワークに通したときの特徴マップ。"
+        "en": "One test digit (left) through the network: each small map shows where one channel responded; top row block 1, "
+        "bottom row block 2. Block 1 sees strokes; block 2, at half the resolution, sees combinations of strokes.",
+        "ja": "1 枚のテスト画像（左端）をネットワークに通したときの特徴マップ。上の行がブロック 1、下の行がブロック 2 です。"
         "ブロック 1 は線を、解像度が半分のブロック 2 は線の組み合わせをとらえます。",
     },
     "cap_space": {

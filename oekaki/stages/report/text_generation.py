@@ -65,9 +65,9 @@ GENERATION: dict[str, dict[str, str]] = {
         "ja": "審査員との差 {points} ポイント以内という目標には届いていません。",
     },
     "cap_vae_recon": {
-        "en": "Test digits (never trained on) and their reconstructions: right shapes, softer strokes. VAE samples are blurry "
-        "because each pixel is drawn as its expected grey level.",
-        "ja": "学習に使っていないテスト画像と、その再構成。形は合っていますが線はやわらかくなります。"
+        "en": "Test digits (never trained on; rows 1 and 3) and their reconstructions (rows 2 and 4): right shapes, softer "
+        "strokes. VAE samples are blurry because each pixel is drawn as its expected grey level.",
+        "ja": "学習に使っていないテスト画像（1 行目と 3 行目）と、その再構成（2 行目と 4 行目）。形は合っていますが線はやわらかくなります。"
         "VAE の画像がぼやけるのは、各ピクセルを期待値の明るさで描くからです。",
     },
     "cap_vae_samples": {
@@ -75,24 +75,30 @@ GENERATION: dict[str, dict[str, str]] = {
         "ja": "ランダムな潜在ベクトルから生成した新しい数字（条件付きモデルでは 1 行が指定したラベル 1 つ）。",
     },
     "cap_vae_latent": {
-        "en": "Where the test digits land in latent space (2-D projection of the latent means).",
-        "ja": "テスト画像が潜在空間のどこに置かれるか（潜在ベクトルの平均を 2 次元に射影）。",
+        "en": "Where the test digits land in latent space (2-D projection of the latent means; colour: the label). A conditional "
+        "VAE is given the label separately, so its latent vector is meant to hold only the style; the probe above measures how "
+        "much of the label it still carries.",
+        "ja": "テスト画像が潜在空間のどこに置かれるか（潜在ベクトルの平均を 2 次元に射影。色はラベル）。条件付き VAE はラベルを別に"
+        "受け取るので、潜在ベクトルには書き方だけが入ることを狙っています。ラベルがどれだけ残っているかは上のプローブが測っています。",
     },
     "cap_vae_walk": {
-        "en": "A straight walk in latent space between two test digits, decoded step by step: the drawing morphs smoothly.",
-        "ja": "2 枚のテスト画像の間を潜在空間でまっすぐ歩き、一歩ずつ画像に戻したもの。絵がなめらかに変わっていきます。",
+        "en": "A straight walk in latent space between two test digits (the first and last columns), decoded step by step: the "
+        "drawing morphs smoothly.",
+        "ja": "2 枚のテスト画像（最初と最後の列）の間を潜在空間でまっすぐ歩き、一歩ずつ画像に戻したもの。絵がなめらかに変わっていきます。",
     },
     "cap_vae_style": {
-        "en": "Same style, other digit: each test digit's latent vector (its slant and stroke) decoded with every label. This is "
+        "en": "Same style, other digit: each test digit (column 1, its label at the left) has its latent vector (its slant and "
+        "stroke) decoded with every label, 0-9 from column 2 on. This is "
         "the painting contest's fixed pixel 1 on real images. The judge reads {grid_correct} of this grid's {grid_cells} drawn "
         "cells as the label they were decoded with; over {cells:,} cells ({sources} test digits × 10 labels), {acc:.1%}.",
-        "ja": "同じ書き方で別の数字を：各テスト画像の潜在ベクトル（傾きや線の太さ）を、すべてのラベルで描き直したもの。"
+        "ja": "同じ書き方で別の数字を：各テスト画像（1 列目、左端はそのラベル）の潜在ベクトル（傾きや線の太さ）を、"
+        "2 列目から 0〜9 のすべてのラベルで描き直したもの。"
         "絵画コンテストの「ピクセル 1 を固定する」を本物の画像で行ったものです。この図の {grid_cells} マスのうち {grid_correct} マスを、"
         "審査員は描き直しに使ったラベルどおりと判定します。{cells:,} マス（テスト画像 {sources} 枚 × 10 ラベル）では {acc:.1%} です。",
     },
     "cap_vae_training": {
-        "en": "The same random latent vectors decoded as training went on.",
-        "ja": "同じランダムな潜在ベクトルを、学習の途中経過ごとに画像にしたもの。",
+        "en": "The same random latent vectors decoded as training went on (the number above each panel: the epoch).",
+        "ja": "同じランダムな潜在ベクトルを、学習の途中経過ごとに画像にしたもの（各図の上の数字はエポック）。",
     },
     "h_gan": {"en": "4b. The generative adversarial network (GAN)", "ja": "4b. 敵対的生成ネットワーク（GAN）"},
     "p_gan": {
@@ -121,8 +127,8 @@ GENERATION: dict[str, dict[str, str]] = {
         "ja": "ランダムなノイズから生成した新しい数字（条件付きモデルでは 1 行が指定したラベル 1 つ）。",
     },
     "cap_gan_gif": {
-        "en": "The same noise decoded after every epoch: from blobs to strokes to digits.",
-        "ja": "同じノイズをエポックごとに画像にしたアニメーション。かたまりから線へ、線から数字へ。",
+        "en": "The same noise decoded after every epoch (top left: epoch / epochs): from blobs to strokes to digits.",
+        "ja": "同じノイズをエポックごとに画像にしたアニメーション（左上はエポック / 全エポック数）。かたまりから線へ、線から数字へ。",
     },
     "cap_gan_curves": {
         "en": "Left: the two losses pull against each other instead of falling together. Middle: the discriminator's mean output "
@@ -133,8 +139,10 @@ GENERATION: dict[str, dict[str, str]] = {
         "FID と多様性の指標。モード崩壊（同じような画像ばかり出る状態）が起きると 0 に向かって落ちます。",
     },
     "cap_gan_walk": {
-        "en": "Walking between two noise vectors: the drawing changes smoothly.",
-        "ja": "2 つのノイズベクトルの間を歩いたときの変化。絵がなめらかに移り変わります。",
+        "en": "Walking between two noise vectors, one walk per row (at the left: the asked-for digit, when conditional): the "
+        "drawing changes smoothly.",
+        "ja": "2 つのノイズベクトルの間を歩いたときの変化。1 行が 1 回の歩み（条件付きでは左端が指定した数字）。"
+        "絵がなめらかに移り変わります。",
     },
     "cap_gan_memo": {
         "en": "Did it copy? Generated digits beside their nearest training images in the judge's feature space. Ratio {ratio:.2f}: "
@@ -206,8 +214,8 @@ GENERATION: dict[str, dict[str, str]] = {
         "ja": "ランダムなノイズから生成した新しい数字（1 行が指定したラベル 1 つ、{steps} ステップ、ガイダンス {guidance:g}）。",
     },
     "cap_diff_training": {
-        "en": "The same noise and labels drawn as training went on.",
-        "ja": "同じノイズと同じラベルを、学習の途中ごとに描いたもの。",
+        "en": "The same noise and labels drawn as training went on (the number above each panel: the epoch).",
+        "ja": "同じノイズと同じラベルを、学習の途中ごとに描いたもの（各図の上の数字はエポック）。",
     },
     "cap_diff_memo": {
         "en": "Did it copy? Its digits beside their nearest training images in the judge's feature space. Ratio {ratio:.2f} "

@@ -32,8 +32,7 @@ def reconstructions(model: ConvVAE, data: TensorData, path: Path, dpi: int) -> P
     for half in (slice(0, len(ix), 2), slice(1, len(ix), 2)):
         rows += [x[half].cpu().numpy(), recon[half].cpu().numpy()]
     images = np.concatenate(rows)
-    labels = ["test image", "reconstruction", "test image", "reconstruction"]
-    return digit_grid(images, len(ix) // 2, "Test digits (never trained on) and their reconstructions", path, dpi, labels)
+    return digit_grid(images, len(ix) // 2, path, dpi)  # rows 1 and 3: test digits; 2 and 4: their reconstructions
 
 
 def samples(model: ConvVAE, path: Path, dpi: int, seed: int) -> Path:
@@ -41,11 +40,9 @@ def samples(model: ConvVAE, path: Path, dpi: int, seed: int) -> Path:
     if model.args.conditional:
         labels = np.repeat(np.arange(N_CLASSES), n)
         images = generate(model, len(labels), labels, seed + 2)
-        return digit_grid(
-            images, n, "New digits from random latent vectors, one row per requested label", path, dpi, [str(c) for c in range(10)]
-        )
+        return digit_grid(images, n, path, dpi, [str(c) for c in range(10)])
     images = generate(model, n * n, None, seed + 2)
-    return digit_grid(images, n, "New digits from random latent vectors", path, dpi)
+    return digit_grid(images, n, path, dpi)
 
 
 def latent_space(model: ConvVAE, data: TensorData, path: Path, dpi: int, seed: int) -> Path:
@@ -62,8 +59,6 @@ def latent_space(model: ConvVAE, data: TensorData, path: Path, dpi: int, seed: i
     fig.colorbar(sc, ax=ax, ticks=range(10), label="label")
     ax.set_xlabel(axis[0])
     ax.set_ylabel(axis[1])
-    kind = "style only: the label is given separately" if model.args.conditional else "digits form clusters"
-    ax.set_title(f"Latent means of the test digits ({kind})", fontsize=9)
     return save_figure(fig, path, dpi)
 
 
@@ -92,9 +87,7 @@ def latent_walk(model: ConvVAE, data: TensorData, path: Path, dpi: int) -> Path:
             )
         )
     names = [f"{y_np[a]} -> {y_np[b]}" for a, b in pairs]
-    return digit_grid(
-        np.concatenate(rows), WALK_STEPS + 2, "Walking in latent space: first and last columns are the real test digits", path, dpi, names
-    )
+    return digit_grid(np.concatenate(rows), WALK_STEPS + 2, path, dpi, names)  # first and last columns: the real test digits
 
 
 def style_sources(test_y: np.ndarray) -> np.ndarray:
@@ -108,9 +101,8 @@ def style_grid(model: ConvVAE, data: TensorData, path: Path, dpi: int) -> tuple[
     grid = style_transfer(model, data.test_x[ix], data.test_y[ix])
     sources = data.test_x[ix].cpu().numpy()
     images = np.concatenate([np.concatenate([s[None], row]) for s, row in zip(sources, grid, strict=True)])
-    names = [f"style of a {int(v)}" for v in data.test_y[ix].cpu()]
-    title = "Same style, every digit: column 1 is the test digit, then its style drawn as 0-9"
-    return digit_grid(images, N_CLASSES + 1, title, path, dpi, names), grid, sources
+    names = [str(int(v)) for v in data.test_y[ix].cpu()]  # the source digit's label; column 1 is it, then its style as 0-9
+    return digit_grid(images, N_CLASSES + 1, path, dpi, names), grid, sources
 
 
 def draw_all(model: ConvVAE, data: TensorData, snapshots: list[np.ndarray], out: Path, dpi: int, seed: int) -> list[Path]:
