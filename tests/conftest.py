@@ -135,17 +135,38 @@ def tiny_judge(tiny_pipeline) -> Paths:
 
 
 @pytest.fixture(scope="session")
-def tiny_stage(tiny_pipeline):
-    """stage name -> (workspace, MLflow tracking URI, the stage's MLflow run id) of the tiny pipeline's own run.
+def tiny_stage_runs(tiny_pipeline) -> dict:
+    """stage -> its MLflow run in the tiny pipeline's store (fetched one by one: get_run carries the dataset inputs)."""
+    from mlflow.tracking import MlflowClient
 
-    The painters' test modules read their stage's outputs here instead of training it a second time;
-    they only read (a test that changes files or the store copies them: workspace_with_judge,
-    pipeline_store).
+    from oekaki.pipeline.tracking import EXPERIMENT, KIND_TAG, PIPELINE_TAG
+
+    _, uri, pipeline_run_id = tiny_pipeline
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    found = client.search_runs([exp.experiment_id], f"tags.`{PIPELINE_TAG}` = '{pipeline_run_id}' and tags.`{KIND_TAG}` = 'stage'")
+    return {r.info.run_name: client.get_run(r.info.run_id) for r in found}
+
+
+@pytest.fixture(scope="session")
+def tiny_stage(tiny_pipeline, tiny_stage_runs):
+    """(stage, its test module's profile section) -> (workspace, MLflow tracking URI, the stage's MLflow run id).
+
+    The painters' test modules read the tiny pipeline's own run of their stage instead of training
+    it a second time; the profile they test must still be TINY's section for that stage. They only
+    read (a test that changes files or the store copies them: workspace_with_judge, pipeline_store).
+    The run id comes from MLflow, not from the stage's provenance, so tests can check the two agree.
     """
-    from oekaki.core.io import read_json
+    from oekaki.core.config import load_config
 
     paths, uri, _ = tiny_pipeline
-    return lambda stage: (paths, uri, read_json(paths.provenance(stage))["mlflow_run_id"])
+    cfg = load_config(paths.params)
+
+    def stage(name: str, profile) -> tuple[Paths, str, str]:
+        assert profile == getattr(cfg, name), f"tests/conftest.py TINY and the {name} tests' profile disagree"
+        return paths, uri, tiny_stage_runs[name].info.run_id
+
+    return stage
 
 
 TINY = {

@@ -9,23 +9,18 @@ import json
 
 import pytest
 import torch
-from mlflow.tracking import MlflowClient
 
 from oekaki.core.contract import stage_results
 from oekaki.core.training import TensorData, load_checkpoint
 from oekaki.models.loading import NETWORKS
 from oekaki.pipeline import fingerprint, runner
-from oekaki.pipeline.tracking import DATA_TAG, DIGEST_CHARS, EXPERIMENT, PIPELINE_TAG
+from oekaki.pipeline.tracking import DATA_TAG, DIGEST_CHARS
 
 
 @pytest.fixture(scope="module")
-def stage_runs(tiny_pipeline):
-    """stage -> its MLflow run (fetched one by one: get_run carries the dataset inputs)."""
-    paths, uri, pipeline_run_id = tiny_pipeline
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(EXPERIMENT)
-    found = client.search_runs([exp.experiment_id], f"tags.`{PIPELINE_TAG}` = '{pipeline_run_id}' and tags.`oekaki.kind` = 'stage'")
-    return paths, {r.info.run_name: client.get_run(r.info.run_id) for r in found}
+def stage_runs(tiny_pipeline, tiny_stage_runs):
+    """(workspace, stage -> its MLflow run)."""
+    return tiny_pipeline[0], tiny_stage_runs
 
 
 def test_each_stage_that_reads_the_data_records_it_as_an_mlflow_dataset(stage_runs):

@@ -47,14 +47,12 @@ def test_loss_terms_match_a_hand_computation():
 
 @pytest.fixture(scope="module")
 def trained(tiny_stage):
-    """The tiny pipeline's own run of the stage (TINY's vae section is this module's profile): workspace, tracking URI, summary."""
-    paths, uri, run_id = tiny_stage("vae")
-    assert cfg_with().vae == load_config(paths.params).vae, "tests/conftest.py TINY and this module's profile disagree"
-    return paths, uri, {"mlflow_run_id": run_id}
+    """The tiny pipeline's own run of the stage: workspace, tracking URI, MLflow run id."""
+    return tiny_stage("vae", cfg_with().vae)
 
 
 def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
-    paths, uri, summary = trained
+    paths, uri, run_id = trained
     m = stage_results(paths, "vae")  # the numbers file joined with the provenance facts (device)
     assert m["epochs"] == 15 and m["n_samples"] == 1000 and m["device"] == "cpu"
     assert math.isclose(m["test_loss_nats"], m["test_recon_nats"] + m["test_kl_nats"], rel_tol=1e-9)
@@ -66,12 +64,11 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
     assert scored[-1]["test_loss_nats"] < scored[0]["test_loss_nats"]
     names = {p.name for p in paths.figures("vae").iterdir()}
     assert names == {"reconstructions.png", "samples.png", "latent_space.png", "latent_walk.png", "style_transfer.png", "training.png"}
-    assert paths.final_model("vae").is_file() and read_json(paths.provenance("vae"))["mlflow_run_id"] == summary["mlflow_run_id"]
+    assert paths.final_model("vae").is_file() and read_json(paths.provenance("vae"))["mlflow_run_id"] == run_id
 
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
-    run_id = summary["mlflow_run_id"]
     assert [x.step for x in client.get_metric_history(run_id, "vae_history/test_loss_nats")] == [5, 10, 15]  # vae.eval_every
     assert [x.step for x in client.get_metric_history(run_id, "vae_history/train_loss_nats")] == list(range(1, 16))
     images = [a.path for a in client.list_artifacts(run_id, "images")]
