@@ -199,6 +199,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         **judge_mod.judge_reference(cnn_metrics),
         "objective": c.objective,
         "sampler": c.sampler,
+        "time_sampling": c.time_sampling,
         "sample_steps": c.sample_steps,
         "guidance": c.guidance,
         "guidance_from": c.guidance_from,

@@ -168,6 +168,13 @@ GENERATION: dict[str, dict[str, str]] = {
         "ja": "この実行ではフローマッチング（rectified flow）を使います。ノイズから数字への道筋は直線で、ネットワークはその上の"
         "速度を予測するので、数回の `{sampler}` ステップで足ります。",
     },
+    "p_diffusion_logit_normal": {
+        "en": "In training, the points on the path are drawn more often from its middle than from its two ends (logit-normal "
+        "times, Esser et al. 2024): near pure noise and near the finished digit the right direction is easy, in between it "
+        "is not.",
+        "ja": "学習では、道筋上の点を両端よりも中ほどから多く選びます（ロジット正規分布の時刻、Esser ら 2024）。"
+        "純粋なノイズの近くと完成した数字の近くでは進む方向は簡単に分かりますが、その間は難しいからです。",
+    },
     "p_diffusion_ddpm": {
         "en": "This run uses DDPM: the network predicts the noise that was added (1,000 noise levels in training), and the "
         "`{sampler}` sampler removes a little of it per step, adding fresh noise as it goes.",
