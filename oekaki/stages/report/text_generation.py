@@ -196,6 +196,35 @@ GENERATION: dict[str, dict[str, str]] = {
         "普通の条件付き予測に任せます（ガイダンス区間）。同じ {n:,} 個のノイズとラベルで測ると、FID {fid:.1f}、条件付き正解率 "
         "{acc:.1%}、クラス内多様性 {div:.2f}。全ステップでガイダンスを掛けると FID {fid_all:.1f}、{acc_all:.1%}、{div_all:.2f} です。",
     },
+    "p_diffusion_goals": {
+        "en": "Of its drawings, {acc:.1%} are read as the asked-for digit, against {judge:.1%} of real test digits: {goal_acc} "
+        "Among the drawings read right, the variety within each digit is {div:.2f} of the real digits' (1 = as varied as real "
+        "handwriting): {goal_div}",
+        "ja": "描いた絵のうち {acc:.1%} が指定どおりの数字と判定されます（本物のテスト画像は {judge:.1%}）。{goal_acc}"
+        "正しく判定された絵の、数字ごとのばらつきは本物の {div:.2f} 倍です（1 なら本物の手書きと同じだけ多様）。{goal_div}",
+    },
+    "diff_goal_acc_met": {
+        "en": "as recognisable as real digits, the goal.",
+        "ja": "本物と同じくらい読み取れる、という目標を満たしています。",
+    },
+    "diff_goal_acc_missed": {
+        "en": "less recognisable than real digits, which misses the goal.",
+        "ja": "本物ほどには読み取れず、目標に届いていません。",
+    },
+    "diff_goal_div_met": {
+        "en": "the goal of {goal:.1f} is met.",
+        "ja": "目標の {goal:.1f} を満たしています。",
+    },
+    "diff_goal_div_missed": {
+        "en": "short of the goal of {goal:.1f}.",
+        "ja": "目標の {goal:.1f} には届いていません。",
+    },
+    "p_diffusion_plain": {
+        "en": "Drawn without the push toward the label (guidance 1, the sweep's {n:,} drawings), the variety is {div:.2f}, but "
+        "only {acc:.1%} are read as the asked-for digit.",
+        "ja": "ラベルの方へ押さずに描くと（ガイダンス 1、スイープの {n:,} 枚）、ばらつきは {div:.2f} ですが、指定どおりと"
+        "判定されるのは {acc:.1%} だけです。",
+    },
     "cap_diff_path": {
         "en": "From noise to a digit: one starting noise (left) asked for each digit 0-9, {steps} sampling steps from left to right.",
         "ja": "ノイズから数字へ：同じ初期ノイズ（左端）に 0〜9 を指定し、{steps} ステップの途中を左から右へ並べたもの。",
