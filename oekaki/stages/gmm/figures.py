@@ -46,14 +46,14 @@ def conditional_slice(fitted: Mixture, truth: Mixture, x1: float, styled: np.nda
 def picture_strips(rows: dict[str, np.ndarray], path: Path, dpi: int, n: int = 12) -> Path:
     """Each 2-pixel painting drawn as two grey squares; one strip per painter."""
     fig, axes = plt.subplots(len(rows), 1, figsize=(n * 0.6, len(rows) * 0.9))
-    for i, (ax, values) in enumerate(zip(axes, rows.values(), strict=True)):
+    for k, (ax, values) in enumerate(zip(axes, rows.values(), strict=True)):
         pics = np.clip(values[:n], 0, 255)  # clipped for display only
         strip = np.full((1, n * 3 - 1), np.nan)
         for i, (p1, p2) in enumerate(pics):
             strip[0, 3 * i : 3 * i + 2] = (p1, p2)
         ax.imshow(np.ma.masked_invalid(strip), cmap="gray", vmin=0, vmax=255, aspect="equal")
         ax.set_axis_off()
-        ax.set_title(f"({chr(ord('a') + i)})", fontsize=8, loc="left")  # the caption names the strips (a), (b), ... in its language
+        ax.set_title(f"({chr(ord('a') + k)})", fontsize=8, loc="left")  # the caption names the strips (a), (b), ... in its language
     return save_figure(fig, path, dpi)
 
 
