@@ -170,7 +170,6 @@ class GanConfig(Section):
     truncation: Num = bounded("a truncation", "0 = sample the noise from plain N(0, I)", ge=0)
     eval_every: Int = bounded("an integer", "score the samples every N epochs, and after the last", ge=1)
     epoch_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
-    eval_batch_size: Int = bounded("an integer", ge=1)
 
 
 class DiffusionConfig(Section):

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from oekaki.core.config import BaseConfig
-from oekaki.core.constants import DATA_KEYS
+from oekaki.core.constants import DATA_KEYS, INFERENCE_BATCH
 from oekaki.core.errors import CheckpointError, TrainingError
 from oekaki.core.io import arrays_sha256, atomic_path
 from oekaki.core.timing import phase
@@ -113,7 +113,8 @@ def truncated_normal(n: int, width: int, seed: int, truncation: float) -> torch.
 
 
 def sample_images(
-    model: torch.nn.Module, width: int, n: int, labels: np.ndarray | None, seed: int, batch_size: int = 1000, truncation: float = 0.0
+    model: torch.nn.Module, width: int, n: int, labels: np.ndarray | None, seed: int, batch_size: int = INFERENCE_BATCH,
+    truncation: float = 0.0,
 ) -> np.ndarray:
     """n images from a generator's `images(code, labels)` with fixed-seed (truncated) N(0, I) codes of `width`.
 

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from oekaki.core.config import DiffusionConfig
-from oekaki.core.constants import N_CLASSES
+from oekaki.core.constants import INFERENCE_BATCH, N_CLASSES
 
 NO_LABEL = N_CLASSES  # the label embedding's last row: "draw any digit" (classifier-free guidance)
 T_DDPM = 1000  # DDPM's training steps (Ho et al. 2020)
@@ -172,7 +172,7 @@ def _ddpm_times(steps: int) -> list[int]:
 @torch.no_grad()
 def sample_path(
     model: Denoiser, labels: torch.Tensor, noise: torch.Tensor, steps: int, guidance: float, points: int = PATH_POINTS,
-    gen: torch.Generator | None = None, batch_size: int = 256,
+    gen: torch.Generator | None = None, batch_size: int = INFERENCE_BATCH,
 ) -> list[torch.Tensor]:  # fmt: skip
     """The images along the sampling path from `noise` (B, 1, 28, 28): ~`points` of them, noise first.
 
@@ -232,7 +232,7 @@ def start(model: Denoiser, n: int, labels: np.ndarray | None, seed: int) -> tupl
 
 def generate(
     model: Denoiser, n: int, labels: np.ndarray | None, seed: int, steps: int | None = None, guidance: float | None = None,
-    batch_size: int = 256,
+    batch_size: int = INFERENCE_BATCH,
 ) -> np.ndarray:  # fmt: skip
     """n images for `labels` (None = any digit) from fixed-seed noise: uint8 (n, 28, 28), reproducible per seed.
 

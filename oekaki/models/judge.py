@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from oekaki.core.constants import INFERENCE_BATCH
 from oekaki.core.errors import TrainingError
 from oekaki.core.io import read_json
 from oekaki.core.paths import Paths
@@ -39,7 +40,7 @@ class Judged:
 
 
 class Judge:
-    def __init__(self, model: DigitCNN, device: torch.device | str = "cpu", batch_size: int = 1000):
+    def __init__(self, model: DigitCNN, device: torch.device | str = "cpu", batch_size: int = INFERENCE_BATCH):
         self.model = model.to(device).eval()
         self.device, self.batch_size = torch.device(device), batch_size
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from oekaki.core import training
 from oekaki.core.config import VaeConfig
-from oekaki.core.constants import N_CLASSES
+from oekaki.core.constants import INFERENCE_BATCH, N_CLASSES
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ def generate(model: ConvVAE, n: int, labels: np.ndarray | None, seed: int) -> np
 
 
 @torch.no_grad()
-def encode_means(model: ConvVAE, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+def encode_means(model: ConvVAE, x: torch.Tensor, y: torch.Tensor, batch_size: int = INFERENCE_BATCH) -> torch.Tensor:
     """Latent means (N, latent_size) of uint8 images (N, 28, 28)."""
     model.eval()
     return torch.cat(

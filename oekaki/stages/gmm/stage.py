@@ -15,6 +15,7 @@ from oekaki.core.config import Config
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
 from oekaki.core.io import atomic_path
 from oekaki.core.paths import Paths
+from oekaki.core.timing import phase
 from oekaki.models.gmm import Mixture, digit_model_arrays, fit_by_bic, fit_digit_generator, sample_digits
 from oekaki.stages.gmm import figures as gmm_figures
 
@@ -27,7 +28,8 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     truth = Mixture.from_config(g)
     contest = truth.sample(g.n_artworks, rng)
     heldout = truth.sample(g.n_artworks, rng)
-    model, bics = fit_by_bic(contest, g.max_components, g.n_init, g.seed)
+    with phase("optimiser_steps"):  # EM, the mixtures' optimiser
+        model, bics = fit_by_bic(contest, g.max_components, g.n_init, g.seed)
     fitted = Mixture.from_sklearn(model)
     heldout_ll = float(model.score(heldout))
     true_ll = float(truth.logpdf(heldout).mean())
@@ -38,31 +40,35 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         heldout_ll,
         true_ll,
     )
-    generated = fitted.sample(g.n_generated, rng)
-    styled = fitted.sample_conditional(g.style_pixel1, g.n_generated, rng)
-    uniform = rng.uniform(0, 255, size=(g.n_generated, 2))
+    with phase("final_sampling"):
+        generated = fitted.sample(g.n_generated, rng)
+        styled = fitted.sample_conditional(g.style_pixel1, g.n_generated, rng)
+        uniform = rng.uniform(0, 255, size=(g.n_generated, 2))
 
     data = np.load(paths.prepared)
-    pca, mixtures = fit_digit_generator(data["train_images"], data["train_labels"], g, g.seed)
-    digit_images, digit_labels = sample_digits(pca, mixtures, g.digits_n_samples, g.seed)
+    with phase("optimiser_steps"):  # PCA, then EM per class
+        pca, mixtures = fit_digit_generator(data["train_images"], data["train_labels"], g, g.seed)
+    with phase("final_sampling"):
+        digit_images, digit_labels = sample_digits(pca, mixtures, g.digits_n_samples, g.seed)
     with atomic_path(paths.gmm_digit_samples) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, images=digit_images, labels=digit_labels)
     with atomic_path(paths.gmm_digit_model) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **digit_model_arrays(pca, mixtures))
 
-    figures = gmm_figures.draw_all(
-        cfg,
-        paths.figures("gmm"),
-        truth=truth,
-        fitted=fitted,
-        contest=contest,
-        generated=generated,
-        styled=styled,
-        uniform=uniform,
-        bics=bics,
-        digit_images=digit_images,
-        digit_labels=digit_labels,
-    )
+    with phase("figures"):
+        figures = gmm_figures.draw_all(
+            cfg,
+            paths.figures("gmm"),
+            truth=truth,
+            fitted=fitted,
+            contest=contest,
+            generated=generated,
+            styled=styled,
+            uniform=uniform,
+            bics=bics,
+            digit_images=digit_images,
+            digit_labels=digit_labels,
+        )
     metrics = {
         "chosen_k": int(model.n_components),
         "true_k": len(truth.weights),
