@@ -113,7 +113,12 @@ def truncated_normal(n: int, width: int, seed: int, truncation: float) -> torch.
 
 
 def sample_images(
-    model: torch.nn.Module, width: int, n: int, labels: np.ndarray | None, seed: int, batch_size: int = INFERENCE_BATCH,
+    model: torch.nn.Module,
+    width: int,
+    n: int,
+    labels: np.ndarray | None,
+    seed: int,
+    batch_size: int = INFERENCE_BATCH,
     truncation: float = 0.0,
 ) -> np.ndarray:
     """n images from a generator's `images(code, labels)` with fixed-seed (truncated) N(0, I) codes of `width`.
