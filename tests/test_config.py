@@ -69,6 +69,8 @@ def write(tmp_path, text):
         ("diffusion:\n  channels: [16, 32]\n", ["diffusion.channels", "three positive channel counts"]),
         ("diffusion:\n  embed_size: 63\n", ["diffusion.embed_size = 63 is impossible", "an even integer"]),
         ("diffusion:\n  ema_decay: 1\n", ["diffusion.ema_decay = 1", "[0, 1)"]),
+        ("diffusion:\n  guidance_until: 0.5\n", ["diffusion.guidance_until = 0.5 is impossible", "above guidance_from (0.5)"]),
+        ("diffusion:\n  guidance_until: 1.5\n", ["diffusion.guidance_until = 1.5", "[0, 1]"]),
         ("diffusion:\n  sweep_steps: [1, 0]\n", ["diffusion.sweep_steps", "step counts in [1, 1000]"]),
         ("diffusion:\n  sweep_guidance: [0, -2]\n", ["diffusion.sweep_guidance", "guidance weights >= 0"]),
         ("- a\n- b\n", ["expected a mapping"]),

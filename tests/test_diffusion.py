@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -40,7 +41,7 @@ def trained(tiny_stage):
 
 def tiny(objective: str = "flow_matching", sampler: str = "euler", guidance: float = 2.0, guidance_from: float = 0.0) -> Denoiser:
     torch.manual_seed(0)
-    return Denoiser(DiffusionArgs((8, 16, 16), 16, objective, sampler, 3, guidance, guidance_from)).eval()
+    return Denoiser(DiffusionArgs((8, 16, 16), 16, objective, sampler, 3, guidance, guidance_from, 1.0)).eval()
 
 
 def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
@@ -125,6 +126,24 @@ def test_guidance_interval_keeps_the_first_steps_plain_conditional(objective, sa
     assert all(torch.equal(a, b) for a, b in zip(path[:3], plain[:3], strict=True)) and not torch.equal(path[3], plain[3])
     everywhere = tiny(objective, sampler, guidance=3.0, guidance_from=0.0)
     assert not np.array_equal(generate(everywhere, 12, labels, 3), generate(late, 12, labels, 3))
+
+
+@pytest.mark.parametrize("objective, sampler", [("flow_matching", "euler"), ("ddpm", "ddpm")])
+def test_guidance_interval_leaves_the_last_steps_plain_conditional(objective, sampler):
+    labels = np.arange(12) % 10
+    middle = tiny(objective, sampler, guidance=3.0, guidance_from=0.25)
+    middle = Denoiser(dataclasses.replace(middle.args, guidance_until=0.5)).eval()  # 4 steps: only step 1 guided
+    torch.manual_seed(0)
+    middle.load_state_dict(tiny(objective, sampler).state_dict())
+    assert [middle.args.guidance_at(i, 4) for i in range(4)] == [1.0, 3.0, 1.0, 1.0]
+    noise, y, gen = start(middle, 12, labels, 3)
+    path = sample_path(middle, y, noise, 4, 3.0, points=5, gen=gen)
+    noise, y, gen = start(middle, 12, labels, 3)
+    plain = sample_path(middle, y, noise, 4, 1.0, points=5, gen=gen)
+    assert torch.equal(path[1], plain[1]) and not torch.equal(path[2], plain[2])  # step 0 plain, step 1 guided
+    never = Denoiser(dataclasses.replace(middle.args, guidance_from=0.5, guidance_until=0.5)).eval()  # an empty interval
+    never.load_state_dict(middle.state_dict())
+    assert np.array_equal(generate(never, 12, labels, 3, steps=4), generate(never, 12, labels, 3, steps=4, guidance=1))
 
 
 @pytest.mark.parametrize("objective, sampler", [("flow_matching", "euler"), ("ddpm", "ddpm")])

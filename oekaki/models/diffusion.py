@@ -10,10 +10,11 @@ can use classifier-free guidance (Ho & Salimans 2022). Two objectives:
   (noise) to t = 1 (data) with Euler or Heun steps;
 - `ddpm` (Ho et al. 2020): epsilon prediction, linear beta schedule over T = 1000 steps,
   ancestral sampling, strided when fewer steps are asked for (DDIM's eta = 1, Song et al. 2021).
-Guidance can be limited to the later part of the path (`guidance_from`): the first steps, where
-the noise decides which of the digit's many shapes is drawn, then follow the plain conditional
-prediction, and only the rest is pushed toward the label (Kynkäänniemi et al. 2024, "Applying
-guidance in a limited interval improves sample and distribution quality in diffusion models").
+Guidance can be limited to an interval of the path (`guidance_from` to `guidance_until`): the
+first steps, where the noise decides which of the digit's many shapes is drawn, and the last,
+which only sharpen the strokes, then follow the plain conditional prediction, and only the
+middle is pushed toward the label (Kynkäänniemi et al. 2024, "Applying guidance in a limited
+interval improves sample and distribution quality in diffusion models").
 """
 
 from __future__ import annotations
@@ -46,15 +47,19 @@ class DiffusionArgs:
     sample_steps: int
     guidance: float
     guidance_from: float  # share of the sampling steps done before guidance applies (0 = every step)
+    guidance_until: float  # share of the sampling steps after which guidance stops (1 = to the last step)
 
     @classmethod
     def from_config(cls, c: DiffusionConfig) -> DiffusionArgs:
-        return cls(tuple(c.channels), c.embed_size, c.objective, c.sampler, c.sample_steps, float(c.guidance), float(c.guidance_from))
+        return cls(
+            tuple(c.channels), c.embed_size, c.objective, c.sampler, c.sample_steps, float(c.guidance), float(c.guidance_from),
+            float(c.guidance_until),
+        )  # fmt: skip
 
     def guidance_at(self, step: int, steps: int, guidance: float | None = None) -> float:
-        """The guidance weight of sampling step `step` of `steps` (0-based): 1 (plain conditional) before `guidance_from`."""
+        """The guidance weight of sampling step `step` of `steps` (0-based): 1 (plain conditional) outside [from, until)."""
         g = self.guidance if guidance is None else guidance
-        return g if step >= self.guidance_from * steps - 1e-9 else 1.0
+        return g if self.guidance_from * steps - 1e-9 <= step < self.guidance_until * steps - 1e-9 else 1.0
 
     @property
     def conditional(self) -> bool:
@@ -251,8 +256,9 @@ class DiffusionSampler(nn.Module):
     """The denoiser as a one-input module for serving: code (B, 784 noise + 10 one-hot) -> images (B, 28, 28) in [0, 1].
 
     Deterministic: Euler steps (flow matching) or DDIM steps (ddpm), at most EXPORT_MAX_STEPS, with
-    the stored guidance (from `guidance_from` on); an all-zero one-hot asks for any digit. The steps' time embeddings and
-    noise levels depend only on the weights, so they are computed once here as buffers: the
+    the stored guidance (from `guidance_from` to `guidance_until`); an all-zero one-hot asks for
+    any digit. The steps' time embeddings and noise levels depend only on the weights, so they
+    are computed once here as buffers: the
     forward creates no tensor from nothing (no factory call for torch.export to lift as a constant;
     a CI run once failed exporting with a fake "lifted_tensor_0" constant).
     """
@@ -295,10 +301,12 @@ class DiffusionSampler(nn.Module):
 def build(model_args: dict) -> Denoiser:
     """Rebuild the network from a checkpoint's `model_args`.
 
-    Checkpoints written before `guidance_from` existed were drawn with guidance at every step,
-    which is what 0 means: reading them that way is their record, not a default.
+    Checkpoints written before `guidance_from` and `guidance_until` existed were drawn with
+    guidance at every step, which is what 0 and 1 mean: reading them that way is their record,
+    not a default.
     """
-    return Denoiser(DiffusionArgs(**{"guidance_from": 0.0, **model_args, "channels": tuple(model_args["channels"])}))
+    args = {"guidance_from": 0.0, "guidance_until": 1.0, **model_args, "channels": tuple(model_args["channels"])}
+    return Denoiser(DiffusionArgs(**args))
 
 
 def from_checkpoint(ckpt: dict) -> Denoiser:

@@ -127,30 +127,31 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
 def sweeps(model: Denoiser, scorer: Scorer, c: DiffusionConfig) -> tuple[list[dict], list[dict], dict | None]:
     """Judge's scores vs sampling steps (at the default guidance) and vs guidance (at the default steps).
 
-    With a guidance interval (`guidance_from` > 0), also the default point with guidance at every
-    step instead: what the interval changes, measured on the same samples' noise and labels.
+    With a guidance interval (`guidance_from` > 0 or `guidance_until` < 1), also the default point
+    with guidance at every step instead: what the interval changes, measured on the same samples'
+    noise and labels.
     """
     labels = scorer.requested(c.sweep_samples)
-    seen: dict[tuple[int, float, float], tuple[dict, float]] = {}
-
-    def point(steps: int, guidance: float, guidance_from: float = model.args.guidance_from) -> dict:
-        if (steps, guidance, guidance_from) not in seen:
-            painter = copy.copy(model)  # shares the weights; only the sampling args differ
-            painter.args = dataclasses.replace(model.args, guidance_from=guidance_from)
-            scores, _, seconds = scorer(painter, labels, steps, guidance)
-            seen[steps, guidance, guidance_from] = scores, seconds
-        scores, seconds = seen[steps, guidance, guidance_from]
-        keys = ("fid", "conditional_accuracy", "within_class_diversity", "inception_score")
-        row = {"steps": steps, "guidance": guidance, "guidance_from": guidance_from, **{k: scores[k] for k in keys}}
-        return row | {"seconds_per_1000": seconds / len(labels) * 1000}
-
-    steps_sweep = [point(s, model.args.guidance) for s in c.sweep_steps]
-    guidance_sweep = [point(model.args.sample_steps, float(g)) for g in c.sweep_guidance]
+    seen: dict[tuple[int, float, float, float], tuple[dict, float]] = {}
     a = model.args
+
+    def point(steps: int, guidance: float, interval: tuple[float, float] = (a.guidance_from, a.guidance_until)) -> dict:
+        if (steps, guidance, *interval) not in seen:
+            painter = copy.copy(model)  # shares the weights; only the sampling args differ
+            painter.args = dataclasses.replace(a, guidance_from=interval[0], guidance_until=interval[1])
+            scores, _, seconds = scorer(painter, labels, steps, guidance)
+            seen[steps, guidance, *interval] = scores, seconds
+        scores, seconds = seen[steps, guidance, *interval]
+        keys = ("fid", "conditional_accuracy", "within_class_diversity", "inception_score")
+        row = {"steps": steps, "guidance": guidance, "guidance_from": interval[0], "guidance_until": interval[1]}
+        return row | {k: scores[k] for k in keys} | {"seconds_per_1000": seconds / len(labels) * 1000}
+
+    steps_sweep = [point(s, a.guidance) for s in c.sweep_steps]
+    guidance_sweep = [point(a.sample_steps, float(g)) for g in c.sweep_guidance]
     interval = None
-    if a.guidance_from > 0:  # the default point (cached when a sweep has it) against guidance at every step
-        default, everywhere = point(a.sample_steps, a.guidance), point(a.sample_steps, a.guidance, 0.0)
-        interval = {"from": a.guidance_from, "interval": default, "every_step": everywhere}
+    if a.guidance_from > 0 or a.guidance_until < 1:  # the default point (cached when a sweep has it) against guidance at every step
+        default, everywhere = point(a.sample_steps, a.guidance), point(a.sample_steps, a.guidance, (0.0, 1.0))
+        interval = {"from": a.guidance_from, "until": a.guidance_until, "interval": default, "every_step": everywhere}
     for row in steps_sweep:
         log.info("steps %3d: FID %.1f, conditional accuracy %.2f, %.1f s per 1,000", row["steps"], row["fid"],
                  row["conditional_accuracy"], row["seconds_per_1000"])  # fmt: skip
@@ -203,6 +204,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         "sample_steps": c.sample_steps,
         "guidance": c.guidance,
         "guidance_from": c.guidance_from,
+        "guidance_until": c.guidance_until,
         "label_drop": c.label_drop,
         "ema": ema is not None,
         "n_parameters": diffusion_model.n_parameters(model),

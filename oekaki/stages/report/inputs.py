@@ -18,8 +18,8 @@ STAGES = ("download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate")
 
 DIFFUSION_NUMBERS = (
     "epochs", "steps", "train_seconds", "device", "fid", "conditional_accuracy", "within_class_diversity", "judge_test_accuracy",
-    "memorisation_ratio", "objective", "sampler", "time_sampling", "sample_steps", "guidance", "guidance_from", "label_drop",
-    "n_samples", "sample_seconds_per_1000", "sweep_samples", "steps_sweep", "guidance_sweep",
+    "memorisation_ratio", "objective", "sampler", "time_sampling", "sample_steps", "guidance", "guidance_from", "guidance_until",
+    "label_drop", "n_samples", "sample_seconds_per_1000", "sweep_samples", "steps_sweep", "guidance_sweep",
 )  # fmt: skip
 # The numbers the page's text uses, per stage (the scoreboard is checked by check_scoreboard).
 REQUIRED = {

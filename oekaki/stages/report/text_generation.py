@@ -188,13 +188,15 @@ GENERATION: dict[str, dict[str, str]] = {
         "指定した数字の方へ押し出します（分類器なしガイダンス、重み {guidance:g}。0 はラベルなし、1 は普通の条件付き）。",
     },
     "p_diffusion_interval": {
-        "en": "Guidance starts only after the first {share:.0%} of the steps; those first steps, where the noise settles which "
-        "shape of the digit appears, follow the plain conditional prediction (a guidance interval). Measured on the same "
-        "{n:,} noises and labels: FID {fid:.1f}, conditional accuracy {acc:.1%}, within-class diversity {div:.2f}; with "
-        "guidance at every step instead, FID {fid_all:.1f}, {acc_all:.1%} and {div_all:.2f}.",
-        "ja": "ガイダンスは最初の {share:.0%} のステップの後から掛けます。ノイズから数字の形が決まる最初のステップは、"
-        "普通の条件付き予測に任せます（ガイダンス区間）。同じ {n:,} 個のノイズとラベルで測ると、FID {fid:.1f}、条件付き正解率 "
-        "{acc:.1%}、クラス内多様性 {div:.2f}。全ステップでガイダンスを掛けると FID {fid_all:.1f}、{acc_all:.1%}、{div_all:.2f} です。",
+        "en": "Guidance applies only from {share:.0%} to {until:.0%} of the way; the first steps, where the noise settles which "
+        "shape of the digit appears, and the steps after, which only sharpen the strokes, follow the plain conditional "
+        "prediction (a guidance interval). Measured on the same {n:,} noises and labels: FID {fid:.1f}, conditional accuracy "
+        "{acc:.1%}, within-class diversity {div:.2f}; with guidance at every step instead, FID {fid_all:.1f}, {acc_all:.1%} "
+        "and {div_all:.2f}.",
+        "ja": "ガイダンスは道のりの {share:.0%} から {until:.0%} の間だけ掛けます。ノイズから数字の形が決まる最初のステップと、"
+        "線を整えるだけのその後のステップは、普通の条件付き予測に任せます（ガイダンス区間）。同じ {n:,} 個のノイズとラベルで測ると、"
+        "FID {fid:.1f}、条件付き正解率 {acc:.1%}、クラス内多様性 {div:.2f}。全ステップでガイダンスを掛けると FID {fid_all:.1f}、"
+        "{acc_all:.1%}、{div_all:.2f} です。",
     },
     "p_diffusion_goals": {
         "en": "Of its drawings, {acc:.1%} are read as the asked-for digit, against {judge:.1%} of real test digits: {goal_acc} "
