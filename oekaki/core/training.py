@@ -302,12 +302,13 @@ def fit(
         history.append(row)
         with phase("mlflow_logging"):
             monitor.epoch(f"{stage}_history", row, images)
-        state = {name: obj.state_dict() for name, obj in stateful.items()}
-        save_checkpoint(
-            checkpoint,
-            {**meta, **state, "epoch": epoch, "epochs": epochs, "rng": rng_state(gen), "history": history,
-             "train_seconds": seconds, "signature": sig, "snapshots": [torch.from_numpy(s) for s in snapshots]},
-        )  # fmt: skip
+        with phase("checkpoint"):
+            state = {name: obj.state_dict() for name, obj in stateful.items()}
+            save_checkpoint(
+                checkpoint,
+                {**meta, **state, "epoch": epoch, "epochs": epochs, "rng": rng_state(gen), "history": history,
+                 "train_seconds": seconds, "signature": sig, "snapshots": [torch.from_numpy(s) for s in snapshots]},
+            )  # fmt: skip
     return Fit(history, seconds, snapshots)
 
 
