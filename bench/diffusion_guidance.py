@@ -1,0 +1,78 @@
+"""Sampling-only sweep of the diffusion painter's guidance interval, on the scoreboard's own protocol.
+
+    .venv/bin/python bench/diffusion_guidance.py 8,0.5,1 11,0.5,0.875 8,0.5,1,12
+                                          (guidance,from,until[,steps]; run `make run` first)
+
+Loads the diffusion stage's checkpoint (models/diffusion/model.pt) and the judge, draws the
+scoreboard's request (evaluate.n_samples labels of the test set's label mix, for each of
+evaluate.n_seeds seeds) with each setting, and prints FID, asked-for share and on-label
+within-class diversity as mean ± standard deviation over the seeds: the numbers of
+metrics/diffusion.json for the stage's own setting. Guidance g applies on the steps from the
+share `from` to the share `until` of the path, plain conditional prediction elsewhere.
+Single runs on a shared machine: compare settings measured in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from oekaki.core import training  # noqa: E402
+from oekaki.core.config import load_config  # noqa: E402
+from oekaki.core.paths import project_paths  # noqa: E402
+from oekaki.models import diffusion as dm  # noqa: E402
+from oekaki.models import scoreboard  # noqa: E402
+from oekaki.models.judge import load_judge  # noqa: E402
+
+
+def setting(text: str) -> tuple[float, float, float, int | None]:
+    parts = text.split(",")
+    if len(parts) not in (3, 4):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected guidance,from,until[,steps], e.g. 11,0.5,0.875")
+    g, start, until = (float(v) for v in parts[:3])
+    return g, start, until, int(parts[3]) if len(parts) == 4 else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("settings", type=setting, nargs="+", help="guidance,from,until[,steps]")
+    args = parser.parse_args()
+    paths = project_paths()
+    cfg = load_config(paths.params)
+    torch.set_num_threads(cfg.base.threads)
+    data = training.TensorData.load(paths.prepared, torch.device("cpu"))
+    judge, cnn = load_judge(paths, data, torch.device("cpu"))
+    test_x, test_y = data.test_x.numpy(), data.test_y.numpy()
+    proto = scoreboard.protocol_of(cfg, test_y)
+    ref = scoreboard.reference(judge, test_x, test_y, proto)
+    model = dm.from_checkpoint(training.load_checkpoint(paths.final_model("diffusion")))
+    print(f"# judge test accuracy {cnn['test_accuracy']:.1%}; {len(proto.seeds)} seeds x {proto.n:,} drawings; torch {torch.__version__}")
+    print()
+    print("| guidance @ [from, until) | steps | FID | asked-for digit | on-label diversity | s per 1,000 |")
+    print("|---|---|---|---|---|---|")
+    for g, start, until, steps in args.settings:
+        painter = dm.Denoiser(dataclasses.replace(model.args, guidance=g, guidance_from=start, guidance_until=until))
+        painter.load_state_dict(model.state_dict())
+        painter.eval()
+        steps = steps or painter.args.sample_steps
+        t0 = time.perf_counter()
+        board = scoreboard.draw_board(lambda labels, seed, p=painter, k=steps: dm.generate(p, proto.n, labels, seed, steps=k), proto, True)
+        per_1000 = (time.perf_counter() - t0) / board.images[:, :, 0, 0].size * 1000
+        s = scoreboard.score_board(judge, board, *ref)
+        print(
+            f"| {g:g} @ [{start:g}, {until:g}) | {steps} | {s['fid']:.2f} ± {s['fid_std']:.2f} | "
+            f"{s['conditional_accuracy']:.2%} ± {s['conditional_accuracy_std']:.2%} | "
+            f"{s['within_class_diversity']:.3f} ± {s['within_class_diversity_std']:.3f} | {per_1000:.1f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
