@@ -15,6 +15,7 @@ Single runs on a shared machine: compare settings measured in one run.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import sys
 import time
@@ -58,9 +59,8 @@ def main() -> None:
     print("| guidance @ [from, until) | steps | FID | asked-for digit | on-label diversity | s per 1,000 |")
     print("|---|---|---|---|---|---|")
     for g, start, until, steps in args.settings:
-        painter = dm.Denoiser(dataclasses.replace(model.args, guidance=g, guidance_from=start, guidance_until=until))
-        painter.load_state_dict(model.state_dict())
-        painter.eval()
+        painter = copy.copy(model)  # shares the weights; only the sampling args differ (as the stage's sweeps do)
+        painter.args = dataclasses.replace(model.args, guidance=g, guidance_from=start, guidance_until=until)
         steps = steps or painter.args.sample_steps
         t0 = time.perf_counter()
         board = scoreboard.draw_board(lambda labels, seed, p=painter, k=steps: dm.generate(p, proto.n, labels, seed, steps=k), proto, True)

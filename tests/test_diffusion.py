@@ -53,6 +53,7 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
     assert [r["steps"] for r in m["steps_sweep"]] == [1, 4] and [r["guidance"] for r in m["guidance_sweep"]] == [0, 1, 3]
     gi = m["guidance_interval"]  # params.yaml's guidance_from > 0: the default point against guidance at every step
     assert gi["from"] == m["guidance_from"] > 0 and gi["every_step"]["guidance_from"] == 0 and gi["interval"]["guidance"] == m["guidance"]
+    assert gi["until"] == m["guidance_until"] < 1 and gi["every_step"]["guidance_until"] == 1
     for row in m["steps_sweep"] + m["guidance_sweep"]:
         assert all(math.isfinite(row[k]) for k in ("fid", "conditional_accuracy", "within_class_diversity", "seconds_per_1000"))
     history = read_json(paths.plots_dir / "diffusion_history.json")

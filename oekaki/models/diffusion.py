@@ -258,9 +258,9 @@ class DiffusionSampler(nn.Module):
     Deterministic: Euler steps (flow matching) or DDIM steps (ddpm), at most EXPORT_MAX_STEPS, with
     the stored guidance (from `guidance_from` to `guidance_until`); an all-zero one-hot asks for
     any digit. The steps' time embeddings and noise levels depend only on the weights, so they
-    are computed once here as buffers: the
-    forward creates no tensor from nothing (no factory call for torch.export to lift as a constant;
-    a CI run once failed exporting with a fake "lifted_tensor_0" constant).
+    are computed once here as buffers: the forward creates no tensor from nothing (no factory
+    call for torch.export to lift as a constant; a CI run once failed exporting with a fake
+    "lifted_tensor_0" constant).
     """
 
     def __init__(self, model: Denoiser):
