@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/diffusion_guidance.py 8,0.5,1 11,0.5,0.875 8,0.5,1,12
                                           (guidance,from,until[,steps]; run `make run` first)
+    .venv/bin/python bench/diffusion_guidance.py --raw 11,0.5,0.875   (the trained weights, not their EMA)
 
 Loads the diffusion stage's checkpoint (models/diffusion/model.pt) and the judge, draws the
 scoreboard's request (evaluate.n_samples labels of the test set's label mix, for each of
@@ -44,6 +45,7 @@ def setting(text: str) -> tuple[float, float, float, int | None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("settings", type=setting, nargs="+", help="guidance,from,until[,steps]")
+    parser.add_argument("--raw", action="store_true", help="draw with the trained weights, not their moving average (EMA)")
     args = parser.parse_args()
     paths = project_paths()
     cfg = load_config(paths.params)
@@ -53,8 +55,13 @@ def main() -> None:
     test_x, test_y = data.test_x.numpy(), data.test_y.numpy()
     proto = scoreboard.protocol_of(cfg, test_y)
     ref = scoreboard.reference(judge, test_x, test_y, proto)
-    model = dm.from_checkpoint(training.load_checkpoint(paths.final_model("diffusion")))
-    print(f"# judge test accuracy {cnn['test_accuracy']:.1%}; {len(proto.seeds)} seeds x {proto.n:,} drawings; torch {torch.__version__}")
+    ckpt = training.load_checkpoint(paths.final_model("diffusion"))
+    if args.raw:
+        ckpt.pop("ema", None)  # from_checkpoint then loads the trained weights themselves
+    model = dm.from_checkpoint(ckpt)
+    weights = "trained weights (--raw)" if args.raw else "EMA weights" if "ema" in ckpt else "trained weights (no EMA in the checkpoint)"
+    print(f"# judge test accuracy {cnn['test_accuracy']:.1%}; {len(proto.seeds)} seeds x {proto.n:,} drawings; {weights}")
+    print(f"# torch {torch.__version__}")
     print()
     print("| guidance @ [from, until) | steps | FID | asked-for digit | on-label diversity | s per 1,000 |")
     print("|---|---|---|---|---|---|")

@@ -30,7 +30,7 @@ from oekaki.core.config import Config, load_config, parse_override
 from oekaki.core.errors import USER_ERRORS, ConfigError, ProjectBusy
 from oekaki.core.io import read_json, write_text
 from oekaki.core.paths import Paths, project_paths
-from oekaki.pipeline import alerts, dvc_ops, fingerprint, isolation, runner
+from oekaki.pipeline import alerts, code_deps, dvc_ops, fingerprint, isolation, runner
 from oekaki.pipeline.lock import GLOBAL_LIMIT, project_lock
 from oekaki.pipeline.tracking import Registry, Tracker
 from oekaki.stages.promote import stage as promote
@@ -107,6 +107,8 @@ def global_limit(wait_s: float):
 
 def run_locked(cfg: Config, project: Paths, stages, override_list: list[str], force: bool, logger) -> dict[str, str]:
     run_id = str(flow_run.id)
+    for line in code_deps.write(project.root):  # as `python -m oekaki repro`: the cache keys below cover the code each stage imports now
+        logger.info("dvc.yaml updated: %s", line)
     order = runner.with_upstream(project, stages or runner.stage_names())
     if not cfg.orchestration.isolate:
         outcome = run_in_place(cfg, project, order, override_list, force, logger)

@@ -33,7 +33,7 @@ from oekaki.models.judge import Judge
 from oekaki.models.loading import NETWORKS, load_network
 from oekaki.pipeline.tracking import Registry
 from oekaki.stages.report.text import T
-from tests.browser import Browser, find_chromium
+from tests.browser import Browser
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -357,8 +357,7 @@ def live_app(champion):
     sock.close()
 
 
-@pytest.mark.skipif(find_chromium() is None, reason="no chromium (run scripts/ensure-chromium.sh as root)")
-def test_draw_a_one_in_chromium_then_japanese_then_sevens_from_the_gan(live_app):
+def test_draw_a_one_in_chromium_then_japanese_then_sevens_from_the_gan(live_app, chromium):
     shots = ARTIFACTS
     with Browser(1280, 1000) as b:
         b.open(live_app)

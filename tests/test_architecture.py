@@ -99,6 +99,18 @@ def test_stage_code_never_reaches_the_pipeline_machinery():
         assert not leaked, f"stage {stage!r} imports exempt machinery: {leaked}"
 
 
+def test_the_code_that_writes_a_stages_outputs_is_in_its_closure():
+    """The runner is exempt, so the code shaping metrics/<stage>.json and the plots lives in a module every stage imports."""
+    import inspect
+
+    from oekaki.pipeline import runner
+
+    assert "write_json(paths.metrics" not in inspect.getsource(runner) and "plot_rows" not in inspect.getsource(runner)
+    for stage in STAGES:
+        if stage != "source":
+            assert "oekaki.core.contract" in code_deps.closure(GRAPH, f"oekaki.stages.{stage}.stage"), stage
+
+
 def test_every_dvc_stage_is_one_folder_of_the_stages_package():
     for stage in STAGES:
         path = PROJECT_ROOT / "oekaki" / "stages" / stage / "stage.py"

@@ -49,5 +49,11 @@ def test_repro_passes_every_option_on_to_dvc(project):
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout + proc.stderr
     assert "Running stage 'gmm'" in out and "Running stage 'download'" not in out  # --single-item: gmm alone
+    # --force must reach DVC: a stage that is up to date runs again only with it
+    assert run(project, "-m", "oekaki", "repro", "download").returncode == 0
+    dry = run(project, "-m", "oekaki", "repro", "--dry", "--single-item", "download")
+    assert dry.returncode == 0 and "Running stage 'download'" not in dry.stdout + dry.stderr
+    forced = run(project, "-m", "oekaki", "repro", "--dry", "--force", "--single-item", "download")
+    assert forced.returncode == 0 and "Running stage 'download'" in forced.stdout + forced.stderr
     proc = run(project, "-m", "oekaki", "repro", "--no-such-option")
     assert proc.returncode != 0 and "--no-such-option" in proc.stderr  # dvc's own refusal, not argparse's

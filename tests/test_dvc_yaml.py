@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from oekaki.core import contract
 from oekaki.core.config import SECTIONS, load_config
 from oekaki.core.paths import project_paths
 from oekaki.pipeline import fingerprint, runner
@@ -94,7 +95,7 @@ def test_history_with_unscored_epochs_renders_as_dvc_plots(tmp_path):
     import sys
 
     rows = [{"step": e, "loss_d": 1.0 / e, **({"fid": 50.0 / e} if e % 2 == 0 else {})} for e in range(1, 6)]
-    (tmp_path / "h.json").write_text(json.dumps(runner.plot_rows(rows)))
+    (tmp_path / "h.json").write_text(json.dumps(contract.plot_rows(rows)))
     (tmp_path / "dvc.yaml").write_text("plots:\n  - p:\n      x: step\n      y:\n        h.json: [loss_d, fid]\n")
     run = dict(cwd=tmp_path, capture_output=True, text=True, check=True)
     subprocess.run(["git", "init", "-q"], **run)
@@ -104,4 +105,4 @@ def test_history_with_unscored_epochs_renders_as_dvc_plots(tmp_path):
     fid = [v["dvc_inferred_y_value"] for v in values if v["field"] == "fid"]
     assert [v["dvc_inferred_y_value"] for v in values if v["field"] == "loss_d"] == [1.0 / e for e in range(1, 6)]
     assert fid == [None, 25.0, None, 12.5, None]  # unscored epochs are gaps, not a dropped file
-    assert runner.plot_rows(rows)[0] == {"step": 1, "loss_d": 1.0, "fid": None}
+    assert contract.plot_rows(rows)[0] == {"step": 1, "loss_d": 1.0, "fid": None}

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import pytest
 import torch
 
 from oekaki.core.contract import stage_results
+from oekaki.core.paths import PROJECT_ROOT
 from oekaki.core.training import TensorData, load_checkpoint
 from oekaki.models.loading import NETWORKS
 from oekaki.pipeline import fingerprint, runner
@@ -71,3 +73,26 @@ def test_a_stage_reading_no_prepared_data_logs_no_dataset(stage_runs):
     cfg = load_config(paths.params)
     assert runner.data_input("download", cfg, paths) is None  # download writes it; it reads none
     assert runner.data_input("gmm", cfg, paths)["sha256"] == stage_results(paths, "download")["sha256"]
+
+
+def test_a_model_export_puts_mlflows_process_wide_tracking_uri_back(tmp_path, monkeypatch):
+    """MLflow 3's set_tracking_uri writes a module global and os.environ: the export must leave both as they were."""
+    import mlflow
+
+    from oekaki.pipeline.tracking import fluent_tracking_uri
+
+    a, b = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", a)
+    with fluent_tracking_uri(b):
+        assert mlflow.get_tracking_uri() == b and os.environ["MLFLOW_TRACKING_URI"] == b
+    assert mlflow.get_tracking_uri() == a and os.environ["MLFLOW_TRACKING_URI"] == a
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    with fluent_tracking_uri(b):
+        pass
+    assert "MLFLOW_TRACKING_URI" not in os.environ and mlflow.get_tracking_uri() != b
+
+
+def test_no_code_sets_mlflows_tracking_uri_for_the_whole_process():
+    for path in [*(PROJECT_ROOT / "oekaki").rglob("*.py"), *(PROJECT_ROOT / "flows").rglob("*.py")]:
+        text = path.read_text()
+        assert "mlflow.set_tracking_uri(" not in text, f"{path}: use oekaki.pipeline.tracking.fluent_tracking_uri"

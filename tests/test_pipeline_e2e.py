@@ -180,6 +180,24 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
     assert ran_stages(out) - {"evaluate"} == {"gmm", "report"}  # cnn, vae, gan, diffusion do not read gmm params
     assert json.loads(paths.metrics("gmm").read_text())["n_artworks"] == 150
 
+    # 8. a new import: the flow regenerates dvc.yaml's code deps before it keys its tasks, so an edit of the
+    # newly imported file reruns the stage (with the deps kept by hand it would stay Cached)
+    (paths.root / "oekaki/core/scratch_for_test.py").write_text("FACTOR = 1\n")
+    stage_py = paths.root / "oekaki/stages/gmm/stage.py"
+    stage_py.write_text(stage_py.read_text() + "\nfrom oekaki.core import scratch_for_test  # noqa: E402, F401\n")
+    assert flow(project)["gmm"] == "Completed"
+    assert "oekaki/core/scratch_for_test.py" in gmm_deps(paths)
+    with open(paths.root / "oekaki/core/scratch_for_test.py", "a") as f:
+        f.write("# an edit that changes no behaviour\n")
+    assert flow(project)["gmm"] == "Completed"
+
+
+def gmm_deps(paths) -> list[str]:
+    import yaml
+
+    deps = yaml.safe_load((paths.root / "dvc.yaml").read_text())["stages"]["gmm"]["deps"]
+    return [d if isinstance(d, str) else next(iter(d)) for d in deps]
+
 
 def test_a_failed_run_restores_params_and_marks_the_mlflow_run_failed(project):
     paths = project[0]

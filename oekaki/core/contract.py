@@ -95,5 +95,35 @@ def stage_results(paths, stage: str) -> dict[str, Any]:
     return merge_facts(numbers, read_json(record).get("facts", {})) if record.is_file() else numbers
 
 
+# metrics/<stage>.json holds only numbers (what `dvc metrics show` compares); a stage's other results (strings,
+# flags, ids, lists) go to its provenance record's `facts`. metrics/promote.json is written as the stage returns it.
+METRICS_AS_RETURNED = ("promote",)
+
+
+def plot_rows(rows: list[dict]) -> list[dict]:
+    """History rows as DVC plots need them: every row with the same keys, null where an epoch was not scored.
+
+    (`gan.eval_every`, `vae.eval_every`: the judge's numbers exist every N-th epoch only; DVC's
+    plot converter drops a file whose rows have different keys, and Vega leaves nulls out.)
+    """
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    return [{k: row.get(k) for k in keys} for row in rows]
+
+
+def write_outputs(stage: str, result: StageResult, paths) -> dict[str, Any]:
+    """Write a stage's DVC outputs from what it returned: metrics/<stage>.json (numbers) and its plots; returns the facts.
+
+    Here, not in the runner, so that each stage's code deps (oekaki/pipeline/code_deps.py: every
+    stage imports this module) cover the code that shapes its outputs.
+    """
+    from oekaki.core.io import write_json
+
+    numbers, facts = (result.metrics, {}) if stage in METRICS_AS_RETURNED else split_numbers(result.metrics)
+    write_json(paths.metrics(stage), numbers)
+    for name, rows in result.history.items():
+        write_json(paths.plots_dir / f"{name}.json", plot_rows(rows))
+    return facts
+
+
 def get_logger(stage: str) -> logging.Logger:
     return logging.getLogger(f"oekaki.{stage}")

@@ -24,9 +24,11 @@ from pathlib import Path
 
 PROJECT_PACKAGES = ("oekaki", "flows", "tasks")
 STAGE_PACKAGE = "oekaki.stages"
-# Runs stages, records them, never changes a number they compute: the runner (writes a stage's
-# returned metrics verbatim), DVC and MLflow bookkeeping, the lock, isolation, servers, alerts;
-# and the draw-it-yourself app (oekaki/app), which only loads trained models.
+# Runs stages, records them, never changes a number they compute: the runner (it hands what a stage
+# returns to oekaki.core.contract.write_outputs, which every stage imports, and writes the provenance
+# record), DVC and MLflow bookkeeping (the registry the gate reads included: its cached scores carry
+# the key of what computed them, oekaki.eval_key.* tags), the lock, isolation, servers, alerts; and
+# the draw-it-yourself app (oekaki/app), which only loads trained models.
 EXEMPT_PACKAGES = ("oekaki.pipeline", "oekaki.__main__", "oekaki.app", "flows", "tasks")
 CODE_PREFIX = "oekaki/"  # deps under this prefix are code deps, rewritten by --write
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from oekaki.core import provenance, timing
 from oekaki.core.config import Config, flatten, section_params
 from oekaki.core.constants import DATA_KEYS, NETWORK_PAINTERS  # DATA_KEYS: what TensorData.load reads and hashes
-from oekaki.core.contract import split_numbers, stage_results
+from oekaki.core.contract import stage_results, write_outputs
 from oekaki.core.errors import MissingInputError
 from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
@@ -34,9 +34,6 @@ TRAINING_STAGES = ("cnn", *NETWORK_PAINTERS)
 SYSTEM_METRICS_S = 10.0
 # How a stage uses the prepared data, for its MLflow dataset input (mlflow.data.context); default "training".
 DATA_CONTEXT = {"evaluate": "evaluation", "promote": "evaluation", "report": "report"}
-# metrics/<stage>.json holds only numbers (what `dvc metrics show` compares); a stage's other results (strings,
-# flags, ids, lists) go to its provenance record's `facts`. metrics/promote.json is written as the stage returns it.
-METRICS_AS_RETURNED = ("promote",)
 
 
 def stage_names(paths: Paths | None = None) -> list[str]:
@@ -164,16 +161,6 @@ def data_input(stage: str, cfg: Config, paths: Paths) -> dict | None:
     }
 
 
-def plot_rows(rows: list[dict]) -> list[dict]:
-    """History rows as DVC plots need them: every row with the same keys, null where an epoch was not scored.
-
-    (`gan.eval_every`, `vae.eval_every`: the judge's numbers exist every N-th epoch only; DVC's
-    plot converter drops a file whose rows have different keys, and Vega leaves nulls out.)
-    """
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    return [{k: row.get(k) for k in keys} for row in rows]
-
-
 def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
     """Run `stage`, write its metrics, plots and provenance, log it to MLflow; return a summary."""
     from threadpoolctl import threadpool_limits
@@ -209,10 +196,7 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         tracker.finish(run_id, "FAILED")
         raise
     seconds = time.perf_counter() - t0
-    numbers, facts = (result.metrics, {}) if stage in METRICS_AS_RETURNED else split_numbers(result.metrics)
-    write_json(paths.metrics(stage), numbers)
-    for name, rows in result.history.items():
-        write_json(paths.plots_dir / f"{name}.json", plot_rows(rows))
+    facts = write_outputs(stage, result, paths)  # metrics/<stage>.json and its plots (code the stage's deps cover)
     log.info("stage %s finished its work in %.1f s", stage, seconds)
     unstreamed = {k: v for k, v in result.history.items() if k not in monitor.streamed}
     with timing.phase("mlflow_logging"):  # metrics, figures, the models' export and registration

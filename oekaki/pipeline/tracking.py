@@ -235,8 +235,7 @@ class Tracker:
 
         self.client.log_artifact(run_id, str(checkpoint), artifact_path="checkpoint")
         model, example = load_model(checkpoint)
-        mlflow.set_tracking_uri(tracking_uri(self.paths))
-        with mlflow.start_run(run_id=run_id):  # this thread only; ended right away
+        with fluent_tracking_uri(tracking_uri(self.paths)), mlflow.start_run(run_id=run_id):  # this thread only; ended right away
             info = mlflow.pytorch.log_model(
                 model,
                 name=name,
@@ -247,6 +246,27 @@ class Tracker:
                 validate_serving_input=False,
             )
         self.client.set_registered_model_alias(name, "candidate", str(info.registered_model_version))
+
+
+@contextlib.contextmanager
+def fluent_tracking_uri(uri: str):
+    """mlflow.set_tracking_uri for one block, then what it was before.
+
+    MLflow 3's set_tracking_uri is process-wide: it keeps the URI in a module global and also
+    writes os.environ["MLFLOW_TRACKING_URI"] (for subprocesses). Left in place, a model export
+    in one project's store would point every later in-process MLflow call, and every child
+    process, at that store (a flow over several copies, a test after another).
+    """
+    import mlflow.tracking._tracking_service.utils as fluent
+
+    env_before, global_before = os.environ.get("MLFLOW_TRACKING_URI"), getattr(fluent, "_tracking_uri", None)
+    fluent.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        fluent.set_tracking_uri(global_before)  # None unsets the environment variable ...
+        if env_before is not None:  # ... which is put back as it was
+            os.environ["MLFLOW_TRACKING_URI"] = env_before
 
 
 SCORE_TAG = "oekaki.score."  # + metric: the value; its evaluation key in "oekaki.eval_key." + metric
