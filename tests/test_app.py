@@ -26,6 +26,7 @@ from oekaki.app.serve import bind, mlflow_ui_url, server, url_of
 from oekaki.app.service import Models, painter_names
 from oekaki.app.words import REUSED, W, page_words
 from oekaki.core.constants import NETWORK_PAINTERS, PAINTERS
+from oekaki.core.contract import stage_results
 from oekaki.core.io import read_json
 from oekaki.core.paths import PROJECT_ROOT, Paths
 from oekaki.core.training import load_checkpoint
@@ -239,7 +240,7 @@ def test_every_painter_answers_like_the_pipelines_sampler(champion, painter):
     assert again["images"] == body["images"]  # the same seed draws the same digits
     if painter == "diffusion":  # the noise-to-digit path of the first drawing: noise first, that very drawing last
         path = to_array(body["path"])
-        steps = read_json(paths.metrics("diffusion"))["sample_steps"]
+        steps = stage_results(paths, "diffusion")["sample_steps"]  # a setting: in the provenance facts
         assert path.shape == (min(8, steps + 1), 28, 28) and np.array_equal(path[-1], images[0])
         assert 100 < path[0].mean() < 155 and path[0].std() > 60  # Gaussian noise in pixels, not a digit
     else:

@@ -168,3 +168,26 @@ def test_nan_in_a_stage_metric_never_reaches_the_text(tiny_pipeline, tmp_path):
     page = paths.report_html.read_text()
     assert "nan nats" not in page and ">nan<" not in page.lower()
     assert "dvc repro vae" in page and "⚠ metrics/vae.json: test_loss_nats is nan" in page
+
+
+def test_the_generation_goals_are_said_met_or_missed_in_words(tiny_pipeline, tmp_path):
+    """Issue 14's goals in the text: the VAE's FID (a tenth of the noise) and style transfer (90 %); on Fashion-MNIST
+    the VAE's 5-point goal and the GAN's on-label variety (0.8), which the digits do not have."""
+    paths = _fresh_copy(tiny_pipeline, tmp_path / "p")
+    v = read_json(paths.metrics("vae"))
+    v["fid"], v["style_transfer_accuracy"] = v["fid_noise_ceiling"] / 10 + 1, 0.5
+    write_json(paths.metrics("vae"), v)
+    a = read_json(paths.metrics("gan"))
+    a["within_class_diversity"] = 0.61
+    write_json(paths.metrics("gan"), a)
+    report.run(load_config(paths.params), paths)
+    page = paths.report_html.read_text()
+    assert "not under a tenth of the noise, which misses the goal" in page and "That misses the goal of 90 %." in page
+    assert "within 3 points of the judge" in page and "goal on this data, 0.8" not in page  # the digits' goals
+    record = read_json(paths.provenance("download"))
+    record["facts"]["dataset"] = "fashion-mnist"
+    write_json(paths.provenance("download"), record)
+    report.run(load_config(paths.params), paths)
+    page = paths.report_html.read_text()
+    assert "within 5 points of the judge" in page and "That misses the goal on this data, 0.8" in page
+    assert "このデータでの目標 0.8 には届いていません" in paths.report_page("ja").read_text()

@@ -18,6 +18,9 @@ class StageResult:
     history: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     # bulky facts that belong in the provenance record rather than the metrics (per-file hashes...)
     details: dict[str, Any] = field(default_factory=dict)
+    # how the stage ran, numbers included (echoed settings, sweep tables): read back with the metrics
+    # (stage_results), logged to MLflow, but kept out of metrics/<stage>.json, which holds what a user compares
+    settings: dict[str, Any] = field(default_factory=dict)
     # registered model name -> self-describing checkpoint file, logged and registered in MLflow
     models: dict[str, Path] = field(default_factory=dict)
 
@@ -111,7 +114,8 @@ def plot_rows(rows: list[dict]) -> list[dict]:
 
 
 def write_outputs(stage: str, result: StageResult, paths) -> dict[str, Any]:
-    """Write a stage's DVC outputs from what it returned: metrics/<stage>.json (numbers) and its plots; returns the facts.
+    """Write a stage's DVC outputs from what it returned: metrics/<stage>.json (numbers) and its plots; returns the facts
+    (the metrics that are not numbers, and the settings) for the provenance record.
 
     Here, not in the runner, so that each stage's code deps (oekaki/pipeline/code_deps.py: every
     stage imports this module) cover the code that shapes its outputs.
@@ -119,10 +123,12 @@ def write_outputs(stage: str, result: StageResult, paths) -> dict[str, Any]:
     from oekaki.core.io import write_json
 
     numbers, facts = (result.metrics, {}) if stage in METRICS_AS_RETURNED else split_numbers(result.metrics)
+    if clash := sorted(result.settings.keys() & result.metrics.keys()):
+        raise ValueError(f"stage {stage!r} returns {clash} both as metrics and as settings")
     write_json(paths.metrics(stage), numbers)
     for name, rows in result.history.items():
         write_json(paths.plots_dir / f"{name}.json", plot_rows(rows))
-    return facts
+    return {**facts, **result.settings}
 
 
 def get_logger(stage: str) -> logging.Logger:

@@ -200,7 +200,7 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
     log.info("stage %s finished its work in %.1f s", stage, seconds)
     unstreamed = {k: v for k, v in result.history.items() if k not in monitor.streamed}
     with timing.phase("mlflow_logging"):  # metrics, figures, the models' export and registration
-        tracker.complete_stage(stage, run_id, parent, result.metrics, unstreamed, result.figures, result.models)
+        tracker.complete_stage(stage, run_id, parent, {**result.metrics, **result.settings}, unstreamed, result.figures, result.models)
     record = {
         "stage": stage,
         "started": started,

@@ -198,6 +198,14 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         "n_seeds": len(proto.seeds),
         "memorisation_ratio": memo,
         **judge_mod.judge_reference(cnn_metrics),
+        "epochs": epochs,
+        "steps": int(sum(h["steps"] for h in done.history)),
+        "train_seconds": done.seconds,
+        "images_per_second": float(np.mean([h["images_per_second"] for h in done.history])),
+        "sample_seconds_per_1000": seconds / board.images[:, :, 0, 0].size * 1000,
+        "device": device.type,
+    }
+    settings = {  # how it drew (the report quotes them); the sweeps' tables: provenance, not `dvc metrics show`
         "objective": c.objective,
         "sampler": c.sampler,
         "time_sampling": c.time_sampling,
@@ -208,19 +216,17 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         "label_drop": c.label_drop,
         "ema": ema is not None,
         "n_parameters": diffusion_model.n_parameters(model),
-        "epochs": epochs,
-        "steps": int(sum(h["steps"] for h in done.history)),
-        "train_seconds": done.seconds,
-        "images_per_second": float(np.mean([h["images_per_second"] for h in done.history])),
-        "sample_seconds_per_1000": seconds / board.images[:, :, 0, 0].size * 1000,
         "sweep_samples": len(scorer.requested(c.sweep_samples)),
         "steps_sweep": steps_sweep,
         "guidance_sweep": guidance_sweep,
         "guidance_interval": interval,
-        "device": device.type,
     }
     log.info("diffusion: FID %.2f (noise %.0f), IS %.2f, %.1f s per 1,000 samples", scores["fid"], metrics["fid_noise_ceiling"],
              scores["inception_score"], metrics["sample_seconds_per_1000"])  # fmt: skip
     return StageResult(
-        metrics=metrics, figures=figures, history={"diffusion_history": done.history}, models={"diffusion": paths.final_model("diffusion")}
+        metrics=metrics,
+        figures=figures,
+        history={"diffusion_history": done.history},
+        models={"diffusion": paths.final_model("diffusion")},
+        settings=settings,
     )

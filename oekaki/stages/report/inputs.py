@@ -19,7 +19,7 @@ STAGES = ("download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate")
 DIFFUSION_NUMBERS = (
     "epochs", "steps", "train_seconds", "device", "fid", "conditional_accuracy", "within_class_diversity", "judge_test_accuracy",
     "memorisation_ratio", "objective", "sampler", "time_sampling", "sample_steps", "guidance", "guidance_from", "guidance_until",
-    "label_drop", "n_samples", "sample_seconds_per_1000", "sweep_samples", "steps_sweep", "guidance_sweep",
+    "label_drop", "n_samples", "sample_seconds_per_1000", "sweep_samples", "steps_sweep", "guidance_sweep", "conditional_accuracy_std",
 )  # fmt: skip
 # The numbers the page's text uses, per stage (the scoreboard is checked by check_scoreboard).
 REQUIRED = {
@@ -35,7 +35,7 @@ REQUIRED = {
         "inception_score_real",
         "calibration_n_samples",
     ),
-    "vae": ("test_loss_nats", "test_recon_nats", "test_kl_nats", "fid", "train_seconds"),
+    "vae": ("test_loss_nats", "test_recon_nats", "test_kl_nats", "fid", "fid_noise_ceiling", "train_seconds"),
     "gan": ("epochs", "g_steps", "train_seconds", "device", "fid", "memorisation_ratio"),
     "diffusion": DIFFUSION_NUMBERS,
     "evaluate": ("n_samples", "n_seeds", "fid_real_floor", "scoreboard"),
@@ -62,7 +62,7 @@ CONDITIONAL_REQUIRED = {
         "conditional_accuracy", "judge_test_accuracy", "style_transfer_accuracy", "style_transfer_cells", "style_grid_correct",
         "style_grid_cells", "label_probe_accuracy", "prior_gap_nats",
     ),
-    "gan": ("conditional_accuracy", "judge_test_accuracy"),
+    "gan": ("conditional_accuracy", "judge_test_accuracy", "within_class_diversity"),
 }  # fmt: skip
 
 

@@ -64,6 +64,30 @@ GENERATION: dict[str, dict[str, str]] = {
         "en": "That misses the goal of coming within {points} points of the judge.",
         "ja": "審査員との差 {points} ポイント以内という目標には届いていません。",
     },
+    "p_vae_fid": {
+        "en": "The judge's FID of its drawings is {fid:.1f}, where uniform noise scores {ceiling:.0f}: {goal}",
+        "ja": "描いた絵の審査員による FID は {fid:.1f} です（一様ノイズは {ceiling:.0f}）。{goal}",
+    },
+    "goal_fid_met": {
+        "en": "under a tenth of the noise, the goal.",
+        "ja": "ノイズの 10 分の 1 未満という目標を満たしています。",
+    },
+    "goal_fid_missed": {
+        "en": "not under a tenth of the noise, which misses the goal (docs/painters.md says why).",
+        "ja": "ノイズの 10 分の 1 未満という目標には届いていません（理由は docs/painters.md）。",
+    },
+    "goal_style_met": {"en": "The goal, 90 %, is met.", "ja": "目標の 90 % を満たしています。"},
+    "goal_style_missed": {"en": "That misses the goal of 90 %.", "ja": "目標の 90 % には届いていません。"},
+    "p_gan_variety": {
+        "en": "Among the drawings read as the asked-for label, the variety within each label is {div:.2f} of the real "
+        "images' (1 = as varied as the real ones).",
+        "ja": "指定どおりと判定された絵の、ラベルごとのばらつきは本物の {div:.2f} 倍です（1 なら本物と同じだけ多様）。",
+    },
+    "goal_gan_div_met": {"en": "The goal on this data, 0.8, is met.", "ja": "このデータでの目標 0.8 を満たしています。"},
+    "goal_gan_div_missed": {
+        "en": "That misses the goal on this data, 0.8: this generator buys faithful drawings with variety.",
+        "ja": "このデータでの目標 0.8 には届いていません。この生成器は、忠実さと引き換えに多様さを失っています。",
+    },
     "cap_vae_recon": {
         "en": "Test digits (never trained on; rows 1 and 3) and their reconstructions (rows 2 and 4): right shapes, softer "
         "strokes. VAE samples are blurry because each pixel is drawn as its expected grey level.",
@@ -90,11 +114,12 @@ GENERATION: dict[str, dict[str, str]] = {
         "en": "Same style, other digit: each test digit (column 1, its label at the left) has its latent vector (its slant and "
         "stroke) decoded with every label, 0-9 from column 2 on. This is "
         "the painting contest's fixed pixel 1 on real images. The judge reads {grid_correct} of this grid's {grid_cells} drawn "
-        "cells as the label they were decoded with; over {cells:,} cells ({sources} test digits × 10 labels), {acc:.1%}.",
+        "cells as the label they were decoded with; over {cells:,} cells ({sources} test digits × 10 labels), {acc:.1%}. {goal}",
         "ja": "同じ書き方で別の数字を：各テスト画像（1 列目、左端はそのラベル）の潜在ベクトル（傾きや線の太さ）を、"
         "2 列目から 0〜9 のすべてのラベルで描き直したもの。"
         "絵画コンテストの「ピクセル 1 を固定する」を本物の画像で行ったものです。この図の {grid_cells} マスのうち {grid_correct} マスを、"
-        "審査員は描き直しに使ったラベルどおりと判定します。{cells:,} マス（テスト画像 {sources} 枚 × 10 ラベル）では {acc:.1%} です。",
+        "審査員は描き直しに使ったラベルどおりと判定します。{cells:,} マス（テスト画像 {sources} 枚 × 10 ラベル）では "
+        "{acc:.1%} です。{goal}",
     },
     "cap_vae_training": {
         "en": "The same random latent vectors decoded as training went on (the number above each panel: the epoch).",
@@ -208,6 +233,12 @@ GENERATION: dict[str, dict[str, str]] = {
     "diff_goal_acc_met": {
         "en": "as recognisable as real digits, the goal.",
         "ja": "本物と同じくらい読み取れる、という目標を満たしています。",
+    },
+    "diff_goal_acc_narrow": {
+        "en": "It is met by {margin:.2f} points, less than the spread between sampling seeds ({std:.2f} points): a run on "
+        "another machine may land on either side.",
+        "ja": "ただし差は {margin:.2f} ポイントで、サンプリングのシードによるばらつき（{std:.2f} ポイント）より小さく、"
+        "別のマシンでの実行ではどちら側にもなり得ます。",
     },
     "diff_goal_acc_missed": {
         "en": "less recognisable than real digits, which misses the goal.",
