@@ -15,6 +15,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from oekaki.core.contract import stage_results
+from oekaki.pipeline import fingerprint
 from oekaki.pipeline.servers import PrefectServer
 from tests.conftest import VENV_BIN, tiny_project, tool_env
 
@@ -73,7 +74,6 @@ def stale_after_edit(project, rel: str) -> tuple[set[str], set[str]]:
     the file and brings the pipeline up to date again.
     """
     from oekaki.core.config import load_config
-    from oekaki.pipeline import fingerprint
 
     paths = project[0]
     cfg = load_config(paths.params)
@@ -186,17 +186,10 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
     stage_py = paths.root / "oekaki/stages/gmm/stage.py"
     stage_py.write_text(stage_py.read_text() + "\nfrom oekaki.core import scratch_for_test  # noqa: E402, F401\n")
     assert flow(project)["gmm"] == "Completed"
-    assert "oekaki/core/scratch_for_test.py" in gmm_deps(paths)
+    assert "oekaki/core/scratch_for_test.py" in fingerprint.dep_paths(paths, "gmm")
     with open(paths.root / "oekaki/core/scratch_for_test.py", "a") as f:
         f.write("# an edit that changes no behaviour\n")
     assert flow(project)["gmm"] == "Completed"
-
-
-def gmm_deps(paths) -> list[str]:
-    import yaml
-
-    deps = yaml.safe_load((paths.root / "dvc.yaml").read_text())["stages"]["gmm"]["deps"]
-    return [d if isinstance(d, str) else next(iter(d)) for d in deps]
 
 
 def test_a_failed_run_restores_params_and_marks_the_mlflow_run_failed(project):
