@@ -130,3 +130,14 @@ def test_unconditional_tiny_run_reports_class_entropy(tmp_path, tiny_judge):
     assert 0 <= result.metrics["class_entropy"] <= 1
     assert "class_entropy" in result.history["gan_history"][-1]  # the last epoch is always scored
     assert TensorData.load(paths.prepared, "cpu").test_y.shape[0] == 1000
+
+
+def test_mode_seeking_pairs_share_labels_and_its_term_rewards_different_drawings():
+    off, on = cfg_with().gan, cfg_with("gan.mode_seeking=1.0").gan
+    z, y = gan._noise(9, on, torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert torch.equal(y[:4], y[4:8])  # each pair asks for the same label ...
+    z_off, y_off = gan._noise(9, off, torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert torch.equal(z, z_off) and not torch.equal(y, y_off)  # ... which only the switch changes
+    same = torch.zeros(8, 1, 28, 28)
+    apart = torch.cat([torch.zeros(4, 1, 28, 28), torch.ones(4, 1, 28, 28)])
+    assert gan.mode_seeking_loss(apart, z[:8]) < 2.0 < gan.mode_seeking_loss(same, z[:8])  # one drawing per label costs 1e5

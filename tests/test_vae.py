@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from oekaki.core import training
 from oekaki.core.config import load_config
 from oekaki.core.contract import stage_results
 from oekaki.core.io import read_json
@@ -130,7 +131,7 @@ def test_missing_judge_names_the_stage_to_run(tmp_path, tiny_judge):
 
 
 def test_plain_vae_has_no_labels_and_no_style_transfer():
-    model = ConvVAE(VaeArgs(latent_size=3, channels=(4, 8), hidden=16, conditional=False, film=False, truncation=0.0))
+    model = ConvVAE(VaeArgs(latent_size=3, channels=(4, 8), hidden=16, conditional=False, film=False, truncation=0.0, prior="standard"))
     logits, mu, logvar = model(torch.rand(5, 1, 28, 28))
     assert logits.shape == (5, 1, 28, 28) and mu.shape == logvar.shape == (5, 3)
     with pytest.raises(ValueError, match="needs the conditional VAE"):
@@ -140,11 +141,60 @@ def test_plain_vae_has_no_labels_and_no_style_transfer():
 def test_a_checkpoint_from_before_film_loads_and_decodes_the_same():
     """Registry champions trained before FiLM/truncation: old decoder key names and model_args still load."""
     torch.manual_seed(0)
-    new = ConvVAE(VaeArgs(latent_size=3, channels=(4, 8), hidden=16, conditional=True, film=False, truncation=0.0)).eval()
+    new = ConvVAE(VaeArgs(latent_size=3, channels=(4, 8), hidden=16, conditional=True, film=False, truncation=0.0, prior="standard")).eval()
     old_names = {"up1.": "decoder.1.", "up2.": "decoder.3."}  # the Sequential(Unflatten, ConvT, SiLU, ConvT) of before
     state = {next((o + k[len(n) :] for n, o in old_names.items() if k.startswith(n)), k): v for k, v in new.state_dict().items()}
     args = {"latent_size": 3, "channels": [4, 8], "hidden": 16, "conditional": True}  # no film, no truncation
     loaded = vae_model.from_checkpoint({"model_args": args, "model": state})
-    assert loaded.args.film is False and loaded.args.truncation == 0.0
+    assert loaded.args.film is False and loaded.args.truncation == 0.0 and loaded.args.prior == "standard"
     z, y = torch.randn(5, 3), torch.arange(5)
     assert torch.equal(loaded.decode(z, y), new.decode(z, y))
+
+
+def class_fit_model() -> ConvVAE:
+    torch.manual_seed(0)
+    args = VaeArgs(latent_size=3, channels=(4, 8), hidden=16, conditional=True, film=True, truncation=0.0, prior="class_fit")
+    return ConvVAE(args).eval()
+
+
+def test_class_fit_prior_is_each_labels_gaussian_of_its_training_codes():
+    model = class_fit_model()
+    eps = torch.randn(6, 3)
+    labels = torch.tensor([0, 1, 2, 3, 4, 5])
+    assert torch.equal(model.latent(eps, labels), eps)  # N(0, I) until fitted
+    x = torch.randint(0, 256, (200, 28, 28), dtype=torch.uint8)
+    y = torch.arange(200) % 10
+    y[y == 9] = 8  # label 9 has no image: it keeps N(0, I)
+    y[0] = 9  # ... and then exactly one
+    counts = vae_model.fit_class_prior(model, x, y)
+    assert counts[9] == 1 and counts[3] == 20
+    codes = vae_model.encode_means(model, x, y)
+    threes = codes[y == 3].double()
+    assert torch.allclose(model.prior_mean[3].double(), threes.mean(0), atol=1e-6)
+    cov = model.prior_scale[3].double() @ model.prior_scale[3].double().T
+    assert torch.allclose(cov, torch.cov(threes.T) + vae_model.CLASS_FIT_JITTER * torch.eye(3, dtype=torch.double), atol=1e-6)
+    assert torch.equal(model.prior_mean[9], torch.zeros(3)) and torch.equal(model.prior_scale[9], torch.eye(3))
+    assert torch.allclose(model.latent(torch.zeros(1, 3), torch.tensor([3])), model.prior_mean[3:4])  # eps 0 = the label's mean
+    assert torch.allclose(model.standardise(model.latent(eps, labels), labels), eps, atol=1e-5)  # and back
+    state = model.state_dict()
+    assert {"prior_mean", "prior_scale"} <= set(state)  # saved with the weights: the checkpoint describes its sampler
+    again = vae_model.from_checkpoint({"model_args": model.args.as_dict(), "model": state})
+    assert torch.equal(again.latent(eps, labels), model.latent(eps, labels))
+
+
+def test_the_served_sampler_draws_what_generate_draws():
+    model = class_fit_model()
+    x, y = torch.randint(0, 256, (100, 28, 28), dtype=torch.uint8), torch.arange(100) % 10
+    vae_model.fit_class_prior(model, x, y)
+    labels = np.array([7, 7, 1, 0])
+    drawn = vae_model.generate(model, 4, labels, seed=5)
+    eps = training.truncated_normal(4, 3, 5, 0.0)
+    code = torch.cat([eps, torch.nn.functional.one_hot(torch.as_tensor(labels), 10).float()], 1)
+    served = (vae_model.VaeSampler(model)(code) * 255).round().to(torch.uint8).numpy()
+    assert np.array_equal(drawn, served)
+    assert not np.array_equal(drawn, model.images(eps, torch.as_tensor(labels)).numpy())  # not the N(0, I) drawing
+
+
+def test_class_fit_prior_needs_the_conditional_vae():
+    with pytest.raises(Exception, match=r"vae\.prior.*'standard' for the unconditional VAE"):
+        cfg_with("vae.conditional=false", "vae.prior=class_fit")

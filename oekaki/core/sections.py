@@ -140,9 +140,16 @@ class VaeConfig(Section):
     lr: Num = bounded("a learning rate", gt=0)
     beta: Num = bounded("a KL weight", "1 = the evidence lower bound", ge=0)
     schedule: Schedule
+    prior: Literal["standard", "class_fit"]
     truncation: Num = bounded("a truncation", "0 = sample the latent vector from plain N(0, I)", ge=0)
     eval_every: Int = bounded("an integer", "test loss every N epochs, and after the last", ge=1)
     eval_batch_size: Int = bounded("an integer", ge=1)
+
+    @model_validator(mode="after")
+    def _prior_fits(self) -> VaeConfig:
+        if self.prior == "class_fit" and not self.conditional:
+            self.fail("prior", self.prior, "'standard' for the unconditional VAE ('class_fit' fits one Gaussian per label)")
+        return self
 
 
 class GanConfig(Section):
@@ -167,6 +174,7 @@ class GanConfig(Section):
     spectral_norm: Bool
     real_label: Num = bounded("a target", "1 = no label smoothing", gt=0.5, le=1)
     aux_weight: Num = bounded("a weight", "0 = no auxiliary classifier", ge=0)
+    mode_seeking: Num = bounded("a weight", "0 = off; > 0 adds the mode-seeking term of MSGAN", ge=0)
     truncation: Num = bounded("a truncation", "0 = sample the noise from plain N(0, I)", ge=0)
     eval_every: Int = bounded("an integer", "score the samples every N epochs, and after the last", ge=1)
     epoch_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)

@@ -6,6 +6,13 @@ The decoder mirrors it with transposed convolutions and returns one logit per pi
 Bernoulli parameter of that pixel's grey level. When `conditional`, both also see the label
 as a one-hot vector, so the latent vector only has to carry what the label does not (slant,
 thickness, loops), and decoding one latent vector with another label keeps the style.
+
+Where new drawings start (`prior`): `standard` draws the latent vector from N(0, I), the prior
+the loss pulls the codes towards; `class_fit` (conditional only) draws it from a Gaussian per
+label fitted, after training, to the latent means of that label's training images (ex-post
+density estimation, Ghosh et al. 2020), so a drawing of a "7" starts where the encoder puts
+real 7s. Both map a standard-normal draw through `latent`, so truncation, seeds and the served
+model's input stay the same.
 """
 
 from __future__ import annotations
@@ -32,10 +39,12 @@ class VaeArgs:
     conditional: bool
     film: bool  # the label also scales and shifts the decoder's feature maps at 7x7 and 14x14
     truncation: float  # sampling: latent entries beyond +-truncation redrawn (0 = plain N(0, I))
+    prior: str  # standard (N(0, I)) | class_fit (a Gaussian per label fitted to the training codes)
 
     @classmethod
     def from_config(cls, c: VaeConfig) -> VaeArgs:
-        return cls(c.latent_size, tuple(c.channels), c.hidden, c.conditional, c.conditional and c.label_film, float(c.truncation))
+        film = c.conditional and c.label_film
+        return cls(c.latent_size, tuple(c.channels), c.hidden, c.conditional, film, float(c.truncation), c.prior)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "channels": list(self.channels)}
@@ -79,6 +88,11 @@ class ConvVAE(nn.Module):
         self.up2 = nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1)  # 14 -> 28, logits
         if args.film:
             self.film7, self.film14 = LabelFilm(c2), LabelFilm(c1)
+        if args.prior == "class_fit":  # N(0, I) per label until fit_class_prior replaces it (saved with the weights)
+            if not args.conditional:
+                raise ValueError("prior class_fit needs the conditional VAE")
+            self.register_buffer("prior_mean", torch.zeros(N_CLASSES, args.latent_size))
+            self.register_buffer("prior_scale", torch.eye(args.latent_size).repeat(N_CLASSES, 1, 1))
 
     def _onehot(self, labels: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
         """The (B, 10) one-hot label of the conditional model (labels may already be soft (B, 10))."""
@@ -108,6 +122,23 @@ class ConvVAE(nn.Module):
         if self.args.film:
             h = self.film14(h, onehot)
         return self.up2(F.silu(h))
+
+    def latent(self, eps: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Latent vectors from standard-normal draws eps (B, latent): eps itself with the standard prior,
+        mean + scale @ eps of each requested label's fitted Gaussian with class_fit (labels may be one-hot)."""
+        if self.args.prior != "class_fit":
+            return eps
+        onehot = self._onehot(labels, eps.dtype)
+        scale = torch.einsum("bk,kij->bij", onehot, self.prior_scale)
+        return onehot @ self.prior_mean + (scale @ eps.unsqueeze(-1)).squeeze(-1)
+
+    def standardise(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The inverse of `latent`: where latent vectors z (B, latent) of images of `labels` sit in their label's Gaussian."""
+        if self.args.prior != "class_fit":
+            return z
+        onehot = self._onehot(labels, z.dtype)
+        scale = torch.einsum("bk,kij->bij", onehot, self.prior_scale)
+        return torch.linalg.solve_triangular(scale, (z - onehot @ self.prior_mean).unsqueeze(-1), upper=False).squeeze(-1)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, generator: torch.Generator | None = None):
         """Reconstruction logits, mu and logvar, with z drawn by the reparameterisation trick."""
@@ -145,7 +176,18 @@ class VaeSampler(nn.Module):
     def forward(self, code: torch.Tensor) -> torch.Tensor:
         n = self.vae.args.latent_size
         labels = code[:, n:] if self.vae.args.conditional else None
-        return torch.sigmoid(self.vae.decode(code[:, :n], labels))[:, 0]
+        return torch.sigmoid(self.vae.decode(self.vae.latent(code[:, :n], labels), labels))[:, 0]
+
+
+class _Painter(nn.Module):
+    """The VAE as `training.sample_images` sees a generator: images(eps, labels) start at the sampling prior."""
+
+    def __init__(self, vae: ConvVAE):
+        super().__init__()
+        self.vae = vae
+
+    def images(self, eps: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.vae.images(self.vae.latent(eps, labels), labels)
 
 
 OLD_DECODER_KEYS = {"decoder.1.": "up1.", "decoder.3.": "up2."}  # checkpoints from before FiLM (film = false)
@@ -157,7 +199,8 @@ def _renamed(key: str) -> str:
 
 def build(model_args: dict) -> ConvVAE:
     """Rebuild from a checkpoint's `model_args` (checkpoints from before FiLM have no `film`: false)."""
-    return ConvVAE(VaeArgs(**{"film": False, "truncation": 0.0, **model_args, "channels": tuple(model_args["channels"])}))
+    old = {"film": False, "truncation": 0.0, "prior": "standard"}  # keys older checkpoints lack
+    return ConvVAE(VaeArgs(**{**old, **model_args, "channels": tuple(model_args["channels"])}))
 
 
 def as_input(images: torch.Tensor) -> torch.Tensor:
@@ -182,8 +225,35 @@ def test_elbo(model: ConvVAE, x: torch.Tensor, y: torch.Tensor, c: VaeConfig, se
 
 
 def generate(model: ConvVAE, n: int, labels: np.ndarray | None, seed: int) -> np.ndarray:
-    """n new images from z ~ N(0, I), truncated at args.truncation (with the requested labels when conditional): uint8 (n, 28, 28)."""
-    return training.sample_images(model, model.args.latent_size, n, labels, seed, truncation=model.args.truncation)
+    """n new images from the sampling prior (with the requested labels when conditional): uint8 (n, 28, 28).
+
+    The standard-normal draws are truncated at args.truncation before `latent` maps them.
+    """
+    return training.sample_images(_Painter(model), model.args.latent_size, n, labels, seed, truncation=model.args.truncation)
+
+
+CLASS_FIT_JITTER = 1e-4  # added to each label's covariance so that its Cholesky factor exists
+
+
+@torch.no_grad()
+def fit_class_prior(model: ConvVAE, x: torch.Tensor, y: torch.Tensor) -> dict[int, int]:
+    """Fit each label's sampling Gaussian to the latent means of its images (the training set); returns images per label.
+
+    A label with fewer than 2 images keeps N(0, I). Does nothing for the standard prior.
+    """
+    if model.args.prior != "class_fit":
+        return {}
+    mu = encode_means(model, x, y).double()
+    counts = {}
+    for c in range(N_CLASSES):
+        m = mu[y == c]
+        counts[c] = len(m)
+        if len(m) < 2:
+            continue
+        cov = torch.cov(m.T) + CLASS_FIT_JITTER * torch.eye(m.shape[1], dtype=m.dtype, device=m.device)
+        model.prior_mean[c] = m.mean(0).to(model.prior_mean.dtype)
+        model.prior_scale[c] = torch.linalg.cholesky(cov).to(model.prior_scale.dtype)
+    return counts
 
 
 @torch.no_grad()
@@ -203,14 +273,15 @@ def style_transfer(model: ConvVAE, x: torch.Tensor, y: torch.Tensor) -> np.ndarr
     """Each source digit's latent "style" decoded with every label: uint8 (N, 10, 28, 28).
 
     The seed's "same style, another landscape": the encoder sees the image and its label, so
-    the latent mean holds what the label does not; the decoder redraws it as each digit.
+    the latent mean holds what the label does not; the decoder redraws it as each digit. With
+    the class_fit prior the style is the code's place in its own label's Gaussian
+    (`standardise`), redrawn at the same place in every label's Gaussian (`latent`).
     """
     if not model.args.conditional:
         raise ValueError("style transfer needs the conditional VAE (vae.conditional = true)")
-    mu = encode_means(model, x, y)  # (N, latent)
-    device = mu.device
-    labels = torch.arange(N_CLASSES, device=device)
-    rows = [model.images(m.expand(N_CLASSES, -1), labels).cpu() for m in mu]
+    style = model.standardise(encode_means(model, x, y), y)  # (N, latent)
+    labels = torch.arange(N_CLASSES, device=style.device)
+    rows = [model.images(model.latent(s.expand(N_CLASSES, -1), labels), labels).cpu() for s in style]
     return torch.stack(rows).numpy()
 
 
@@ -223,12 +294,12 @@ def from_checkpoint(ckpt: dict) -> ConvVAE:
 
 @torch.no_grad()
 def prior_gap_nats(model: ConvVAE, x: torch.Tensor, y: torch.Tensor) -> float:
-    """How far the aggregate posterior is from the prior samples are drawn from, in nats.
+    """How far the aggregate posterior is from N(0, I), the loss's prior, in nats.
 
     KL(N(m, S) || N(0, I)) of the Gaussian matched to the aggregate posterior of the images
     (m = mean of the latent means; S = their covariance + the mean posterior variance): 0 when
-    z ~ N(0, I) lands where the encoder puts real digits, large when sampling visits regions
-    the decoder never saw in training.
+    z ~ N(0, I) lands where the encoder puts real digits, large when sampling from N(0, I)
+    visits regions the decoder never saw in training (what the class_fit prior avoids).
     """
     mus, variances = [], []
     for idx in training.batch_indices(len(x), 1000, None):

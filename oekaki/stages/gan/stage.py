@@ -37,9 +37,25 @@ def check_labels(c: GanConfig, data: training.TensorData) -> None:
 
 
 def _noise(n: int, c: GanConfig, gen: torch.Generator, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Noise and requested labels for n fakes; with the mode-seeking term the second half asks for the
+    same labels as the first, so that each pair differs only in its noise."""
     z = torch.randn(n, c.noise_size, generator=gen).to(device)
-    y = torch.randint(0, N_CLASSES, (n,), generator=gen).to(device) if c.conditional else None
-    return z, y
+    if not c.conditional:
+        return z, None
+    if c.mode_seeking > 0:
+        half = torch.randint(0, N_CLASSES, (n // 2,), generator=gen)
+        odd = torch.randint(0, N_CLASSES, (n % 2,), generator=gen)  # an odd batch's last fake has no pair
+        return z, torch.cat([half, half, odd]).to(device)
+    return z, torch.randint(0, N_CLASSES, (n,), generator=gen).to(device)
+
+
+def mode_seeking_loss(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """MSGAN's term (Mao et al. 2019): 1 / (image distance / noise distance) between the two halves of
+    the batch, which ask for the same labels. Small when different noise gives different drawings,
+    so the generator is pushed away from drawing one picture per label (mode collapse)."""
+    h = len(z) // 2
+    ratio = (fake[:h] - fake[h : 2 * h]).abs().mean() / (z[:h] - z[h : 2 * h]).abs().mean()
+    return 1.0 / (ratio + 1e-5)
 
 
 def train_one_epoch(G: Generator, D: Discriminator, data, opt_g, opt_d, c: GanConfig, gen, epoch: int, epochs: int) -> dict:
@@ -76,6 +92,8 @@ def train_one_epoch(G: Generator, D: Discriminator, data, opt_g, opt_d, c: GanCo
             loss_g = F.binary_cross_entropy_with_logits(g_logit, torch.ones_like(g_logit))
             if g_cls is not None:  # ... and the generator must draw what it was asked for
                 loss_g = loss_g + c.aux_weight * F.cross_entropy(g_cls, y_fake)
+            if c.mode_seeking > 0:  # ... in more than one way
+                loss_g = loss_g + c.mode_seeking * mode_seeking_loss(fake, z)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()

@@ -42,8 +42,8 @@ GENERATION: dict[str, dict[str, str]] = {
         "can ignore its label: the encoder also sees the image, so the latent vector may carry the digit itself, and the decoder "
         "then draws the digit the latent vector says. Measured here: a linear probe reads the label from the test digits' latent "
         "means with {probe:.0%} accuracy (chance: 10 %; the less the latent vector knows of the label, the more the decoder must "
-        "listen to it), and the aggregate posterior lies {gap:.2f} nats from the standard normal that samples start from (near 0: "
-        "random latent vectors land where real digits' codes do). This run's levers: FiLM label conditioning of the decoder's "
+        "listen to it), and the aggregate posterior lies {gap:.2f} nats from the standard normal that training pulls the codes "
+        "towards. {prior} This run's levers: FiLM label conditioning of the decoder's "
         "feature maps {film}, a KL weight β = {beta}, the {schedule} learning-rate schedule, latent truncation {truncation} "
         "(docs/painters.md measures each).",
         "ja": "頼んだ数字を描けるでしょうか。数字を指定して描かせると、審査員はその {acc:.1%} ± {acc_std:.1%}（サンプリングの"
@@ -51,10 +51,23 @@ GENERATION: dict[str, dict[str, str]] = {
         "条件付き VAE がラベルを無視できてしまう理由：エンコーダは画像も見るので、潜在ベクトル自体が数字の種類を運べてしまい、"
         "デコーダは潜在ベクトルが示す数字を描いてしまいます。ここでの測定：テスト画像の潜在ベクトルの平均から線形分類器で"
         "ラベルを当てる正解率は {probe:.0%}（でたらめなら 10 %。潜在ベクトルがラベルを知らないほど、デコーダはラベルに従う"
-        "しかありません）。集約事後分布と、サンプリングの出発点である標準正規分布との差は {gap:.2f} ナット（0 に近いほど、"
-        "ランダムな潜在ベクトルが本物の数字の潜在ベクトルと同じ場所に落ちます）。この実行の設定：ラベルでデコーダの特徴マップを"
+        "しかありません）。集約事後分布と、学習が潜在ベクトルを近づける標準正規分布との差は {gap:.2f} ナットです。{prior}"
+        "この実行の設定：ラベルでデコーダの特徴マップを"
         "拡大・平行移動する FiLM {film}、KL の重み β = {beta}、学習率のスケジュール {schedule}、潜在ベクトルの打ち切り {truncation}"
         "（それぞれの効果は docs/painters.md）。",
+    },
+    "prior_standard": {
+        "en": "New drawings start from that standard normal (near 0: random latent vectors land where real digits' codes do).",
+        "ja": "新しい絵はこの標準正規分布から描き始めます（0 に近いほど、ランダムな潜在ベクトルが本物の数字の潜在ベクトルと"
+        "同じ場所に落ちます）。",
+    },
+    "prior_class_fit": {
+        "en": "New drawings do not start from it: after training, each label gets a Gaussian fitted to the latent vectors of its "
+        "training images, and a drawing of a 7 starts from the 7s' Gaussian, where real 7s' codes lie (ex-post density "
+        "estimation, docs/painters.md).",
+        "ja": "新しい絵はそこからは描き始めません。学習のあと、ラベルごとに、その訓練画像の潜在ベクトルにガウス分布を当てはめ、"
+        "7 を描くときは 7 のガウス分布から描き始めます。そこは本物の 7 の潜在ベクトルがある場所です"
+        "（事後的な密度推定、docs/painters.md）。",
     },
     "goal_within_met": {
         "en": "That is within {points} points of the judge, the goal.",
@@ -112,18 +125,31 @@ GENERATION: dict[str, dict[str, str]] = {
     },
     "cap_vae_style": {
         "en": "Same style, other digit: each test digit (column 1, its label at the left) has its latent vector (its slant and "
-        "stroke) decoded with every label, 0-9 from column 2 on. This is "
+        "stroke){how} decoded with every label, 0-9 from column 2 on. This is "
         "the painting contest's fixed pixel 1 on real images. The judge reads {grid_correct} of this grid's {grid_cells} drawn "
         "cells as the label they were decoded with; over {cells:,} cells ({sources} test digits × 10 labels), {acc:.1%}. {goal}",
-        "ja": "同じ書き方で別の数字を：各テスト画像（1 列目、左端はそのラベル）の潜在ベクトル（傾きや線の太さ）を、"
+        "ja": "同じ書き方で別の数字を：各テスト画像（1 列目、左端はそのラベル）の潜在ベクトル（傾きや線の太さ）を、{how}"
         "2 列目から 0〜9 のすべてのラベルで描き直したもの。"
         "絵画コンテストの「ピクセル 1 を固定する」を本物の画像で行ったものです。この図の {grid_cells} マスのうち {grid_correct} マスを、"
         "審査員は描き直しに使ったラベルどおりと判定します。{cells:,} マス（テスト画像 {sources} 枚 × 10 ラベル）では "
         "{acc:.1%} です。{goal}",
     },
+    "style_how_standard": {"en": ", as the encoder gives it,", "ja": "エンコーダが出したそのままで、"},
+    "style_how_class_fit": {
+        "en": ", read as a place in its own label's Gaussian and moved to the same place in each label's Gaussian,",
+        "ja": "自分のラベルのガウス分布の中での位置として読み、各ラベルのガウス分布の同じ位置に移して、",
+    },
     "cap_vae_training": {
-        "en": "The same random latent vectors decoded as training went on (the number above each panel: the epoch).",
-        "ja": "同じランダムな潜在ベクトルを、学習の途中経過ごとに画像にしたもの（各図の上の数字はエポック）。",
+        "en": "The same random latent vectors decoded as training went on (the number above each panel: the epoch){note}.",
+        "ja": "同じランダムな潜在ベクトルを、学習の途中経過ごとに画像にしたもの（各図の上の数字はエポック）{note}。",
+    },
+    "training_note_standard": {
+        "en": "; they come from the standard normal that new drawings start from",
+        "ja": "。新しい絵と同じく標準正規分布から描いています",
+    },
+    "training_note_class_fit": {
+        "en": "; they come from the standard normal, since the per-label Gaussians are fitted after the last epoch",
+        "ja": "。ラベルごとのガウス分布は最後のエポックのあとに当てはめるので、ここでは標準正規分布から描いています",
     },
     "h_gan": {"en": "4b. The generative adversarial network (GAN)", "ja": "4b. 敵対的生成ネットワーク（GAN）"},
     "p_gan": {

@@ -18,7 +18,7 @@ from oekaki.models import judge as judge_mod
 from oekaki.models import scoreboard
 from oekaki.models import vae as vae_model
 from oekaki.models.judge import load_judge
-from oekaki.models.vae import ConvVAE, VaeArgs, as_input, generate, loss_terms, style_transfer, test_elbo
+from oekaki.models.vae import ConvVAE, VaeArgs, as_input, fit_class_prior, generate, loss_terms, style_transfer, test_elbo
 from oekaki.stages.vae import figures as vae_figures
 
 log = get_logger("vae")
@@ -59,7 +59,10 @@ def train_one_epoch(model, data, opt, sched, c: VaeConfig, gen: torch.Generator,
 
 
 def snapshot_fn(model: ConvVAE, seed: int):
-    """Fixed latent vectors (and labels 0-9 row by row) decoded after every epoch, as one mosaic."""
+    """Fixed standard-normal draws (and labels 0-9 row by row) decoded after every epoch, as one mosaic.
+
+    They go through `latent`, whose class_fit Gaussians are N(0, I) until fit after the last epoch.
+    """
     device = next(model.parameters()).device
     n = SNAPSHOT_PER_ROW * N_CLASSES
     z = torch.randn(n, model.args.latent_size, generator=torch.Generator().manual_seed(seed + 1)).to(device)
@@ -68,7 +71,7 @@ def snapshot_fn(model: ConvVAE, seed: int):
     def draw() -> np.ndarray:
         was_training = model.training
         model.eval()
-        images = model.images(z, labels).cpu().numpy()
+        images = model.images(model.latent(z, labels), labels).cpu().numpy()
         model.train(was_training)
         return tile(images, SNAPSHOT_PER_ROW, fill=128).astype(np.uint8)
 
@@ -90,7 +93,7 @@ def latent_diagnosis(model: ConvVAE, judge: judge_mod.Judge, data: training.Tens
       labels; `style_grid_correct` of the report grid's `style_grid_cells` cells (same sources);
     - label_probe_accuracy: a linear probe's test accuracy predicting the label from the latent
       means (0.1 = chance: the label lives in the conditioning only);
-    - prior_gap_nats: KL of the aggregate posterior's Gaussian from N(0, I), where samples start.
+    - prior_gap_nats: KL of the aggregate posterior's Gaussian from N(0, I), the loss's prior.
     """
     n = min(STYLE_SCORED, len(data.test_y))
     share, _ = style_transfer_accuracy(model, judge, data.test_x[:n], data.test_y[:n])
@@ -144,6 +147,8 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     check_labels(c, data)
     judge, cnn_metrics = load_judge(paths, data, device)
     model, done, epochs = train(cfg, paths, data, device, monitor)
+    with phase("prior_fit"):  # class_fit: each label's sampling Gaussian, from the final weights' training codes
+        fit_class_prior(model, data.train_x, data.train_y)
     test = {k: done.history[-1][k] for k in ("test_loss_nats", "test_recon_nats", "test_kl_nats")}  # the final weights' evaluation
     training.save_checkpoint(
         paths.final_model("vae"),
