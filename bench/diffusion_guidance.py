@@ -22,16 +22,12 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scene import cells, load_scene  # noqa: E402
+
 from oekaki.core import training  # noqa: E402
-from oekaki.core.config import load_config  # noqa: E402
-from oekaki.core.paths import project_paths  # noqa: E402
 from oekaki.models import diffusion as dm  # noqa: E402
-from oekaki.models import scoreboard  # noqa: E402
-from oekaki.models.judge import load_judge  # noqa: E402
 
 
 def setting(text: str) -> tuple[float, float, float, int | None]:
@@ -47,21 +43,13 @@ def main() -> None:
     parser.add_argument("settings", type=setting, nargs="+", help="guidance,from,until[,steps]")
     parser.add_argument("--raw", action="store_true", help="draw with the trained weights, not their moving average (EMA)")
     args = parser.parse_args()
-    paths = project_paths()
-    cfg = load_config(paths.params)
-    torch.set_num_threads(cfg.base.threads)
-    data = training.TensorData.load(paths.prepared, torch.device("cpu"))
-    judge, cnn = load_judge(paths, data, torch.device("cpu"))
-    test_x, test_y = data.test_x.numpy(), data.test_y.numpy()
-    proto = scoreboard.protocol_of(cfg, test_y)
-    ref = scoreboard.reference(judge, test_x, test_y, proto)
-    ckpt = training.load_checkpoint(paths.final_model("diffusion"))
+    scene = load_scene("diffusion")
+    ckpt = training.load_checkpoint(scene.paths.final_model("diffusion"))
     if args.raw:
         ckpt.pop("ema", None)  # from_checkpoint then loads the trained weights themselves
     model = dm.from_checkpoint(ckpt)
     weights = "trained weights (--raw)" if args.raw else "EMA weights" if "ema" in ckpt else "trained weights (no EMA in the checkpoint)"
-    print(f"# judge test accuracy {cnn['test_accuracy']:.1%}; {len(proto.seeds)} seeds x {proto.n:,} drawings; {weights}")
-    print(f"# torch {torch.__version__}")
+    print(f"{scene.header()}; {weights}")
     print()
     print("| guidance @ [from, until) | steps | FID | asked-for digit | on-label diversity | s per 1,000 |")
     print("|---|---|---|---|---|---|")
@@ -70,15 +58,9 @@ def main() -> None:
         painter.args = dataclasses.replace(model.args, guidance=g, guidance_from=start, guidance_until=until)
         steps = steps or painter.args.sample_steps
         t0 = time.perf_counter()
-        board = scoreboard.draw_board(lambda labels, seed, p=painter, k=steps: dm.generate(p, proto.n, labels, seed, steps=k), proto, True)
+        board = scene.draw(lambda labels, seed, p=painter, k=steps: dm.generate(p, scene.proto.n, labels, seed, steps=k))
         per_1000 = (time.perf_counter() - t0) / board.images[:, :, 0, 0].size * 1000
-        s = scoreboard.score_board(judge, board, *ref)
-        print(
-            f"| {g:g} @ [{start:g}, {until:g}) | {steps} | {s['fid']:.2f} ± {s['fid_std']:.2f} | "
-            f"{s['conditional_accuracy']:.2%} ± {s['conditional_accuracy_std']:.2%} | "
-            f"{s['within_class_diversity']:.3f} ± {s['within_class_diversity_std']:.3f} | {per_1000:.1f} |",
-            flush=True,
-        )
+        print(f"| {g:g} @ [{start:g}, {until:g}) | {steps} | {cells(scene.score(board))} | {per_1000:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -24,46 +24,39 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scene import cells, load_scene  # noqa: E402
+
 from oekaki.core import training  # noqa: E402
-from oekaki.core.config import load_config  # noqa: E402
 from oekaki.core.constants import N_CLASSES  # noqa: E402
-from oekaki.core.paths import project_paths  # noqa: E402
-from oekaki.models import scoreboard  # noqa: E402
 from oekaki.models import vae as vm  # noqa: E402
-from oekaki.models.judge import load_judge  # noqa: E402
 
 RECONSTRUCTED = 2000
 STYLE_SOURCES = 500
 
 
 def main() -> None:
-    paths = project_paths()
-    cfg = load_config(paths.params)
-    torch.set_num_threads(cfg.base.threads)
-    data = training.TensorData.load(paths.prepared, torch.device("cpu"))
-    judge, cnn = load_judge(paths, data, torch.device("cpu"))
-    tx, ty = data.test_x.numpy(), data.test_y.numpy()
-    full = scoreboard.protocol_of(cfg, ty)
-    proto = scoreboard.Protocol(full.n, full.seeds[:1], full.requested[:1])
-    ref = scoreboard.reference(judge, tx, ty, proto)
-    model = vm.from_checkpoint(training.load_checkpoint(paths.final_model("vae")))
+    scene = load_scene("vae", seeds=1)
+    data, judge, n_draw = scene.data, scene.judge, scene.proto.n
+    ty = data.test_y.numpy()
+    model = vm.from_checkpoint(training.load_checkpoint(scene.paths.final_model("vae")))
     if not model.args.conditional:
         raise SystemExit("bench/vae_prior.py needs the conditional VAE (vae.conditional = true)")
     plain = vm.build({**model.args.as_dict(), "prior": "standard"})  # the same weights, drawing from N(0, I)
     plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("prior_")})
     plain.eval()
-    print(f"# judge test accuracy {cnn['test_accuracy']:.2%}; beta {cfg.vae.beta}; the model's prior: {model.args.prior}")
+    print(f"{scene.header()}; beta {scene.cfg.vae.beta}; the model's prior: {model.args.prior}")
     n = min(RECONSTRUCTED, len(ty))
     with torch.no_grad():
         rec = plain.images(vm.encode_means(plain, data.test_x[:n], data.test_y[:n]), data.test_y[:n]).numpy()
     print(f"reconstructions the judge reads correctly: {(judge.judge(rec).probs.argmax(1) == ty[:n]).mean():.1%} of {n:,}")
 
     def show(name, paint) -> None:
-        s = scoreboard.score_board(judge, scoreboard.draw_board(paint, proto, True), *ref)
-        acc, div = s["conditional_accuracy"], s["within_class_diversity"]
-        print(f"{name}: FID {s['fid']:.2f}, asked-for {acc:.1%}, on-label diversity {div:.3f}")
+        print(f"| {name} | {cells(scene.score(scene.draw(paint)))} |", flush=True)
 
-    show(f"N(0, I), truncation {plain.args.truncation:g}", lambda labels, seed: vm.generate(plain, proto.n, labels, seed))
+    print()
+    print("| drawings start at | FID | asked-for class | on-label diversity |")
+    print("|---|---|---|---|")
+    show(f"N(0, I), truncation {plain.args.truncation:g}", lambda labels, seed: vm.generate(plain, n_draw, labels, seed))
     codes, labels = vm.encode_means(plain, data.train_x, data.train_y).numpy(), data.train_y.numpy()
     fits = {c: (codes[labels == c].mean(0), np.cov(codes[labels == c].T)) for c in range(N_CLASSES)}
 
