@@ -16,13 +16,14 @@ import os
 import subprocess
 import sys
 
-from oekaki.core.config import load_config
-from oekaki.core.errors import USER_ERRORS
-from oekaki.core.paths import project_paths
-from oekaki.pipeline.lock import project_lock
-
 
 def main(argv: list[str] | None = None) -> int:
+    # imported here, not above: a stage command that hands its work to the warm host imports none of it
+    from oekaki.core.config import load_config
+    from oekaki.core.errors import USER_ERRORS
+    from oekaki.core.paths import project_paths
+    from oekaki.pipeline.lock import project_lock
+
     parser = argparse.ArgumentParser(prog="python -m oekaki", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     st = sub.add_parser("stage", help="run one pipeline stage (what dvc.yaml calls)")
@@ -48,8 +49,12 @@ def main(argv: list[str] | None = None) -> int:
 
             for line in code_deps.write(paths.root):  # dvc.yaml's code deps follow the imports
                 print(f"updated: {line}", file=sys.stderr)
-            with project_lock(paths, "make run (dvc repro)", wait_s):
-                return subprocess.run([sys.executable, "-m", "dvc", "repro", *args.dvc_args], cwd=paths.root).returncode
+            from oekaki.pipeline import warm
+
+            with project_lock(paths, "make run (dvc repro)", wait_s), warm.host(paths.state_dir) as env:
+                # the stages' commands hand their work to the warm host (oekaki/pipeline/warm.py)
+                dvc = [sys.executable, "-m", "dvc", "repro", *args.dvc_args]
+                return subprocess.run(dvc, cwd=paths.root, env={**os.environ, **env}).returncode
         from oekaki.pipeline import runner  # not on `repro`'s path: a no-op `make run` stays short
 
         if args.name not in (names := runner.stage_names()):
@@ -69,5 +74,30 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _warm_hand_off() -> int | None:
+    """Under `python -m oekaki repro`: a stage command runs in the warm host (None: run it here).
+
+    `source` always runs here: it is the freshness check of every repro, a no-op one included, and
+    imports no library worth sharing.
+    """
+    argv = sys.argv[1:]
+    if len(argv) != 2 or argv[0] != "stage" or argv[1] == "source":
+        return None
+    from oekaki.pipeline import warm
+
+    return warm.hand_off(argv)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["warm-host"]:  # started by `repro` (oekaki/pipeline/warm.py host()): serve this CLI's main
+        import contextlib
+        from pathlib import Path
+
+        from oekaki.pipeline import warm
+
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C during its imports: the terminal has said it already
+            warm.serve(Path(sys.argv[2]), Path(sys.argv[3]), main)
+        sys.exit(0)
+    if (handed := _warm_hand_off()) is not None:
+        sys.exit(handed)
     sys.exit(main())

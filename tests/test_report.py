@@ -8,9 +8,11 @@ import string
 
 import numpy as np
 import pytest
+import torch
 
 from oekaki.core.config import load_config
 from oekaki.core.io import read_json, write_json
+from oekaki.core.training import TensorData
 from oekaki.pipeline import runner
 from oekaki.stages.report import stage as report
 from oekaki.stages.report.text import LANGUAGES, T
@@ -61,14 +63,24 @@ def test_scoreboard_scores_every_generator_on_equal_footing(tiny_pipeline):
     assert {p.name for p in paths.figures("evaluate").iterdir()} == {f"{n}.png" for n in rows}
 
 
-def test_a_painters_stage_metrics_equal_its_scoreboard_row(tiny_pipeline):
-    """Drawn once by the painter's stage (models/<p>/scoreboard.npz), scored by the same function: equal, not close."""
+def test_a_painters_scoreboard_row_is_its_saved_drawings_judged_again(tiny_pipeline):
+    """Drawn and judged once, by the painter's stage (models/<p>/scoreboard.npz, metrics/<p>.json); evaluate reuses the
+    scores. Judged again here, from the saved drawings, with the judge and the reference: the same numbers."""
+    from oekaki.models import judge as judge_mod
+    from oekaki.models import scoreboard
+
     paths, _, _ = tiny_pipeline
     rows = read_json(paths.metrics("evaluate"))["scoreboard"]
+    data = TensorData.load(paths.prepared, torch.device("cpu"))
+    judge = judge_mod.Judge.load(paths.cnn_model, torch.device("cpu"))
+    proto = scoreboard.protocol(data.test_y.numpy(), 1000, 42, 3)
+    reference = scoreboard.reference(judge, data.test_x.numpy(), data.test_y.numpy(), proto)
     for name in ("vae", "gan", "diffusion"):
         own = read_json(paths.metrics(name))
         keys = [k for k in rows[name] if k != "train_seconds"]
         assert len(keys) == 10 and {k: own[k] for k in keys} == {k: rows[name][k] for k in keys}, name
+        again = scoreboard.score_board(judge, scoreboard.load_board(paths.scoreboard_samples(name), proto, name), *reference)
+        assert again == pytest.approx({k: rows[name][k] for k in keys}, rel=1e-9, abs=1e-12), name
         with np.load(paths.scoreboard_samples(name)) as npz:
             assert npz["images"].shape == (3, 1000, 28, 28) and npz["images"].dtype == np.uint8
             assert npz["requested"].shape == (3, 1000) and npz["seeds"].tolist() == [42, 43, 44]

@@ -6,8 +6,10 @@ labels (the test split's own label mix per seed), against the same n real test i
 score is the mean over seeds, with its `_std`:
 - `untrained`: the untrained painter, uniform random pixels (the seed's "noise"), drawn here;
 - `gmm`: PCA + a Gaussian mixture per class (the gmm stage's digit model), drawn here;
-- `vae`, `gan`, `diffusion`: the samples their own stages drew (models/<painter>/scoreboard.npz),
-  never drawn again, so a painter's stage metrics equal its row here;
+- `vae`, `gan`, `diffusion`: the samples their own stages drew (models/<painter>/scoreboard.npz)
+  and the scores their stages gave them with this same function (metrics/<painter>.json): drawn
+  and judged once (issue 13), the board loaded here only to check it answers this protocol and for
+  its grid (tests/test_report.py re-judges the boards and compares);
 - `real`: real training images, for each requested label a distinct one of that label, drawn
   here like a painter: its FID is the honest floor (real data that is not the reference).
 The report reads `metrics/evaluate.json` and the grids this stage draws; it computes nothing.
@@ -24,6 +26,7 @@ from oekaki.core import training
 from oekaki.core.config import Config
 from oekaki.core.constants import NETWORK_PAINTERS, PAINTERS
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
+from oekaki.core.errors import MissingInputError
 from oekaki.core.io import read_json
 from oekaki.core.paths import Paths
 from oekaki.core.plots import digit_grid
@@ -53,6 +56,14 @@ def row_board(name: str, paths: Paths, proto: scoreboard.Protocol, device, train
     return draw_painter(name, paths, proto, device, train)
 
 
+def stage_scores(name: str, metrics: dict, board: scoreboard.Board) -> dict[str, float]:
+    """The scoreboard measures (and their `_std`) the painter's stage computed on `board`, from metrics/<name>.json."""
+    keys = [k for m in scoreboard.MEASURES for k in (m, f"{m}_std") if board.conditional or m not in scoreboard.CONDITIONAL_ONLY]
+    if missing := [k for k in keys if k not in metrics]:
+        raise MissingInputError(f"metrics/{name}.json lacks {', '.join(missing)}: rerun stage {name!r} (`dvc repro {name}`)")
+    return {k: float(metrics[k]) for k in keys}
+
+
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
     device = training.resolve_device(cfg.base)
     data = training.TensorData.load(paths.prepared, torch.device("cpu"))
@@ -69,7 +80,10 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         with phase("sampling"):  # untrained, gmm and real only: the network painters' stages drew theirs
             board = row_board(name, paths, proto, device, train)
         with phase("scoring"):
-            scores = scoreboard.score_board(judge, board, reference, reference_labels)
+            if name in NETWORK_PAINTERS:
+                scores = stage_scores(name, metrics_of[name], board)
+            else:
+                scores = scoreboard.score_board(judge, board, reference, reference_labels)
         rows[name] = {**scores, "train_seconds": metrics_of[name]["train_seconds"] if name in NETWORK_PAINTERS else None}
         if not board.conditional:  # not applicable: null (in the provenance's facts), so a missing key always means a fault
             rows[name] |= {k: None for m in scoreboard.CONDITIONAL_ONLY for k in (m, f"{m}_std")}

@@ -1,0 +1,273 @@
+"""A warm process for the stages of one `python -m oekaki repro`: the libraries are imported once, each stage is a fork.
+
+`dvc repro` starts every stage as a process of its own (`python -m oekaki stage <name>`), and
+each of them paid for starting Python and importing torch, MLflow, matplotlib and scikit-learn
+again (docs/speed.md, "Where the time goes"). `python -m oekaki repro` therefore starts this host
+first: one process that imports those libraries and then waits on a Unix socket, and it passes
+the socket's path to `dvc repro` as OEKAKI_WARM_SOCKET. A stage command that sees it hands its
+arguments, working directory, environment and its stdin/stdout/stderr to the host (`hand_off`)
+and waits; the host forks, and the child takes them over and runs exactly what the command would
+have run in its own process (the CLI's `main`, handed to `serve` by `python -m oekaki warm-host`);
+its exit status travels back and becomes the command's. DVC sees an ordinary command: it hashes the deps and outputs as always.
+
+What stays as it was:
+- Only third-party libraries are imported before the fork, never the project's own modules, so a
+  stage always runs the code on disk when it starts (the code DVC hashes for its cache).
+- Without the variable, or when the host does not answer, the command runs the stage itself: a
+  bare `dvc repro` behaves as before, and so does a host that died.
+- The child follows its command: when the command process ends for any reason (Ctrl-C, SIGTERM,
+  SIGKILL from a resume drill), its socket closes and the child kills itself at once, so a stage
+  never outlives the process DVC is waiting for.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ENV = "OEKAKI_WARM_SOCKET"
+# What the stages import, in the order that puts the heaviest first (each guarded: a missing optional
+# library is imported, or not, by the stage itself). Never project modules: see the module docstring.
+PRELOAD = (
+    "numpy",
+    "torch",
+    "torch.nn.functional",
+    "torchvision",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "sklearn.decomposition",
+    "sklearn.mixture",
+    "sklearn.linear_model",
+    "scipy.linalg",
+    "pydantic",
+    "yaml",
+    "threadpoolctl",
+    "psutil",
+    "PIL.Image",
+    "jinja2",
+    "mlflow",
+    "mlflow.tracking",
+    "mlflow.entities",
+    "mlflow.pytorch",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+    "mlflow.system_metrics.system_metrics_monitor",
+)
+_HEADER = struct.Struct("!I")  # length of the JSON request that follows the descriptors
+_STATUS = struct.Struct("!i")
+log = logging.getLogger("oekaki.warm")
+
+
+# --------------------------------------------------------------------------- the command's side
+def hand_off(argv: list[str]) -> int | None:
+    """Run `python -m oekaki <argv>` in the warm host of OEKAKI_WARM_SOCKET; its exit status, or None to run here.
+
+    None when the variable is unset or the host does not take the request (nothing has run then:
+    its child acknowledges with one byte before anything else). Once acknowledged, the status is
+    the stage's; a child that dies without reporting one (killed) gives 1, never a silent success.
+    """
+    path = os.environ.get(ENV)
+    if not path:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        return None
+    with sock:
+        request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
+        try:
+            socket.send_fds(sock, [_HEADER.pack(len(request))], [0, 1, 2])
+            sock.sendall(request)
+            if _recv_exact(sock, 1) is None:  # the host ended before taking the request: nothing ran
+                return None
+        except OSError:
+            return None
+        status = _recv_exact(sock, _STATUS.size)
+    if status is None:
+        print("error: the warm stage process ended without an exit status (killed?)", file=sys.stderr)
+        return 1
+    return _STATUS.unpack(status)[0]
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+# --------------------------------------------------------------------------- the host
+def preload() -> list[str]:
+    """Import PRELOAD (what fails to import is skipped; the stage then meets the error itself); the names imported."""
+    import importlib
+
+    done = []
+    for name in PRELOAD:
+        try:
+            module = importlib.import_module(name)
+            if name == "matplotlib":
+                module.use("Agg")  # the headless backend oekaki/core/plots.py sets, before pyplot is imported
+            done.append(name)
+        except Exception as exc:  # an optional library; the stage that needs it reports the problem
+            log.debug("warm host: %s not preloaded: %s", name, exc)
+    return done
+
+
+def serve(path: Path, ready: Path | None, run: Callable[[list[str]], int | None]) -> None:
+    """Listen on `path`, then import PRELOAD, then fork a child per request; runs until SIGTERM/SIGINT.
+
+    `ready` is touched once listening: a command that connects during the imports waits in the
+    backlog, so the imports overlap with DVC's own start instead of delaying it. `run(argv)` is
+    what a child runs: the CLI's main (passed in, so this module never imports the CLI above it).
+    """
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(8)
+    if ready is not None:
+        ready.touch()
+    preload()  # SIGTERM/SIGINT still end the process at once here: a no-op repro does not wait for the imports
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sel = selectors.DefaultSelector()
+    sel.register(server, selectors.EVENT_READ)
+    try:
+        while not stop.is_set():
+            for _key, _ in sel.select(timeout=0.5):
+                conn, _ = server.accept()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:  # the child never returns into this loop
+                    server.close()
+                    _child(conn, run)
+                conn.close()
+            _reap()
+    finally:
+        server.close()
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _reap() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def _child(conn: socket.socket, run: Callable[[list[str]], int | None]) -> None:
+    """Take over the command's descriptors, directory, environment and arguments; run it; report; exit."""
+    code = 1
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        conn.sendall(b"\x01")  # taken: from here on the command waits for this process's status
+        msg, fds, _flags, _addr = socket.recv_fds(conn, _HEADER.size, 3)
+        if len(msg) < _HEADER.size or len(fds) != 3:
+            os._exit(1)
+        request = json.loads(_recv_exact(conn, _HEADER.unpack(msg[: _HEADER.size])[0]) or b"{}")
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        sys.stdout.reconfigure(line_buffering=os.isatty(1))
+        sys.stderr.reconfigure(line_buffering=True)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = [sys.argv[0], *request["argv"]]
+        threading.Thread(target=_follow, args=(conn,), daemon=True, name="oekaki-warm-follow").start()
+        print(f"warm host: pid {os.getpid()} runs python -m oekaki {' '.join(request['argv'])}", file=sys.stderr, flush=True)
+        code = _exit_status(run, request["argv"])
+    except BaseException:  # noqa: BLE001 - whatever happens, the command gets a status and this process ends here
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        with contextlib.suppress(Exception):
+            atexit._run_exitfuncs()
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        with contextlib.suppress(OSError):
+            conn.sendall(_STATUS.pack(code))
+        os._exit(code)
+
+
+def _exit_status(run: Callable[[list[str]], int | None], argv: list[str]) -> int:
+    try:
+        return int(run(argv) or 0)
+    except SystemExit as exc:  # argparse and friends
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _follow(conn: socket.socket) -> None:
+    """Die with the command: its socket closes when it ends, however it ends."""
+    with contextlib.suppress(OSError):
+        while conn.recv(1):
+            pass
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def host(state_dir: Path, start_timeout_s: float = 30.0) -> Iterator[dict[str, str]]:
+    """Start a warm host for the block; yields the environment entries that point stage commands at it.
+
+    The host listens at once and imports in the background while `dvc repro` starts; a command
+    that connects meanwhile waits in the backlog. Yields {} (stages run in their own processes, as
+    with a bare `dvc repro`) when it cannot start.
+    """
+    import subprocess
+    import tempfile
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    # A short path: Unix socket paths are limited to about 100 bytes, project folders are not.
+    folder = Path(tempfile.mkdtemp(prefix="oekaki-warm-"))
+    path, ready = folder / "stages.sock", folder / "ready"
+    proc = subprocess.Popen([sys.executable, "-m", "oekaki", "warm-host", str(path), str(ready)], stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not ready.exists():
+            log.warning("the warm stage host did not start; every stage starts its own process")
+            yield {}
+        else:
+            yield {ENV: str(path)}
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        with contextlib.suppress(OSError):
+            for f in folder.iterdir():
+                f.unlink()
+            folder.rmdir()

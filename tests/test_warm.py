@@ -1,0 +1,92 @@
+"""The warm stage host of `python -m oekaki repro` (oekaki/pipeline/warm.py), through the real command line."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+
+import pytest
+
+from oekaki.core.paths import Paths
+from oekaki.pipeline import warm
+from oekaki.pipeline.lock import project_lock
+from tests.conftest import VENV_BIN, copy_project, tool_env
+
+
+@pytest.fixture
+def project(tmp_path):
+    return copy_project(tmp_path / "repo"), tool_env(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    """One host for the module (its imports take seconds); each test forks its own child, as each stage does."""
+    with warm.host(tmp_path_factory.mktemp("warm")) as env:
+        assert env, "the warm host did not start"
+        yield env
+
+
+def stage(project, env_extra: dict, name: str, **kw):
+    paths, env = project
+    return subprocess.Popen(
+        [f"{VENV_BIN}/python", "-m", "oekaki", "stage", name], cwd=paths.root, env={**env, **env_extra}, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw,
+    )  # fmt: skip
+
+
+def served_pid(stderr: str) -> int | None:
+    found = re.search(r"warm host: pid (\d+) runs", stderr)
+    return int(found.group(1)) if found else None
+
+
+def test_a_stage_runs_in_the_host_with_the_commands_streams_and_exit_status(project, host):
+    proc = stage(project, host, "gmm")  # no prepared data yet: the stage's own clear error, exit 2
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert "data/prepared.npz is missing: stage 'gmm' needs the output of stage 'download'" in err
+    assert served_pid(err) not in (None, proc.pid)  # a fork of the host did the work, not the command
+
+
+def test_without_a_host_the_command_runs_the_stage_itself(project, tmp_path):
+    proc = stage(project, {warm.ENV: str(tmp_path / "no-such.sock")}, "gmm")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert "data/prepared.npz is missing" in err and served_pid(err) is None
+
+
+def test_source_never_goes_to_the_host(project, host):
+    proc = stage(project, host, "source")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert served_pid(err) is None
+
+
+def test_the_stage_dies_with_its_command(project, host):
+    """SIGKILL of the command DVC waits for (a resume drill, a killed `dvc repro`) ends the forked stage too."""
+    paths, _ = project
+    with project_lock(Paths(paths.root), "test holds the lock", 0):
+        proc = stage(project, host, "gmm")  # waits for the project lock, in the host's child
+        deadline, err = time.monotonic() + 60, ""
+        while (pid := served_pid(err)) is None and time.monotonic() < deadline:
+            if select.select([proc.stderr], [], [], 1.0)[0]:
+                err += os.read(proc.stderr.fileno(), 4096).decode()
+        assert pid is not None, err
+        os.kill(pid, 0)  # alive, waiting
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"  # a zombie waits only for the host to reap it
+    except FileNotFoundError:
+        return False
