@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"updated: {line}", file=sys.stderr)
             from oekaki.pipeline import warm
 
-            with project_lock(paths, "make run (dvc repro)", wait_s), warm.host(paths.state_dir) as env:
+            with project_lock(paths, "make run (dvc repro)", wait_s), warm.host(paths.root) as env:
                 # the stages' commands hand their work to the warm host (oekaki/pipeline/warm.py)
                 dvc = [sys.executable, "-m", "dvc", "repro", *args.dvc_args]
                 return subprocess.run(dvc, cwd=paths.root, env={**os.environ, **env}).returncode

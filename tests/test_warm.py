@@ -17,15 +17,17 @@ from oekaki.pipeline.lock import project_lock
 from tests.conftest import VENV_BIN, copy_project, tool_env
 
 
-@pytest.fixture
-def project(tmp_path):
-    return copy_project(tmp_path / "repo"), tool_env(tmp_path)
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("warm")
+    return copy_project(tmp / "repo"), tool_env(tmp)
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory):
+def host(project):
     """One host for the module (its imports take seconds); each test forks its own child, as each stage does."""
-    with warm.host(tmp_path_factory.mktemp("warm")) as env:
+    paths, _ = project
+    with warm.host(paths.root) as env:
         assert env, "the warm host did not start"
         yield env
 
@@ -49,6 +51,30 @@ def test_a_stage_runs_in_the_host_with_the_commands_streams_and_exit_status(proj
     assert proc.returncode == 2, err
     assert "data/prepared.npz is missing: stage 'gmm' needs the output of stage 'download'" in err
     assert served_pid(err) not in (None, proc.pid)  # a fork of the host did the work, not the command
+
+
+def test_the_child_logs_like_a_process_of_its_own(project, host):
+    """The CLI's INFO lines reach the command's stderr, though an import in the host configured the root logger."""
+    paths, env = project
+    paths.source_fingerprint.unlink(missing_ok=True)  # so that the source stage has something to say
+    proc = subprocess.run(
+        [f"{VENV_BIN}/python", "-c", "import sys; from oekaki.pipeline import warm; sys.exit(warm.hand_off(['stage', 'source']))"],
+        cwd=paths.root, env={**env, **host}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert served_pid(proc.stderr) is not None
+    assert "oekaki.source INFO source fingerprint changed" in proc.stderr, proc.stderr  # a fresh copy: first fingerprint
+
+
+def test_a_command_of_another_project_runs_itself(project, tmp_path):
+    """The host imports the project's modules from its own folder: a command run elsewhere is not taken."""
+    paths, env = project
+    other = copy_project(tmp_path / "other")
+    with warm.host(other.root) as host_env:
+        proc = stage(project, host_env, "gmm")
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "data/prepared.npz is missing" in err
+    assert served_pid(err) is None
 
 
 def test_without_a_host_the_command_runs_the_stage_itself(project, tmp_path):
@@ -90,3 +116,12 @@ def _alive(pid: int) -> bool:
             return f.read().split(") ", 1)[1][0] != "Z"  # a zombie waits only for the host to reap it
     except FileNotFoundError:
         return False
+
+
+def test_process_start_is_read_to_the_tick():
+    """/proc's start time, not psutil's (whose boot time is whole seconds): this test process started before now."""
+    import psutil
+
+    started = warm.process_started_unix()
+    assert started is not None and started <= time.time()
+    assert abs(started - psutil.Process().create_time()) < 1.5

@@ -229,6 +229,11 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
 
 
 def _process_started_unix() -> float:
+    """When the stage's command started (oekaki/pipeline/warm.py: the command's own start under the warm host)."""
+    from oekaki.pipeline.warm import process_started_unix
+
+    if (started := process_started_unix()) is not None:
+        return started
     import psutil
 
     return psutil.Process().create_time()

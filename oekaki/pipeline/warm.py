@@ -70,6 +70,28 @@ _STATUS = struct.Struct("!i")
 log = logging.getLogger("oekaki.warm")
 
 
+_command_started: float | None = None  # in a host's child: when the command it serves started
+
+
+def process_started_unix() -> float | None:
+    """When this stage's command started, Unix seconds, to about 10 ms; None where /proc is missing.
+
+    In a host's child: the command's start (what DVC launched), not the fork's. From /proc (the
+    start in clock ticks since boot, against /proc/uptime): psutil's create_time adds the boot time
+    of /proc/stat, whole seconds, and so was up to a second off.
+    """
+    if _command_started is not None:
+        return _command_started
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            ticks_since_boot = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime
+        with open("/proc/uptime", encoding="ascii") as f:
+            uptime = float(f.read().split()[0])
+        return time.time() - (uptime - ticks_since_boot / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 # --------------------------------------------------------------------------- the command's side
 def hand_off(argv: list[str]) -> int | None:
     """Run `python -m oekaki <argv>` in the warm host of OEKAKI_WARM_SOCKET; its exit status, or None to run here.
@@ -88,7 +110,8 @@ def hand_off(argv: list[str]) -> int | None:
         sock.close()
         return None
     with sock:
-        request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
+        started = process_started_unix()  # the command's, so a stage's start-up counts from when DVC started it
+        request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "started": started}).encode()
         try:
             socket.send_fds(sock, [_HEADER.pack(len(request))], [0, 1, 2])
             sock.sendall(request)
@@ -136,7 +159,9 @@ def serve(path: Path, ready: Path | None, run: Callable[[list[str]], int | None]
     `ready` is touched once listening: a command that connects during the imports waits in the
     backlog, so the imports overlap with DVC's own start instead of delaying it. `run(argv)` is
     what a child runs: the CLI's main (passed in, so this module never imports the CLI above it).
+    The host serves the project folder it was started in (its working directory).
     """
+    root = os.getcwd()
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -163,7 +188,7 @@ def serve(path: Path, ready: Path | None, run: Callable[[list[str]], int | None]
                 pid = os.fork()
                 if pid == 0:  # the child never returns into this loop
                     server.close()
-                    _child(conn, run)
+                    _child(conn, run, root)
                 conn.close()
             _reap()
     finally:
@@ -178,17 +203,23 @@ def _reap() -> None:
             pass
 
 
-def _child(conn: socket.socket, run: Callable[[list[str]], int | None]) -> None:
-    """Take over the command's descriptors, directory, environment and arguments; run it; report; exit."""
+def _child(conn: socket.socket, run: Callable[[list[str]], int | None], root: str) -> None:
+    """Take over the command's descriptors, directory, environment and arguments; run it; report; exit.
+
+    Only commands run in `root`, the project folder the host was started in (DVC runs a stage in
+    its project's root), are taken: the project modules a child imports resolve from there.
+    """
     code = 1
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        conn.sendall(b"\x01")  # taken: from here on the command waits for this process's status
         msg, fds, _flags, _addr = socket.recv_fds(conn, _HEADER.size, 3)
         if len(msg) < _HEADER.size or len(fds) != 3:
             os._exit(1)
         request = json.loads(_recv_exact(conn, _HEADER.unpack(msg[: _HEADER.size])[0]) or b"{}")
+        if os.path.realpath(request["cwd"]) != os.path.realpath(root):
+            os._exit(0)  # another project's command: its code is not what this host imports from; it runs itself
+        conn.sendall(b"\x01")  # taken: from here on the command waits for this process's status
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
@@ -198,6 +229,9 @@ def _child(conn: socket.socket, run: Callable[[list[str]], int | None]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         sys.argv = [sys.argv[0], *request["argv"]]
+        global _command_started
+        _command_started = request.get("started")
+        _fresh_root_logger()
         threading.Thread(target=_follow, args=(conn,), daemon=True, name="oekaki-warm-follow").start()
         print(f"warm host: pid {os.getpid()} runs python -m oekaki {' '.join(request['argv'])}", file=sys.stderr, flush=True)
         code = _exit_status(run, request["argv"])
@@ -215,6 +249,15 @@ def _child(conn: socket.socket, run: Callable[[list[str]], int | None]) -> None:
         with contextlib.suppress(OSError):
             conn.sendall(_STATUS.pack(code))
         os._exit(code)
+
+
+def _fresh_root_logger() -> None:
+    """The root logger as a new process has it: an import in the host (mlflow.pytorch's) may have configured it,
+    and the CLI's `logging.basicConfig` would then do nothing: the stage's INFO lines would be lost."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(logging.WARNING)
 
 
 def _exit_status(run: Callable[[list[str]], int | None], argv: list[str]) -> int:
@@ -235,8 +278,8 @@ def _follow(conn: socket.socket) -> None:
 
 
 @contextlib.contextmanager
-def host(state_dir: Path, start_timeout_s: float = 30.0) -> Iterator[dict[str, str]]:
-    """Start a warm host for the block; yields the environment entries that point stage commands at it.
+def host(root: Path, start_timeout_s: float = 30.0) -> Iterator[dict[str, str]]:
+    """Start a warm host for project folder `root` for the block; yields the environment entries that point stage commands at it.
 
     The host listens at once and imports in the background while `dvc repro` starts; a command
     that connects meanwhile waits in the backlog. Yields {} (stages run in their own processes, as
@@ -245,11 +288,11 @@ def host(state_dir: Path, start_timeout_s: float = 30.0) -> Iterator[dict[str, s
     import subprocess
     import tempfile
 
-    state_dir.mkdir(parents=True, exist_ok=True)
     # A short path: Unix socket paths are limited to about 100 bytes, project folders are not.
     folder = Path(tempfile.mkdtemp(prefix="oekaki-warm-"))
     path, ready = folder / "stages.sock", folder / "ready"
-    proc = subprocess.Popen([sys.executable, "-m", "oekaki", "warm-host", str(path), str(ready)], stdin=subprocess.DEVNULL)
+    warm_host = [sys.executable, "-m", "oekaki", "warm-host", str(path), str(ready)]
+    proc = subprocess.Popen(warm_host, cwd=root, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + start_timeout_s
         while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
