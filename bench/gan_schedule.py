@@ -46,7 +46,8 @@ def ema_update(ema: gm.Generator, model: gm.Generator, decay: float, step: int) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a params override, e.g. gan.lr_g=0.0004")
-    parser.add_argument("--ema", type=float, nargs="*", default=[0.99, 0.995, 0.999], help="EMA decays to keep beside the weights")
+    # the averages warm up as (1 + n) / (10 + n), below 0.99 until step 890: decays above that coincide before it
+    parser.add_argument("--ema", type=float, nargs="*", default=[0.999], help="EMA decays to keep beside the weights")
     parser.add_argument("--first", type=int, default=12, help="first epoch scored")
     parser.add_argument("--every", type=int, default=4, help="score every N epochs (and the last)")
     parser.add_argument("--seeds", type=int, default=None, help="sampling seeds per row (default: evaluate.n_seeds)")
