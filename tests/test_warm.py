@@ -66,19 +66,23 @@ def test_the_child_logs_like_a_process_of_its_own(project, host):
     assert "oekaki.source INFO source fingerprint changed" in proc.stderr, proc.stderr  # a fresh copy: first fingerprint
 
 
-def test_a_command_of_another_project_runs_itself(project, tmp_path):
-    """The host imports the project's modules from its own folder: a command run elsewhere is not taken."""
+def test_a_command_of_another_project_runs_itself(project, host, tmp_path):
+    """The host imports the project's modules from its own folder: a command run elsewhere is not taken,
+    whether it says so (OEKAKI_WARM_ROOT) or not (the host's child checks the folder too)."""
     paths, env = project
     other = copy_project(tmp_path / "other")
-    with warm.host(other.root) as host_env:
-        proc = stage(project, host_env, "gmm")
-        out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 2 and "data/prepared.npz is missing" in err
-    assert served_pid(err) is None
+    for extra in (host, {warm.ENV: host[warm.ENV], warm.ROOT_ENV: str(other.root)}):
+        proc = subprocess.run(
+            [f"{VENV_BIN}/python", "-m", "oekaki", "stage", "gmm"], cwd=other.root, env={**env, **extra}, capture_output=True,
+            text=True, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 2 and "data/prepared.npz is missing" in proc.stderr
+        assert served_pid(proc.stderr) is None
 
 
 def test_without_a_host_the_command_runs_the_stage_itself(project, tmp_path):
-    proc = stage(project, {warm.ENV: str(tmp_path / "no-such.sock")}, "gmm")
+    paths, _ = project
+    proc = stage(project, {warm.ENV: str(tmp_path / "no-such.sock"), warm.ROOT_ENV: str(paths.root)}, "gmm")
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 2
     assert "data/prepared.npz is missing" in err and served_pid(err) is None

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ENV = "OEKAKI_WARM_SOCKET"
+ROOT_ENV = "OEKAKI_WARM_ROOT"  # the project folder the host serves: a command run elsewhere does not even connect
 # What the stages import, in the order that puts the heaviest first (each guarded: a missing optional
 # library is imported, or not, by the stage itself). Never project modules: see the module docstring.
 PRELOAD = (
@@ -101,7 +102,7 @@ def hand_off(argv: list[str]) -> int | None:
     the stage's; a child that dies without reporting one (killed) gives 1, never a silent success.
     """
     path = os.environ.get(ENV)
-    if not path:
+    if not path or os.path.realpath(os.environ.get(ROOT_ENV, "")) != os.path.realpath(os.getcwd()):
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -301,7 +302,7 @@ def host(root: Path, start_timeout_s: float = 30.0) -> Iterator[dict[str, str]]:
             log.warning("the warm stage host did not start; every stage starts its own process")
             yield {}
         else:
-            yield {ENV: str(path)}
+            yield {ENV: str(path), ROOT_ENV: str(root)}
     finally:
         if proc.poll() is None:
             proc.terminate()
