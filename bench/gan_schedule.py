@@ -16,7 +16,6 @@ shared machine: compare rows of one run.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
-from scene import cells, load_scene  # noqa: E402
+from scene import cells, is_scored, load_scene, schedule_parser  # noqa: E402
 
 from oekaki.core import training  # noqa: E402
 from oekaki.core.config import load_config  # noqa: E402
@@ -44,13 +43,9 @@ def ema_update(ema: gm.Generator, model: gm.Generator, decay: float, step: int) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a params override, e.g. gan.lr_g=0.0004")
+    parser = schedule_parser(__doc__, "gan.lr_g=0.0004", first=12, every=4)
     # the averages warm up as (1 + n) / (10 + n), below 0.99 until step 890: decays above that coincide before it
     parser.add_argument("--ema", type=float, nargs="*", default=[0.999], help="EMA decays to keep beside the weights")
-    parser.add_argument("--first", type=int, default=12, help="first epoch scored")
-    parser.add_argument("--every", type=int, default=4, help="score every N epochs (and the last)")
-    parser.add_argument("--seeds", type=int, default=None, help="sampling seeds per row (default: evaluate.n_seeds)")
     args = parser.parse_args()
     scene = load_scene("gan", args.seeds)
     cfg = load_config(scene.paths.params, args.set)
@@ -87,7 +82,7 @@ def main() -> None:
         t0 = time.perf_counter()
         train_one_epoch(G, D, data, opt_g, opt_d, c, gen, epoch, epochs)
         seconds += time.perf_counter() - t0
-        if epoch < args.first or (epoch % args.every and epoch != epochs):
+        if not is_scored(epoch, epochs, args.first, args.every):
             continue
         for name, net in [("trained", G), *((f"EMA {d:g}", e) for d, e in emas.items())]:
             board = scene.draw(lambda labels, seed, net=net: gm.generate(net, n, labels, seed), gargs.conditional)

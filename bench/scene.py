@@ -11,6 +11,7 @@ root on sys.path, which is how this module and the package are found.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,3 +82,18 @@ def cells(s: dict[str, float], conditional: bool = True) -> str:
         f"{s['conditional_accuracy']:.2%} ± {s['conditional_accuracy_std']:.2%} | "
         f"{s['within_class_diversity']:.3f} ± {s['within_class_diversity_std']:.3f}"
     )
+
+
+def schedule_parser(doc: str, example: str, first: int, every: int) -> argparse.ArgumentParser:
+    """The options of the training-schedule benches (bench/vae_schedule.py, bench/gan_schedule.py)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=f"a params override, e.g. {example}")
+    parser.add_argument("--first", type=int, default=first, help="first epoch scored")
+    parser.add_argument("--every", type=int, default=every, help="score every N epochs (and the last)")
+    parser.add_argument("--seeds", type=int, default=None, help="sampling seeds per row (default: evaluate.n_seeds)")
+    return parser
+
+
+def is_scored(epoch: int, epochs: int, first: int, every: int) -> bool:
+    """Whether a schedule bench scores after `epoch`: every `every`-th from `first` on, and the last."""
+    return epoch == epochs or (epoch >= first and epoch % every == 0)

@@ -13,7 +13,6 @@ run of k epochs would give. Single runs on a shared machine: compare rows of one
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
-from scene import cells, load_scene  # noqa: E402
+from scene import cells, is_scored, load_scene, schedule_parser  # noqa: E402
 
 from oekaki.core import training  # noqa: E402
 from oekaki.core.config import load_config  # noqa: E402
@@ -31,12 +30,7 @@ from oekaki.stages.vae.stage import STYLE_SCORED, make_optimizer, style_transfer
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a params override, e.g. vae.lr=0.003")
-    parser.add_argument("--first", type=int, default=10, help="first epoch scored")
-    parser.add_argument("--every", type=int, default=5, help="score every N epochs (and the last)")
-    parser.add_argument("--seeds", type=int, default=None, help="sampling seeds per row (default: evaluate.n_seeds)")
-    args = parser.parse_args()
+    args = schedule_parser(__doc__, "vae.lr=0.003", first=10, every=5).parse_args()
     scene = load_scene("vae", args.seeds)
     cfg = load_config(scene.paths.params, args.set)
     c = cfg.vae
@@ -56,7 +50,7 @@ def main() -> None:
         t0 = time.perf_counter()
         train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs)
         seconds += time.perf_counter() - t0
-        if epoch < args.first or (epoch % args.every and epoch != epochs):
+        if not is_scored(epoch, epochs, args.first, args.every):
             continue
         drawn = copy.deepcopy(model)
         vm.fit_class_prior(drawn, data.train_x, data.train_y)
