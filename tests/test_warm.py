@@ -27,7 +27,7 @@ def project(tmp_path_factory):
 def host(project):
     """One host for the module (its imports take seconds); each test forks its own child, as each stage does."""
     paths, _ = project
-    with warm.host(paths.root) as env:
+    with warm.host(paths.root, wait_s=30) as env:
         assert env, "the warm host did not start"
         yield env
 

@@ -3,7 +3,8 @@
 `dvc repro` starts every stage as a process of its own (`python -m oekaki stage <name>`), and
 each of them paid for starting Python and importing torch, MLflow, matplotlib and scikit-learn
 again (docs/speed.md, "Where the time goes"). `python -m oekaki repro` therefore starts this host
-first: one process that imports those libraries and then waits on a Unix socket, and it passes
+first: one process that waits on a Unix socket and imports those libraries once, for the first
+stage that asks, and it passes
 the socket's path to `dvc repro` as OEKAKI_WARM_SOCKET. A stage command that sees it hands its
 arguments, working directory, environment and its stdin/stdout/stderr to the host (`hand_off`)
 and waits; the host forks, and the child takes them over and runs exactly what the command would
@@ -155,10 +156,11 @@ def preload() -> list[str]:
 
 
 def serve(path: Path, ready: Path | None, run: Callable[[list[str]], int | None]) -> None:
-    """Listen on `path`, then import PRELOAD, then fork a child per request; runs until SIGTERM/SIGINT.
+    """Listen on `path`; on the first request import PRELOAD; fork a child per request; runs until SIGTERM/SIGINT.
 
-    `ready` is touched once listening: a command that connects during the imports waits in the
-    backlog, so the imports overlap with DVC's own start instead of delaying it. `run(argv)` is
+    `ready` is touched once listening; a command that connects during the imports waits in the
+    backlog. The imports wait for the first request so that a repro with nothing to run (no-op
+    `make run`, 3 s at most: issue 13) does not share its two cores with them. `run(argv)` is
     what a child runs: the CLI's main (passed in, so this module never imports the CLI above it).
     The host serves the project folder it was started in (its working directory).
     """
@@ -170,20 +172,24 @@ def serve(path: Path, ready: Path | None, run: Callable[[list[str]], int | None]
     server.listen(8)
     if ready is not None:
         ready.touch()
-    preload()  # SIGTERM/SIGINT still end the process at once here: a no-op repro does not wait for the imports
-    stop = threading.Event()
+    stop, preloaded = threading.Event(), False
 
     def on_signal(signum, frame):
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     sel = selectors.DefaultSelector()
     sel.register(server, selectors.EVENT_READ)
     try:
         while not stop.is_set():
             for _key, _ in sel.select(timeout=0.5):
                 conn, _ = server.accept()
+                if not preloaded:
+                    # on the first request, not at start: a no-op repro (no stage runs) never pays for the
+                    # imports, and SIGTERM/SIGINT end the process at once until they are in (no child yet)
+                    preload()
+                    signal.signal(signal.SIGTERM, on_signal)
+                    signal.signal(signal.SIGINT, on_signal)
+                    preloaded = True
                 sys.stdout.flush()
                 sys.stderr.flush()
                 pid = os.fork()
@@ -279,12 +285,14 @@ def _follow(conn: socket.socket) -> None:
 
 
 @contextlib.contextmanager
-def host(root: Path, start_timeout_s: float = 30.0) -> Iterator[dict[str, str]]:
+def host(root: Path, wait_s: float = 0.0) -> Iterator[dict[str, str]]:
     """Start a warm host for project folder `root` for the block; yields the environment entries that point stage commands at it.
 
-    The host listens at once and imports in the background while `dvc repro` starts; a command
-    that connects meanwhile waits in the backlog. Yields {} (stages run in their own processes, as
-    with a bare `dvc repro`) when it cannot start.
+    The host listens within a fraction of a second and imports the libraries when the first stage
+    asks for it; a command that connects meanwhile waits in the backlog, and one that comes before
+    the socket exists, or after the host failed, runs itself. So `repro` does not wait for the host
+    (a no-op repro pays only for starting it); `wait_s` > 0 waits that long for it to listen, and
+    yields {} (stages run in their own processes, as with a bare `dvc repro`) if it does not.
     """
     import subprocess
     import tempfile
@@ -295,10 +303,10 @@ def host(root: Path, start_timeout_s: float = 30.0) -> Iterator[dict[str, str]]:
     warm_host = [sys.executable, "-m", "oekaki", "warm-host", str(path), str(ready)]
     proc = subprocess.Popen(warm_host, cwd=root, stdin=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + start_timeout_s
-        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+        deadline = time.monotonic() + wait_s
+        while wait_s and not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        if not ready.exists():
+        if wait_s and not ready.exists():
             log.warning("the warm stage host did not start; every stage starts its own process")
             yield {}
         else:
