@@ -4,12 +4,12 @@
 each of them paid for starting Python and importing torch, MLflow, matplotlib and scikit-learn
 again (docs/speed.md, "Where the time goes"). `python -m oekaki repro` therefore starts this host
 first: one process that waits on a Unix socket and imports those libraries once, for the first
-stage that asks, and it passes
-the socket's path to `dvc repro` as OEKAKI_WARM_SOCKET. A stage command that sees it hands its
-arguments, working directory, environment and its stdin/stdout/stderr to the host (`hand_off`)
-and waits; the host forks, and the child takes them over and runs exactly what the command would
-have run in its own process (the CLI's `main`, handed to `serve` by `python -m oekaki warm-host`);
-its exit status travels back and becomes the command's. DVC sees an ordinary command: it hashes the deps and outputs as always.
+stage that asks; it passes the socket's path to `dvc repro` as OEKAKI_WARM_SOCKET. A stage
+command that sees it hands its arguments, working directory, environment and its
+stdin/stdout/stderr to the host (`hand_off`) and waits; the host forks, and the child takes them
+over and runs exactly what the command would have run in its own process (the CLI's `main`,
+handed to `serve` by `python -m oekaki warm-host`); its exit status travels back and becomes the
+command's. DVC sees an ordinary command: it hashes the deps and outputs as always.
 
 What stays as it was:
 - Only third-party libraries are imported before the fork, never the project's own modules, so a
@@ -40,8 +40,8 @@ from pathlib import Path
 
 ENV = "OEKAKI_WARM_SOCKET"
 ROOT_ENV = "OEKAKI_WARM_ROOT"  # the project folder the host serves: a command run elsewhere does not even connect
-# What the stages import, in the order that puts the heaviest first (each guarded: a missing optional
-# library is imported, or not, by the stage itself). Never project modules: see the module docstring.
+# The third-party libraries the stages import (each guarded: a missing optional library is imported,
+# or not, by the stage itself). Never project modules: see the module docstring.
 PRELOAD = (
     "numpy",
     "torch",
