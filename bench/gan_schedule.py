@@ -29,15 +29,14 @@ from scene import cells, is_scored, load_scene, schedule_parser  # noqa: E402
 from oekaki.core import training  # noqa: E402
 from oekaki.core.config import load_config  # noqa: E402
 from oekaki.models import gan as gm  # noqa: E402
+from oekaki.stages.diffusion.stage import ema_update as average_weights  # noqa: E402
 from oekaki.stages.gan.stage import make_optimizers, train_one_epoch  # noqa: E402
 
 
 def ema_update(ema: gm.Generator, model: gm.Generator, decay: float, step: int) -> None:
-    """Weights: ema <- d ema + (1 - d) model with d warmed up as min(decay, (1 + step) / (10 + step)); buffers copied."""
-    d = min(decay, (1 + step) / (10 + step))
+    """The diffusion stage's weight average (the same warm-up), plus the generator's batch-norm buffers copied."""
+    average_weights(ema, model, decay, step)
     with torch.no_grad():
-        for e, p in zip(ema.parameters(), model.parameters(), strict=True):
-            e.lerp_(p, 1 - d)
         for e, b in zip(ema.buffers(), model.buffers(), strict=True):
             e.copy_(b)
 
