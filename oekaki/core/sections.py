@@ -199,6 +199,7 @@ class DiffusionConfig(Section):
     guidance: Num = bounded("a guidance weight", "0 = unconditional, 1 = plain conditional", ge=0)
     guidance_from: Num = bounded("a share of the steps", "guidance starts after this share of the steps; 0 = every step", ge=0, le=1)
     guidance_until: Num = bounded("a share of the steps", "guidance stops after this share of the steps; 1 = to the last step", ge=0, le=1)
+    eval_every: Int = bounded("an integer", "score the epoch's drawings every N epochs, and after the last", ge=1)
     epoch_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
     sweep_samples: Int = bounded("an integer", "samples per point of the steps and guidance sweeps", ge=100)
     sweep_steps: tuple[Annotated[int, Strict(), Field(ge=1, le=1000)], ...] = bounded("step counts in [1, 1000]", min_length=1)

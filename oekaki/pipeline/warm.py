@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -187,6 +188,11 @@ def serve(path: Path, ready: Path | None, run: Callable[[list[str]], int | None]
                     # on the first request, not at start: a no-op repro (no stage runs) never pays for the
                     # imports, and SIGTERM/SIGINT end the process at once until they are in (no child yet)
                     preload()
+                    # The imports' objects are never freed: kept out of the collector, a fork's garbage
+                    # collections do not walk them (and copy their pages): parsing dvc.yaml in a stage took
+                    # 0.45 s instead of 0.035 s without this (docs/speed.md)
+                    gc.collect()
+                    gc.freeze()
                     signal.signal(signal.SIGTERM, on_signal)
                     signal.signal(signal.SIGINT, on_signal)
                     preloaded = True

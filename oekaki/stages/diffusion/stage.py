@@ -26,7 +26,7 @@ from oekaki.stages.diffusion import figures as diffusion_figures
 
 log = get_logger("diffusion")
 CODE = [Path(__file__), Path(training.__file__), Path(diffusion_model.__file__)]  # a checkpoint resumes only under the same code
-SNAPSHOT_PER_ROW = 10
+SNAPSHOT_PER_ROW = 4  # the per-epoch grid: 4 drawings of each label (40 of the epoch's drawings; docs/speed.md)
 
 
 def as_input(images: torch.Tensor) -> torch.Tensor:
@@ -75,20 +75,43 @@ class Scorer:
         t0 = time.perf_counter()
         images = generate(model, len(labels), labels, self.seed, steps, guidance, self.batch_size)
         seconds = time.perf_counter() - t0
-        return judge_mod.score(self.judge.judge(images), self.real, labels, self.test_y), images, seconds
+        return self.score(images, labels), images, seconds
+
+    def score(self, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+        return judge_mod.score(self.judge.judge(images), self.real, labels, self.test_y)
 
     def requested(self, n: int) -> np.ndarray:
         return judge_mod.requested_labels(self.test_y, judge_mod.n_eval(n, len(self.test_y)), self.seed)
 
 
 def epoch_labels(n: int) -> np.ndarray:
-    """Balanced labels for the per-epoch samples, class by class; the first ten of each class are the snapshot grid."""
+    """Balanced labels, class by class (n // 10 or one more of each)."""
     return np.repeat(np.arange(N_CLASSES), -(-n // N_CLASSES))[:n]
 
 
-def snapshot_grid(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    pick = np.concatenate([np.flatnonzero(labels == k)[:SNAPSHOT_PER_ROW] for k in range(N_CLASSES)])
-    return tile(images[pick], SNAPSHOT_PER_ROW, fill=128).astype(np.uint8)
+class EpochDrawings:
+    """What the model draws after each epoch, from fixed noise: the snapshot grid every epoch, and on the
+    scored epochs (`eval_every`, and the last) as many more as make `epoch_eval_samples`, scored together.
+
+    The grid (SNAPSHOT_PER_ROW of each label) is the first part of the scored drawings; the rest
+    come from another seed, balanced over the labels too.
+    """
+
+    def __init__(self, scorer: Scorer, c: DiffusionConfig, seed: int):
+        self.scorer, self.c, self.seed = scorer, c, seed
+        self.grid_labels = np.repeat(np.arange(N_CLASSES), SNAPSHOT_PER_ROW)
+        self.more_labels = epoch_labels(max(c.epoch_eval_samples - len(self.grid_labels), 0))
+        self.grid: np.ndarray | None = None
+
+    def snapshot(self, model: Denoiser) -> None:
+        self.grid = generate(model, len(self.grid_labels), self.grid_labels, self.seed + 1, batch_size=self.c.eval_batch_size)
+
+    def score(self, model: Denoiser) -> dict[str, float]:
+        more = generate(model, len(self.more_labels), self.more_labels, self.seed + 2, batch_size=self.c.eval_batch_size)
+        return self.scorer.score(np.concatenate([self.grid, more]), np.concatenate([self.grid_labels, self.more_labels]))
+
+    def tiled(self) -> np.ndarray:
+        return tile(self.grid, SNAPSHOT_PER_ROW, fill=128).astype(np.uint8)
 
 
 def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.device, scorer: Scorer, monitor: Monitor = NULL_MONITOR):
@@ -102,14 +125,19 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
     sched = training.lr_schedule(opt, c.schedule, c.lr, epochs * steps)
     gen = torch.Generator().manual_seed(cfg.base.seed)
     sig = training.signature("diffusion", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
-    labels = epoch_labels(c.epoch_eval_samples)
-    last: dict[str, np.ndarray] = {}  # the latest epoch's samples: scored, and their first rows are the snapshot
+    drawings = EpochDrawings(scorer, c, cfg.base.seed)
 
     def run_epoch(epoch: int) -> dict[str, float]:
         with phase("optimiser_steps"):
             stats = train_one_epoch(model, ema, data, opt, sched, c, gen, epoch, epochs, (epoch - 1) * steps)
+        painter = ema or model
+        with phase("epoch_snapshot"):
+            drawings.snapshot(painter)
+        if not training.is_eval_epoch(epoch, epochs, c.eval_every):
+            log.info("epoch %d/%d: loss %.4f (%.0f img/s)", epoch, epochs, stats["loss"], stats["images_per_second"])
+            return {**stats, "lr": sched.get_last_lr()[0]}
         with phase("epoch_eval"):
-            scores, last["images"], _ = scorer(ema or model, labels)
+            scores = drawings.score(painter)
         log.info(
             "epoch %d/%d: loss %.4f, FID %.1f, conditional accuracy %.2f (%.0f img/s)",
             epoch, epochs, stats["loss"], scores["fid"], scores["conditional_accuracy"], stats["images_per_second"],
@@ -119,7 +147,7 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
     stateful = {"model": model, "optimizer": opt, "scheduler": sched} | ({"ema": ema} if ema is not None else {})
     done = training.fit(
         "diffusion", paths.checkpoint("diffusion"), sig, stateful, gen, epochs, run_epoch, monitor, log,
-        {"kind": "diffusion", "model_args": args.as_dict()}, snapshot=lambda: snapshot_grid(last["images"], labels),
+        {"kind": "diffusion", "model_args": args.as_dict()}, snapshot=drawings.tiled,
     )  # fmt: skip
     return model, ema, done, epochs
 
