@@ -80,7 +80,7 @@ def draw_all(model: Denoiser, judge: Judge, data: TensorData, samples: np.ndarra
     figures = [
         noise_to_digit(model, out / "noise_to_digit.png", dpi, seed),
         final_grid(model, out / "samples.png", dpi, seed),
-        training_strip(done.snapshots, out / "training.png", dpi, 5, (2.8, 3.0)),
+        training_strip(done.snapshots, out / "training.png", dpi, 5, (2.8, 1.4)),
         memo_path,
     ]
     return figures, ratio

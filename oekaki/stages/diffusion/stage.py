@@ -26,7 +26,7 @@ from oekaki.stages.diffusion import figures as diffusion_figures
 
 log = get_logger("diffusion")
 CODE = [Path(__file__), Path(training.__file__), Path(diffusion_model.__file__)]  # a checkpoint resumes only under the same code
-SNAPSHOT_PER_ROW = 4  # the per-epoch grid: 4 drawings of each label (40 of the epoch's drawings; docs/speed.md)
+SNAPSHOT_ROWS = 4  # the per-epoch grid: one column per label, 4 drawings of each (40 of the epoch's drawings; docs/speed.md)
 
 
 def as_input(images: torch.Tensor) -> torch.Tensor:
@@ -93,13 +93,13 @@ class EpochDrawings:
     """What the model draws after each epoch, from fixed noise: the snapshot grid every epoch, and on the
     scored epochs (`eval_every`, and the last) as many more as make `epoch_eval_samples`, scored together.
 
-    The grid (SNAPSHOT_PER_ROW of each label) is the first part of the scored drawings; the rest
+    The grid (SNAPSHOT_ROWS rows of the labels 0-9) is the first part of the scored drawings; the rest
     come from another seed, balanced over the labels too.
     """
 
     def __init__(self, scorer: Scorer, c: DiffusionConfig, seed: int):
         self.scorer, self.c, self.seed = scorer, c, seed
-        self.grid_labels = np.repeat(np.arange(N_CLASSES), SNAPSHOT_PER_ROW)
+        self.grid_labels = np.tile(np.arange(N_CLASSES), SNAPSHOT_ROWS)
         self.more_labels = epoch_labels(max(c.epoch_eval_samples - len(self.grid_labels), 0))
         self.grid: np.ndarray | None = None
 
@@ -111,7 +111,7 @@ class EpochDrawings:
         return self.scorer.score(np.concatenate([self.grid, more]), np.concatenate([self.grid_labels, self.more_labels]))
 
     def tiled(self) -> np.ndarray:
-        return tile(self.grid, SNAPSHOT_PER_ROW, fill=128).astype(np.uint8)
+        return tile(self.grid, N_CLASSES, fill=128).astype(np.uint8)
 
 
 def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.device, scorer: Scorer, monitor: Monitor = NULL_MONITOR):
