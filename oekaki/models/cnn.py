@@ -57,6 +57,9 @@ class DigitCNN(nn.Module):
         )
         self.dropout = nn.Dropout(args.dropout)
         self.head = nn.Linear(args.hidden, 10)
+        # Conv weights channels-last (NHWC): oneDNN runs the convs, batch norm and pooling in that layout. Training
+        # 2,482/2,534 -> 2,934/3,020 images/s on an AVX-512 Xeon (docs/speed.md); the logical shapes do not change.
+        self.to(memory_format=torch.channels_last)
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (B, 28, 28) -> float (B, 1, 28, 28), standardised as in training."""
