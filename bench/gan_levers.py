@@ -1,4 +1,8 @@
-"""GAN optimiser steps per second under one lever: `default`, `channels_last` or `compile` (torch.compile), and a thread count.
+"""GAN optimiser steps per second under one lever: `default`, `nchw`, `channels_last` or `compile` (torch.compile), and a thread count.
+
+`default` is the networks as the stage builds them (conv weights channels-last since 2026-12-05);
+`nchw` converts them back to contiguous NCHW, the layout before that; `channels_last` also makes
+the inputs channels-last.
 
     .venv/bin/python bench/gan_levers.py channels_last 2     (needs `make run` first: data/prepared.npz)
 
@@ -33,6 +37,9 @@ if mode == "channels_last":
     D = D.to(memory_format=torch.channels_last)
     orig = gs.as_input
     gs.as_input = lambda x: orig(x).contiguous(memory_format=torch.channels_last)
+if mode == "nchw":
+    G = G.to(memory_format=torch.contiguous_format)
+    D = D.to(memory_format=torch.contiguous_format)
 if mode == "compile":
     G = torch.compile(G)
     D = torch.compile(D)
