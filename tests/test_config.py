@@ -129,3 +129,16 @@ def test_values_keep_the_types_the_stages_use():
     for bad, fragment in [("cnn.epochs='3'", "integer"), ("cnn.lr=.nan", "finite number"), ("cnn.epochs=3.0", "integer")]:
         with pytest.raises(ConfigError, match=fragment):
             load_config(project_paths().params, [bad])
+
+
+def test_the_vae_benchmark_overrides_pass_the_config_check(monkeypatch):
+    """bench/vae.py's plain-VAE overrides on top of params.yaml: a new cross-key rule must not refuse them unnoticed."""
+    import importlib.util
+
+    bench = project_paths().root / "bench"
+    monkeypatch.syspath_prepend(str(bench))  # as when run as a script: its helpers beside it
+    spec = importlib.util.spec_from_file_location("bench_vae", bench / "vae.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cfg = load_config(project_paths().params, list(module.PLAIN))
+    assert (cfg.vae.conditional, cfg.vae.beta, cfg.vae.prior) == (False, 1.0, "standard")
