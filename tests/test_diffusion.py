@@ -132,6 +132,17 @@ def test_guidance_interval_keeps_the_first_steps_plain_conditional(objective, sa
     assert not np.array_equal(generate(everywhere, 12, labels, 3), generate(late, 12, labels, 3))
 
 
+@pytest.mark.parametrize("objective, sampler", [("flow_matching", "euler"), ("flow_matching", "heun"), ("ddpm", "ddpm")])
+@pytest.mark.parametrize("guidance_from", [0.0, 0.5, 1.0])
+def test_the_guidance_sweeps_shared_start_draws_what_each_weight_draws_alone(objective, sampler, guidance_from):
+    model = tiny(objective, sampler, guidance=3.0, guidance_from=guidance_from)
+    labels, weights = np.arange(12) % 10, [0.0, 1.0, 3.0, 5.0]
+    drawn = diffusion.generate_guided(model, 12, labels, 7, 4, weights, batch_size=5)
+    for g, (images, seconds) in zip(weights, drawn, strict=True):
+        assert np.array_equal(images, generate(model, 12, labels, 7, steps=4, guidance=g, batch_size=5)) and seconds > 0
+    assert np.array_equal(drawn[0][0], drawn[3][0]) == (guidance_from == 1.0)  # the weights differ where guidance applies
+
+
 @pytest.mark.parametrize("objective, sampler", [("flow_matching", "euler"), ("ddpm", "ddpm")])
 def test_guidance_interval_leaves_the_last_steps_plain_conditional(objective, sampler):
     labels = np.arange(12) % 10

@@ -20,6 +20,7 @@ interval improves sample and distribution quality in diffusion models").
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -185,21 +186,25 @@ def _ddpm_times(steps: int) -> list[int]:
 @torch.no_grad()
 def sample_path(
     model: Denoiser, labels: torch.Tensor, noise: torch.Tensor, steps: int, guidance: float, points: int = PATH_POINTS,
-    gen: torch.Generator | None = None, batch_size: int = SAMPLING_BATCH,
+    gen: torch.Generator | None = None, batch_size: int = SAMPLING_BATCH, first_step: int = 0, last_step: int | None = None,
 ) -> list[torch.Tensor]:  # fmt: skip
     """The images along the sampling path from `noise` (B, 1, 28, 28): ~`points` of them, noise first.
 
     Every point is in model units (data in [-1, 1]); the last is the drawing, clamped to [-1, 1].
     The DDPM sampler adds fresh noise per step, drawn from `gen` for all B at once (batch-independent).
+    `first_step` and `last_step` take only the steps [first_step, last_step) of the path: `noise`
+    is then the state after `first_step` steps, and the last point the state after `last_step`
+    (a start that several guidance weights share: `generate_guided`).
     """
     a = model.args
     x = noise.clone()
     times = _ddpm_times(steps) if a.sampler == "ddpm" else None
     steps = len(times) if times else steps
+    last_step = steps if last_step is None else last_step
     ab = alpha_bars(x.device) if times else None
-    keep = set(np.linspace(0, steps, min(points, steps + 1)).round().astype(int).tolist())
+    keep = set(np.linspace(0, steps, min(points, steps + 1)).round().astype(int).tolist()) | {last_step}
     path = [x.clone()]
-    for i in range(steps):
+    for i in range(first_step, last_step):
         g = a.guidance_at(i, steps, guidance)
         step_noise = torch.randn(x.shape, generator=gen).to(x.device) if times and i < len(times) - 1 else None
         for s in range(0, len(x), batch_size):
@@ -258,6 +263,36 @@ def generate(
     final = sample_path(model, y, noise, steps, guidance, points=2, gen=gen, batch_size=batch_size)[-1]
     model.train(was_training)
     return to_pixels(final)
+
+
+def generate_guided(
+    model: Denoiser, n: int, labels: np.ndarray | None, seed: int, steps: int, weights: list[float],
+    batch_size: int = SAMPLING_BATCH,
+) -> list[tuple[np.ndarray, float]]:  # fmt: skip
+    """`generate` at each guidance weight of `weights`: [(images, seconds)], the images exactly generate's.
+
+    The steps before the guidance interval follow the plain conditional prediction whatever the
+    weight, so they are taken once, and each weight goes on from there (with the DDPM sampler's
+    per-step noise generator where it was). A weight's seconds are the shared steps' plus its own:
+    what drawing it alone costs.
+    """
+    a, was_training = model.args, model.training
+    model.eval()
+    noise, y, gen = start(model, n, labels, seed)
+    n_steps = len(_ddpm_times(steps)) if a.sampler == "ddpm" else steps
+    unguided = next((i for i in range(n_steps) if a.guidance_at(i, n_steps, 2.0) != 1.0), n_steps)
+    shared = min(unguided, n_steps - 1)  # the last step (it clamps the drawing) is always each weight's own
+    t0 = time.perf_counter()
+    x = sample_path(model, y, noise, steps, 1.0, points=2, gen=gen, batch_size=batch_size, last_step=shared)[-1]
+    shared_seconds, state = time.perf_counter() - t0, gen.get_state()
+    drawn = []
+    for g in weights:
+        gen.set_state(state)
+        t0 = time.perf_counter()
+        final = sample_path(model, y, x, steps, g, points=2, gen=gen, batch_size=batch_size, first_step=shared)[-1]
+        drawn.append((to_pixels(final), shared_seconds + time.perf_counter() - t0))
+    model.train(was_training)
+    return drawn
 
 
 class DiffusionSampler(nn.Module):

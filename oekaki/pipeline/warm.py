@@ -43,16 +43,17 @@ ENV = "OEKAKI_WARM_SOCKET"
 ROOT_ENV = "OEKAKI_WARM_ROOT"  # the project folder the host serves: a command run elsewhere does not even connect
 # The third-party libraries the stages import (each guarded: a missing optional library is imported,
 # or not, by the stage itself). Never project modules: see the module docstring.
+# PRELOAD comes in before the first stage is forked: what every stage uses (the first to run,
+# `download` or `gmm`, needs no torch). PRELOAD_LATER comes in after that fork, one module at a time,
+# while that stage runs; a request that arrives meanwhile is forked at once with what is in.
 PRELOAD = (
     "numpy",
-    "torch",
-    "torch.nn.functional",
-    "torchvision",
     "matplotlib",
     "matplotlib.pyplot",
     "sklearn.decomposition",
     "sklearn.mixture",
     "sklearn.linear_model",
+    "sklearn.model_selection",
     "scipy.linalg",
     "pydantic",
     "yaml",
@@ -63,11 +64,13 @@ PRELOAD = (
     "mlflow",
     "mlflow.tracking",
     "mlflow.entities",
-    "mlflow.pytorch",
     "mlflow.store.tracking.sqlalchemy_store",
     "mlflow.store.model_registry.sqlalchemy_store",
     "mlflow.system_metrics.system_metrics_monitor",
 )
+# torch.export's first call imports torch._dynamo (1.3 s on 2026-12-05's Xeon); each of the four
+# stages that register a model (cnn, vae, gan, diffusion) paid it in its own fork (docs/speed.md).
+PRELOAD_LATER = ("torch", "torch.nn.functional", "torchvision", "mlflow.pytorch", "torch.export._trace")
 _HEADER = struct.Struct("!I")  # length of the JSON request that follows the descriptors
 _STATUS = struct.Struct("!i")
 log = logging.getLogger("oekaki.warm")
@@ -140,27 +143,55 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
 
 
 # --------------------------------------------------------------------------- the host
-def preload() -> list[str]:
-    """Import PRELOAD (what fails to import is skipped; the stage then meets the error itself); the names imported."""
+def preload(names: tuple[str, ...] = PRELOAD + PRELOAD_LATER) -> list[str]:
+    """Import `names` (what fails to import is skipped; the stage then meets the error itself); the names imported."""
+    return [name for name in names if _import(name)]
+
+
+def _import(name: str) -> bool:
     import importlib
 
-    done = []
-    for name in PRELOAD:
-        try:
-            module = importlib.import_module(name)
-            if name == "matplotlib":
-                module.use("Agg")  # the headless backend oekaki/core/plots.py sets, before pyplot is imported
-            done.append(name)
-        except Exception as exc:  # an optional library; the stage that needs it reports the problem
-            log.debug("warm host: %s not preloaded: %s", name, exc)
-    return done
+    try:
+        module = importlib.import_module(name)
+        if name == "matplotlib":
+            module.use("Agg")  # the headless backend oekaki/core/plots.py sets, before pyplot is imported
+        if name == "mlflow.pytorch":
+            _warm_requirements_map()
+        return True
+    except Exception as exc:  # an optional library; the stage that needs it reports the problem
+        log.debug("warm host: %s not preloaded: %s", name, exc)
+        return False
+
+
+def _warm_requirements_map() -> None:
+    """Build MLflow's map of installed modules to their distributions once, for every stage forked later.
+
+    `mlflow.pytorch.log_model` checks the model's pip requirements against the installed packages
+    through this map, which it builds on first use (0.45 s: a scan of every installed distribution)
+    and keeps in a module global. The function is MLflow's private one: if a release moves it,
+    nothing breaks, each stage builds the map itself again.
+    """
+    from mlflow.utils import requirements_utils
+
+    init = getattr(requirements_utils, "_init_modules_to_packages_map", None)
+    if callable(init):
+        init()
+
+
+def _freeze() -> None:
+    """Keep the imports' objects out of the collector, so that a fork's collections do not walk them (and copy their
+    pages): parsing dvc.yaml in a stage took 0.45 s instead of 0.035 s without this (docs/speed.md)."""
+    gc.collect()
+    gc.freeze()
 
 
 def serve(path: Path, ready: Path | None, run: Callable[[list[str]], int | None]) -> None:
     """Listen on `path`; on the first request import PRELOAD; fork a child per request; runs until SIGTERM/SIGINT.
 
-    `ready` is touched once listening; a command that connects during the imports waits in the
-    backlog. The imports wait for the first request so that a repro with nothing to run (no-op
+    After the first fork the host imports PRELOAD_LATER one module at a time, looking at the
+    socket between two of them, so those imports overlap the first stage's work instead of
+    delaying its start. `ready` is touched once listening; a command that connects during the
+    imports waits in the backlog. The imports wait for the first request so that a repro with nothing to run (no-op
     `make run`, 3 s at most: issue 13) does not share its two cores with them. `run(argv)` is
     what a child runs: the CLI's main (passed in, so this module never imports the CLI above it).
     The host serves the project folder it was started in (its working directory).
@@ -174,6 +205,7 @@ def serve(path: Path, ready: Path | None, run: Callable[[list[str]], int | None]
     if ready is not None:
         ready.touch()
     stop, preloaded = threading.Event(), False
+    later: list[str] = []  # PRELOAD_LATER still to import, one module between two looks at the socket
 
     def on_signal(signum, frame):
         stop.set()
@@ -182,20 +214,22 @@ def serve(path: Path, ready: Path | None, run: Callable[[list[str]], int | None]
     sel.register(server, selectors.EVENT_READ)
     try:
         while not stop.is_set():
-            for _key, _ in sel.select(timeout=0.5):
+            events = sel.select(timeout=0 if later else 0.5)
+            if not events and later:
+                _import(later.pop(0))
+                if not later:
+                    _freeze()
+            for _key, _ in events:
                 conn, _ = server.accept()
                 if not preloaded:
                     # on the first request, not at start: a no-op repro (no stage runs) never pays for the
                     # imports, and SIGTERM/SIGINT end the process at once until they are in (no child yet)
-                    preload()
-                    # The imports' objects are never freed: kept out of the collector, a fork's garbage
-                    # collections do not walk them (and copy their pages): parsing dvc.yaml in a stage took
-                    # 0.45 s instead of 0.035 s without this (docs/speed.md)
-                    gc.collect()
-                    gc.freeze()
+                    preload(PRELOAD)
+                    later = list(PRELOAD_LATER)
                     signal.signal(signal.SIGTERM, on_signal)
                     signal.signal(signal.SIGINT, on_signal)
                     preloaded = True
+                _freeze()
                 sys.stdout.flush()
                 sys.stderr.flush()
                 pid = os.fork()

@@ -20,7 +20,7 @@ from oekaki.core.timing import phase
 from oekaki.models import diffusion as diffusion_model
 from oekaki.models import judge as judge_mod
 from oekaki.models import scoreboard
-from oekaki.models.diffusion import NO_LABEL, Denoiser, DiffusionArgs, generate
+from oekaki.models.diffusion import NO_LABEL, Denoiser, DiffusionArgs, generate, generate_guided
 from oekaki.models.judge import load_judge
 from oekaki.stages.diffusion import figures as diffusion_figures
 
@@ -76,6 +76,11 @@ class Scorer:
         images = generate(model, len(labels), labels, self.seed, steps, guidance, self.batch_size)
         seconds = time.perf_counter() - t0
         return self.score(images, labels), images, seconds
+
+    def guided(self, model: Denoiser, labels: np.ndarray, steps: int, weights: list[float]) -> list[tuple[dict, float]]:
+        """(scores, seconds) at each guidance weight, drawn from one shared start (`generate_guided`)."""
+        drawn = generate_guided(model, len(labels), labels, self.seed, steps, weights, self.batch_size)
+        return [(self.score(images, labels), seconds) for images, seconds in drawn]
 
     def score(self, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         return judge_mod.score(self.judge.judge(images), self.real, labels, self.test_y)
@@ -157,7 +162,8 @@ def sweeps(model: Denoiser, scorer: Scorer, c: DiffusionConfig) -> tuple[list[di
 
     With a guidance interval (`guidance_from` > 0 or `guidance_until` < 1), also the default point
     with guidance at every step instead: what the interval changes, measured on the same samples'
-    noise and labels.
+    noise and labels. The guidance sweep's weights share the steps before the interval, which are
+    drawn once (`generate_guided`: the same images as drawing each weight alone, a test checks it).
     """
     labels = scorer.requested(c.sweep_samples)
     seen: dict[tuple[int, float, float, float], tuple[dict, float]] = {}
@@ -174,6 +180,9 @@ def sweeps(model: Denoiser, scorer: Scorer, c: DiffusionConfig) -> tuple[list[di
         row = {"steps": steps, "guidance": guidance, "guidance_from": interval[0], "guidance_until": interval[1]}
         return row | {k: scores[k] for k in keys} | {"seconds_per_1000": seconds / len(labels) * 1000}
 
+    weights = list(dict.fromkeys([float(g) for g in c.sweep_guidance]))  # the guidance sweep: its shared first steps drawn once
+    for g, drawn in zip(weights, scorer.guided(model, labels, a.sample_steps, weights), strict=True):
+        seen[a.sample_steps, g, a.guidance_from, a.guidance_until] = drawn
     steps_sweep = [point(s, a.guidance) for s in c.sweep_steps]
     guidance_sweep = [point(a.sample_steps, float(g)) for g in c.sweep_guidance]
     interval = None
