@@ -147,7 +147,8 @@ def load_bundled(cfg: DataConfig, seed: int, workdir: Path) -> Loaded:
     for key, stem in sources.IDX_FILES.items():
         content = idx.encode_idx(arrays[key])
         path = workdir / f"{stem}.gz"
-        path.write_bytes(gzip.compress(content, mtime=0))  # mtime=0: byte-identical on every run
+        path.write_bytes(gzip.compress(content, compresslevel=6, mtime=0))  # mtime=0: byte-identical on every run; level 6
+        # (gzip's own default) instead of 9: 0.06 s instead of 0.90 s for the bundled sample, 1.8 % larger
         raw_files[path.name] = path
         hashes[path.name] = hashlib.sha256(content).hexdigest()
     hashes[source_file.name] = sources.file_sha256(source_file)
