@@ -71,6 +71,23 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
     assert client.search_model_versions("name='gan-generator'")[0].run_id == run_id
 
 
+def test_the_truncation_is_chosen_on_the_validation_split_and_recorded(trained):
+    paths, _, _ = trained
+    c, m = cfg_with().gan, stage_results(paths, "gan")
+    ckpt = torch.load(paths.final_model("gan"), weights_only=True)
+    assert ckpt["model_args"]["truncation"] == m["truncation"]  # what the checkpoint records, every later drawing uses
+    tried = [r["truncation"] for r in m["truncation_trials"]]
+    assert tried == [*c.truncation_relax, c.truncation][: len(tried)]
+    passed = [r["conditional_accuracy"] >= r["judge_accuracy"] - c.truncation_margin for r in m["truncation_trials"]]
+    assert not any(passed[:-1]) and m["truncation"] == (tried[-1] if passed[-1] else c.truncation)  # the first that passes
+    G = gan_model.from_checkpoint(ckpt)
+    data = TensorData.load(paths.prepared, torch.device("cpu"))
+    j = judge.Judge.load(paths.final_model("cnn"))
+    lenient = c.model_copy(update={"truncation_margin": 0.999})  # every trial passes: the least truncated is taken
+    assert gan.choose_truncation(G, j, data, lenient, [1])[0] == c.truncation_relax[0]
+    assert gan.choose_truncation(G, j, data, c.model_copy(update={"truncation_relax": ()}), [1]) == (c.truncation, [])
+
+
 def test_generated_images_have_shape_range_and_requested_labels(trained):
     paths, _, _ = trained
     ckpt = torch.load(paths.final_model("gan"), weights_only=True)

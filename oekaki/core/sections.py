@@ -176,8 +176,18 @@ class GanConfig(Section):
     aux_weight: Num = bounded("a weight", "0 = no auxiliary classifier", ge=0)
     mode_seeking: Num = bounded("a weight", "0 = off; > 0 adds the mode-seeking term of MSGAN", ge=0)
     truncation: Num = bounded("a truncation", "0 = sample the noise from plain N(0, I)", ge=0)
+    truncation_relax: tuple[Annotated[Num, Field(ge=0)], ...] = bounded(
+        "truncations >= 0, least truncated first", "each 0 (off) or above `truncation`; [] = always `truncation`"
+    )
+    truncation_margin: Num = bounded("a share of the validation images", "0.01 = one point", ge=0, lt=1)
     eval_every: Int = bounded("an integer", "score the samples every N epochs, and after the last", ge=1)
     epoch_eval_samples: Int = bounded("an integer", "FID needs many samples", ge=100)
+
+    @model_validator(mode="after")
+    def _relax_is_weaker(self) -> GanConfig:
+        if self.truncation > 0 and any(0 < t <= self.truncation for t in self.truncation_relax):
+            self.fail("truncation_relax", list(self.truncation_relax), f"each 0 (off) or above truncation = {self.truncation}")
+        return self
 
 
 class DiffusionConfig(Section):

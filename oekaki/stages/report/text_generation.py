@@ -169,6 +169,13 @@ GENERATION: dict[str, dict[str, str]] = {
         "審査員の正解率は {judge:.1%}）。{goal}ノイズの打ち切り：{truncation}（打ち切りでは ±τ の外の値を引き直します。真ん中寄りの"
         "ノイズほど数字は忠実になり、多様さはいくらか減ります）。",
     },
+    "p_gan_truncation": {
+        "en": "The truncation is chosen after training on the {n} validation images (neither trained on nor the test set above): "
+        "the least truncation whose drawings of their labels the judge reads at most {points:.0f} point below its own accuracy "
+        "on those real images ({judge:.1%}). Asked-for share, tried in order: ",
+        "ja": "打ち切りは学習後に検証用の {n} 枚（学習にも上のテストにも使わない画像）で選びます。その本物の画像での審査員の正解率"
+        "（{judge:.1%}）から {points:.0f} ポイント以内で指定どおりに読まれる、いちばん弱い打ち切りです。試した順の指定どおりの割合：",
+    },
     "on": {"en": "on", "ja": "あり"},
     "off": {"en": "off", "ja": "なし"},
     "trunc_off": {"en": "off (plain N(0, I))", "ja": "なし（そのままの N(0, I)）"},
