@@ -143,7 +143,7 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
 
 
 # --------------------------------------------------------------------------- the host
-def preload(names: tuple[str, ...] = PRELOAD + PRELOAD_LATER) -> list[str]:
+def preload(names: tuple[str, ...]) -> list[str]:
     """Import `names` (what fails to import is skipped; the stage then meets the error itself); the names imported."""
     return [name for name in names if _import(name)]
 
