@@ -26,7 +26,7 @@ from scene import cells, is_scored, load_scene, schedule_parser  # noqa: E402
 from oekaki.core import training  # noqa: E402
 from oekaki.core.config import load_config  # noqa: E402
 from oekaki.models import vae as vm  # noqa: E402
-from oekaki.stages.vae.stage import STYLE_SCORED, make_optimizer, style_transfer_accuracy, train_one_epoch  # noqa: E402
+from oekaki.stages.vae.stage import STYLE_SCORED, make_optimizer, make_reading, style_transfer_accuracy, train_one_epoch  # noqa: E402
 
 
 def main() -> None:
@@ -38,6 +38,7 @@ def main() -> None:
     epochs, steps = training.plan_epochs("vae", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
     torch.manual_seed(cfg.base.seed)
     model = vm.ConvVAE(vm.VaeArgs.from_config(c))
+    reading = make_reading(c, torch.device("cpu"))
     opt, sched = make_optimizer(model, c, epochs * steps)
     gen = torch.Generator().manual_seed(cfg.base.seed)
     print(scene.header())
@@ -48,7 +49,7 @@ def main() -> None:
     seconds, n = 0.0, scene.proto.n
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs)
+        train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs, reading)
         seconds += time.perf_counter() - t0
         if not is_scored(epoch, epochs, args.first, args.every):
             continue

@@ -60,6 +60,8 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
     assert 0 < m["fid"] < m["fid_noise_ceiling"] and 1 <= m["inception_score"] <= 10
     assert {"conditional_accuracy", "within_class_diversity"} <= m.keys()
     history = read_json(paths.plots_dir / "vae_history.json")
+    # the label reader (on by default) learned the real images' labels: 10 % is chance
+    assert history[-1]["reader_train_accuracy"] > 0.5 and m["reader_test_accuracy"] > 0.5, (history[-1], m["reader_test_accuracy"])
     scored = [h for h in history if h["test_loss_nats"] is not None]  # every vae.eval_every-th epoch and the last
     assert [h["step"] for h in history] == list(range(1, 16)) and [h["step"] for h in scored] == [5, 10, 15]
     assert scored[-1]["test_loss_nats"] < scored[0]["test_loss_nats"]
@@ -193,6 +195,44 @@ def test_the_served_sampler_draws_what_generate_draws():
     served = (vae_model.VaeSampler(model)(code) * 255).round().to(torch.uint8).numpy()
     assert np.array_equal(drawn, served)
     assert not np.array_equal(drawn, model.images(eps, torch.as_tensor(labels)).numpy())  # not the N(0, I) drawing
+
+
+def test_the_reader_term_moves_the_decoder_and_never_the_reader():
+    """read_as: the gradient reaches the drawings (so the decoder) and leaves the reader's weights alone."""
+    from oekaki.models.label_reader import LabelReader, read_as
+
+    torch.manual_seed(0)
+    reader = LabelReader(4)
+    images = torch.rand(6, 1, 28, 28, requires_grad=True)
+    read_as(reader, images, torch.arange(6)).backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
+    assert all(p.grad is None for p in reader.parameters())
+
+
+def test_one_epoch_with_the_reader_trains_the_reader_on_real_images_only(monkeypatch):
+    """The reader's optimiser steps on real images: with every drawing's reading loss doubled, its weights move the same way."""
+    x = torch.randint(0, 256, (128, 28, 28), dtype=torch.uint8)
+    data = TensorData(x, torch.arange(128) % 10, x[:10], torch.arange(10), "sha", x[:10], torch.arange(10), "vsha")
+    after = []
+    for weight in (3.0, 6.0):
+        c = cfg_with(f"vae.reader_weight={weight}", "vae.reader_batch=16").vae
+        torch.manual_seed(0)
+        model = ConvVAE(VaeArgs.from_config(c))
+        reading = vae.make_reading(c, torch.device("cpu"))
+        opt, sched = vae.make_optimizer(model, c, 2)
+        stats = vae.train_one_epoch(model, data, opt, sched, c, torch.Generator().manual_seed(0), 1, 1, reading)
+        assert {"reading_loss", "reader_train_accuracy"} <= stats.keys()
+        after.append((reading.reader.state_dict(), model.state_dict()))
+    (reader_a, vae_a), (reader_b, vae_b) = after
+    assert all(torch.equal(reader_a[k], reader_b[k]) for k in reader_a)  # the drawings never teach the reader
+    assert not all(torch.equal(vae_a[k], vae_b[k]) for k in vae_a)  # ... but they do teach the decoder
+
+
+def test_the_reader_is_off_for_the_plain_vae_and_checked():
+    assert vae.make_reading(cfg_with("vae.conditional=false", "vae.prior=standard").vae, torch.device("cpu")) is None
+    assert vae.make_reading(cfg_with("vae.reader_weight=0").vae, torch.device("cpu")) is None
+    with pytest.raises(Exception, match=r"vae\.reader_batch = 65 is impossible.*at most vae\.batch_size = 64"):
+        cfg_with("vae.reader_batch=65")
 
 
 def test_class_fit_prior_needs_the_conditional_vae():

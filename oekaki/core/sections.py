@@ -142,6 +142,9 @@ class VaeConfig(Section):
     schedule: Schedule
     prior: Literal["standard", "class_fit"]
     truncation: Num = bounded("a truncation", "0 = sample the latent vector from plain N(0, I)", ge=0)
+    reader_weight: Num = bounded("a weight", "0 = no label reader; conditional only (oekaki/models/label_reader.py)", ge=0)
+    reader_batch: Int = bounded("an integer", "images per optimiser step the reader learns from and reads, <= batch_size", ge=1)
+    reader_width: Int = bounded("an integer", "the reader's channels: width -> 2 * width", ge=1)
     eval_every: Int = bounded("an integer", "test loss every N epochs, and after the last", ge=1)
     eval_batch_size: Int = bounded("an integer", ge=1)
 
@@ -149,6 +152,8 @@ class VaeConfig(Section):
     def _prior_fits(self) -> VaeConfig:
         if self.prior == "class_fit" and not self.conditional:
             self.fail("prior", self.prior, "'standard' for the unconditional VAE ('class_fit' fits one Gaussian per label)")
+        if self.reader_batch > self.batch_size:
+            self.fail("reader_batch", self.reader_batch, f"at most vae.batch_size = {self.batch_size}")
         return self
 
 

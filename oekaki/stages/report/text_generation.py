@@ -69,6 +69,18 @@ GENERATION: dict[str, dict[str, str]] = {
         "7 を描くときは 7 のガウス分布から描き始めます。そこは本物の 7 の潜在ベクトルがある場所です"
         "（事後的な密度推定、docs/painters.md）。",
     },
+    "p_vae_reader": {
+        "en": "A teacher for the decoder: beside the VAE trains a small classifier of its own (two convolutions; it learns from "
+        "real training images only and names {reader:.1%} of the test images correctly, the judge {judge:.1%}; it is not the "
+        "judge). At every optimiser step {batch} latent vectors of real images are decoded with random labels, and the decoder "
+        "pays {weight} times the classifier's cross-entropy when a drawing does not read as the label it was decoded with, so "
+        "a latent vector that still carries its own digit is no excuse to draw that digit (docs/painters.md measures it).",
+        "ja": "デコーダの先生：VAE と並んで、VAE 専用の小さな分類器（畳み込み 2 層）を学習させます。この分類器は本物の訓練画像"
+        "だけから学び、テスト画像の {reader:.1%} を正しく答えます（審査員は {judge:.1%}。審査員とは別のネットワークです）。"
+        "最適化の各ステップで、本物の画像の潜在ベクトル {batch} 個をランダムなラベルで描き直し、その絵が指定したラベルとして"
+        "読めないと、デコーダは分類器の交差エントロピーの {weight} 倍の罰を受けます。潜在ベクトルが元の数字を覚えていても、"
+        "その数字を描く言い訳にはなりません（効果の測定は docs/painters.md）。",
+    },
     "goal_within_met": {
         "en": "That is within {points} points of the judge, the goal.",
         "ja": "審査員との差は {points} ポイント以内で、目標を満たしています。",

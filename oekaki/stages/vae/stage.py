@@ -15,14 +15,14 @@ from oekaki.core.paths import Paths
 from oekaki.core.plots import tile
 from oekaki.core.timing import phase
 from oekaki.models import judge as judge_mod
-from oekaki.models import scoreboard
+from oekaki.models import label_reader, scoreboard
 from oekaki.models import vae as vae_model
 from oekaki.models.judge import load_judge
 from oekaki.models.vae import ConvVAE, VaeArgs, as_input, fit_class_prior, generate, loss_terms, style_transfer, test_elbo
 from oekaki.stages.vae import figures as vae_figures
 
 log = get_logger("vae")
-CODE = [Path(__file__), Path(training.__file__), Path(vae_model.__file__)]  # a checkpoint resumes only under the same code
+CODE = [Path(__file__), Path(training.__file__), Path(vae_model.__file__), Path(label_reader.__file__)]  # resume under the same code only
 SNAPSHOT_PER_ROW = 10
 STYLE_SCORED = 500  # test digits whose style is decoded with every label for style_transfer_accuracy
 
@@ -36,9 +36,44 @@ def make_optimizer(model: ConvVAE, c: VaeConfig, total_steps: int):
     return opt, training.lr_schedule(opt, c.schedule, c.lr, total_steps)
 
 
-def train_one_epoch(model, data, opt, sched, c: VaeConfig, gen: torch.Generator, epoch: int, epochs: int) -> dict:
+class Reading:
+    """The label reader (oekaki/models/label_reader.py) and its own optimiser, when `vae.reader_weight` > 0."""
+
+    def __init__(self, c: VaeConfig, device: torch.device):
+        self.reader = label_reader.LabelReader(c.reader_width).to(device)
+        self.optimizer = torch.optim.Adam(self.reader.parameters(), lr=c.lr)
+
+    def stateful(self) -> dict:
+        return {"reader": self.reader, "reader_optimizer": self.optimizer}
+
+
+def make_reading(c: VaeConfig, device: torch.device) -> Reading | None:
+    """The reader of the conditional VAE with reader_weight > 0 (built after the VAE: the VAE's weights keep their seed)."""
+    return Reading(c, device) if c.conditional and c.reader_weight > 0 else None
+
+
+def reading_terms(model: ConvVAE, reading: Reading, x, y, mu, logvar, c: VaeConfig, gen: torch.Generator):
+    """(the reader's loss on real images, the decoder's reading loss, the reader's hits on the real images).
+
+    The first `reader_batch` images of the batch: the reader learns their labels; their latent
+    vectors (a fresh draw from the encoder's Gaussian, held fixed) are decoded with random labels,
+    and the fixed reader must read each drawing as the label it was decoded with.
+    """
+    n = c.reader_batch
+    logits = reading.reader(x[:n])
+    own = torch.nn.functional.cross_entropy(logits, y[:n])
+    eps = torch.randn(mu[:n].shape, generator=gen).to(mu.device)
+    z = (mu[:n] + eps * torch.exp(0.5 * logvar[:n])).detach()
+    asked = torch.randint(0, N_CLASSES, (n,), generator=gen).to(y.device)
+    drawn = torch.sigmoid(model.decode(z, asked))
+    return own, label_reader.read_as(reading.reader, drawn, asked), int((logits.argmax(1) == y[:n]).sum())
+
+
+def train_one_epoch(
+    model, data, opt, sched, c: VaeConfig, gen: torch.Generator, epoch: int, epochs: int, reading: Reading | None = None
+) -> dict:
     model.train()
-    sums, seen = np.zeros(2), 0
+    sums, seen, read_seen = np.zeros(4), 0, 0
     bar = training.Progress(len(data.train_y), f"vae epoch {epoch}/{epochs}", log)
     for idx in training.batch_indices(len(data.train_y), c.batch_size, gen):
         x = as_input(data.train_x[idx])
@@ -46,16 +81,29 @@ def train_one_epoch(model, data, opt, sched, c: VaeConfig, gen: torch.Generator,
         logits, mu, logvar = model(x, y, gen)
         recon, kl = loss_terms(logits, x, mu, logvar)
         loss = (recon + c.beta * kl).mean()
+        reads = reading is not None and len(idx) >= c.reader_batch
+        if reads:
+            own, read, hits = reading_terms(model, reading, x, y, mu, logvar, c, gen)
+            loss = loss + c.reader_weight * read
+            sums[2:] += [read.item() * c.reader_batch, hits]
+            read_seen += c.reader_batch
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if reads:  # after the decoder's backward: it needs the reader's weights as they were
+            reading.optimizer.zero_grad(set_to_none=True)
+            own.backward()
+            reading.optimizer.step()
         opt.step()
         sched.step()
-        sums += [recon.sum().item(), kl.sum().item()]
+        sums[:2] += [recon.sum().item(), kl.sum().item()]
         seen += len(idx)
         bar.update(len(idx), recon=sums[0] / seen, kl=sums[1] / seen)
     rate = bar.close()
-    recon, kl = (sums / seen).tolist()
-    return {"train_loss_nats": recon + kl, "train_recon_nats": recon, "train_kl_nats": kl, "images_per_second": rate}
+    recon, kl = (sums[:2] / seen).tolist()
+    stats = {"train_loss_nats": recon + kl, "train_recon_nats": recon, "train_kl_nats": kl, "images_per_second": rate}
+    if reading is not None and read_seen:  # per image the reader saw: its loss reading the drawings, its accuracy on real ones
+        stats |= {"reading_loss": sums[2] / read_seen, "reader_train_accuracy": sums[3] / read_seen}
+    return stats
 
 
 def snapshot_fn(model: ConvVAE, seed: int):
@@ -115,13 +163,14 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
     args = VaeArgs.from_config(c)
     torch.manual_seed(cfg.base.seed)
     model = ConvVAE(args).to(device)
+    reading = make_reading(c, device)
     opt, sched = make_optimizer(model, c, epochs * steps)
     gen = torch.Generator().manual_seed(cfg.base.seed)
     sig = training.signature("vae", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
 
     def run_epoch(epoch: int) -> dict[str, float]:
         with phase("optimiser_steps"):
-            stats = train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs)
+            stats = train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs, reading)
         if not training.is_eval_epoch(epoch, epochs, c.eval_every):
             return {**stats, "lr": sched.get_last_lr()[0]}
         with phase("epoch_eval"):
@@ -133,11 +182,12 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
         )  # fmt: skip
         return {**stats, **test, "lr": sched.get_last_lr()[0]}
 
+    stateful = {"model": model, "optimizer": opt, "scheduler": sched, **(reading.stateful() if reading else {})}
     done = training.fit(
-        "vae", paths.checkpoint("vae"), sig, {"model": model, "optimizer": opt, "scheduler": sched}, gen, epochs, run_epoch,
+        "vae", paths.checkpoint("vae"), sig, stateful, gen, epochs, run_epoch,
         monitor, log, {"kind": "vae", "model_args": args.as_dict()}, snapshot=snapshot_fn(model, cfg.base.seed),
     )  # fmt: skip
-    return model, done, epochs
+    return model, done, epochs, reading
 
 
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
@@ -146,7 +196,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     data = training.TensorData.load(paths.prepared, device)
     check_labels(c, data)
     judge, cnn_metrics = load_judge(paths, data, device)
-    model, done, epochs = train(cfg, paths, data, device, monitor)
+    model, done, epochs, reading = train(cfg, paths, data, device, monitor)
     with phase("prior_fit"):  # class_fit: each label's sampling Gaussian, from the final weights' training codes
         fit_class_prior(model, data.train_x, data.train_y)
     test = {k: done.history[-1][k] for k in ("test_loss_nats", "test_recon_nats", "test_kl_nats")}  # the final weights' evaluation
@@ -166,6 +216,8 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     with phase("scoring"):
         scores = scoreboard.score_board(judge, board, *scoreboard.reference(judge, test_x, test_y, proto))
         diagnosis = latent_diagnosis(model, judge, data, cfg.base.seed) if c.conditional else {}
+        if reading is not None:  # how well the VAE's own reader names real test images (the judge's figure is beside it)
+            diagnosis["reader_test_accuracy"] = label_reader.accuracy(reading.reader, as_input(data.test_x), data.test_y, c.eval_batch_size)
     with phase("figures"):
         figures = vae_figures.draw_all(model, data, done.snapshots, paths.figures("vae"), cfg.report.figure_dpi, cfg.base.seed)
     metrics = {
