@@ -96,7 +96,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="oekaki-bench-vae-") as tmp:
         tmp = Path(tmp)
         paths = Paths(tmp / "stage")
-        model, done, epochs = vae.train(cfg, paths, data, torch.device("cpu"))
+        model, done, epochs, _ = vae.train(cfg, paths, data, torch.device("cpu"))
         ours = test_elbo(model, data.test_x, data.test_y, cfg.vae, cfg.base.seed)
         loader, test_loader = torchvision_loaders(args.prepared, tmp / "tv", 128, normalize=False)
         ex_loss, ex_seen = examples_for(done.seconds, loader, test_loader)
