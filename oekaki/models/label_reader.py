@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from oekaki.core import training
 from oekaki.core.constants import N_CLASSES
 
 
@@ -51,6 +52,6 @@ def accuracy(reader: LabelReader, x: torch.Tensor, y: torch.Tensor, batch: int) 
     """Share of images x (B, 1, 28, 28) in [0, 1] the reader names correctly."""
     was_training = reader.training
     reader.eval()
-    hits = sum(int((reader(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum()) for i in range(0, len(y), batch))
+    hits = sum(int((reader(x[idx]).argmax(1) == y[idx]).sum()) for idx in training.batch_indices(len(y), batch, None))
     reader.train(was_training)
     return hits / max(len(y), 1)

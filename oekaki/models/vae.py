@@ -140,12 +140,16 @@ class ConvVAE(nn.Module):
         scale = torch.einsum("bk,kij->bij", onehot, self.prior_scale)
         return torch.linalg.solve_triangular(scale, (z - onehot @ self.prior_mean).unsqueeze(-1), upper=False).squeeze(-1)
 
+    @staticmethod
+    def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A draw z = mu + eps * sigma from the encoder's Gaussian (eps from `generator` when given)."""
+        eps = torch.randn(mu.shape, generator=generator).to(mu.device) if generator is not None else torch.randn_like(mu)
+        return mu + eps * torch.exp(0.5 * logvar)
+
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, generator: torch.Generator | None = None):
         """Reconstruction logits, mu and logvar, with z drawn by the reparameterisation trick."""
         mu, logvar = self.encode(x, labels)
-        eps = torch.randn(mu.shape, generator=generator).to(mu.device) if generator is not None else torch.randn_like(mu)
-        z = mu + eps * torch.exp(0.5 * logvar)
-        return self.decode(z, labels), mu, logvar
+        return self.decode(self.reparameterise(mu, logvar, generator), labels), mu, logvar
 
     @torch.no_grad()
     def images(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

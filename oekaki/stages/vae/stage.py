@@ -62,8 +62,7 @@ def reading_terms(model: ConvVAE, reading: Reading, x, y, mu, logvar, c: VaeConf
     n = c.reader_batch
     logits = reading.reader(x[:n])
     own = torch.nn.functional.cross_entropy(logits, y[:n])
-    eps = torch.randn(mu[:n].shape, generator=gen).to(mu.device)
-    z = (mu[:n] + eps * torch.exp(0.5 * logvar[:n])).detach()
+    z = model.reparameterise(mu[:n], logvar[:n], gen).detach()
     asked = torch.randint(0, N_CLASSES, (n,), generator=gen).to(y.device)
     drawn = torch.sigmoid(model.decode(z, asked))
     return own, label_reader.read_as(reading.reader, drawn, asked), int((logits.argmax(1) == y[:n]).sum())
@@ -101,7 +100,7 @@ def train_one_epoch(
     rate = bar.close()
     recon, kl = (sums[:2] / seen).tolist()
     stats = {"train_loss_nats": recon + kl, "train_recon_nats": recon, "train_kl_nats": kl, "images_per_second": rate}
-    if reading is not None and read_seen:  # per image the reader saw: its loss reading the drawings, its accuracy on real ones
+    if read_seen:  # per image the reader saw: its loss reading the drawings, its accuracy on real ones
         stats |= {"reading_loss": sums[2] / read_seen, "reader_train_accuracy": sums[3] / read_seen}
     return stats
 
