@@ -5,7 +5,8 @@
     .venv/bin/python bench/vae.py --set vae.lr=0.004       # any params override, applied after the benchmark's own
 
 The stage's model is trained with `vae.conditional = false` (the baseline sees no labels
-either) and the rest of params.yaml's `vae` section, through the stage's own `train`.
+either), the baseline's latent and hidden sizes (20 and 400) and the rest of params.yaml's `vae`
+section (PLAIN below), through the stage's own `train`.
 pytorch/examples' VAE (vae/main.py: MLP 784-400-20, Adam 1e-3, batch 128, torchvision
 DataLoader) then trains for the same number of seconds. Both report the test loss the same
 way: reconstruction (BCE summed over pixels) + KL per test image, one latent draw each.
@@ -35,9 +36,19 @@ from oekaki.stages.vae import stage as vae  # noqa: E402
 
 # The plain VAE of the ELBO: no labels, beta 1, the standard normal prior and the one-cycle schedule this
 # benchmark was set with (the conditional stage's beta 0.5, per-label prior and constant rate serve "draw the
-# asked digit", not the ELBO); --set overrides go after them (docs/painters.md: the learning rates and epochs
-# tried). tests/test_config.py checks that params.yaml with these overrides passes the config check.
-PLAIN = ("vae.conditional=false", "vae.beta=1.0", "vae.prior=standard", "vae.schedule=onecycle")
+# asked digit", not the ELBO); the baseline's own sizes (latent 20, hidden 400: the networks differ only in
+# their conv layers) and the one-cycle peak 0.005 (0.002 is the constant rate of the painter). --set overrides
+# go after them (docs/painters.md: the learning rates, epochs and sizes tried). tests/test_config.py checks
+# that params.yaml with these overrides passes the config check.
+PLAIN = (
+    "vae.conditional=false",
+    "vae.beta=1.0",
+    "vae.prior=standard",
+    "vae.schedule=onecycle",
+    "vae.latent_size=20",
+    "vae.hidden=400",
+    "vae.lr=0.005",
+)
 
 
 class ExamplesVAE(nn.Module):

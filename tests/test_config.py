@@ -148,3 +148,4 @@ def test_the_vae_benchmark_overrides_pass_the_config_check(monkeypatch):
     spec.loader.exec_module(module)
     cfg = load_config(project_paths().params, list(module.PLAIN))
     assert (cfg.vae.conditional, cfg.vae.beta, cfg.vae.prior) == (False, 1.0, "standard")
+    assert (cfg.vae.latent_size, cfg.vae.hidden) == (20, 400)  # the baseline's sizes: only the conv layers differ
