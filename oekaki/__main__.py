@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"updated: {line}", file=sys.stderr)
             from oekaki.pipeline import warm
 
-            with project_lock(paths, "make run (dvc repro)", wait_s), warm.host(paths.root) as env:
+            # a missing prepared-data file means `download` and what follows will run: the host imports at once
+            eager = not paths.prepared.exists()
+            with project_lock(paths, "make run (dvc repro)", wait_s), warm.host(paths.root, eager=eager) as env:
                 # the stages' commands hand their work to the warm host (oekaki/pipeline/warm.py)
                 dvc = [sys.executable, "-m", "dvc", "repro", *args.dvc_args]
                 return subprocess.run(dvc, cwd=paths.root, env={**os.environ, **env}).returncode
@@ -96,7 +98,7 @@ if __name__ == "__main__":
         from oekaki.pipeline import warm
 
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C during its imports: the terminal has said it already
-            warm.serve(Path(sys.argv[2]), Path(sys.argv[3]), main)
+            warm.serve(Path(sys.argv[2]), Path(sys.argv[3]), main, eager=sys.argv[4:5] == ["--eager"])
         sys.exit(0)
     if (handed := _warm_hand_off()) is not None:
         sys.exit(handed)

@@ -237,3 +237,19 @@ def test_sample_cli_refuses_bad_steps_and_guidance(args, message, tmp_path, caps
         sample.main([*args, "--out", str(tmp_path / "x.png")])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and message in err and len(err.strip().splitlines()[-1:]) == 1
+
+
+def test_the_samples_grid_is_the_scoreboards_own_drawings(tmp_path, monkeypatch):
+    """samples.png draws nothing new: row c holds the first drawings asked for label c, blank cells where fewer were asked."""
+    from oekaki.stages.diffusion import figures
+
+    shown = {}
+    monkeypatch.setattr(figures, "digit_grid", lambda images, nrow, path, dpi, labels: shown.update(images=images, nrow=nrow) or path)
+    labels = np.array([3, 1, 3, 0, 3, 1] + [7] * 12)
+    samples = np.arange(len(labels), dtype=np.uint8)[:, None, None] + np.zeros((1, 28, 28), np.uint8) + 1
+    figures.final_grid(samples, labels, tmp_path / "samples.png", 50, per_label=10)
+    rows = shown["images"].reshape(10, 10, 28, 28)[:, :, 0, 0]
+    assert shown["nrow"] == 10
+    assert rows[3, :3].tolist() == [1, 3, 5] and not rows[3, 3:].any()  # label 3 was asked at positions 0, 2, 4
+    assert rows[7].tolist() == list(range(7, 17))  # the first 10 of its 12
+    assert not rows[2].any()  # never asked: a blank row

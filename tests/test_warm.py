@@ -129,3 +129,34 @@ def test_process_start_is_read_to_the_tick():
     started = warm.process_started_unix()
     assert started is not None and started <= time.time()
     assert abs(started - psutil.Process().create_time()) < 1.5
+
+
+def _hosts() -> dict:
+    import psutil
+
+    return {p.pid: p for p in psutil.Process().children() if "warm-host" in " ".join(p.cmdline())}
+
+
+def _new_host(before: dict):
+    return next(p for pid, p in _hosts().items() if pid not in before)  # not the module's shared host
+
+
+def _maps_torch(proc) -> bool:
+    return any("libtorch_cpu" in m.path for m in proc.memory_maps())
+
+
+def test_an_eager_host_imports_before_any_request_and_a_lazy_one_never_does(project):
+    """`repro` with no prepared data (a stage will run) asks for an eager host: the imports overlap DVC's start."""
+    paths, _ = project
+    before = _hosts()
+    with warm.host(paths.root, wait_s=30) as env:  # lazy: without a request it imports nothing
+        assert env
+        lazy = _new_host(before)
+        time.sleep(2.0)
+        assert not _maps_torch(lazy)
+    with warm.host(paths.root, wait_s=30, eager=True) as env:
+        assert env
+        eager, deadline = _new_host(before), time.monotonic() + 120
+        while not _maps_torch(eager) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _maps_torch(eager), "the eager host did not import torch without a request"

@@ -185,8 +185,8 @@ def _freeze() -> None:
     gc.freeze()
 
 
-def serve(path: Path, ready: Path | None, run: Callable[[list[str]], int | None]) -> None:
-    """Listen on `path`; on the first request import PRELOAD; fork a child per request; runs until SIGTERM/SIGINT.
+def serve(path: Path, ready: Path | None, run: Callable[[list[str]], int | None], eager: bool = False) -> None:
+    """Listen on `path`; on the first request (at once when `eager`) import PRELOAD; fork a child per request; runs until SIGTERM/SIGINT.
 
     After the first fork the host imports PRELOAD_LATER one module at a time, looking at the
     socket between two of them, so those imports overlap the first stage's work instead of
@@ -194,7 +194,9 @@ def serve(path: Path, ready: Path | None, run: Callable[[list[str]], int | None]
     imports waits in the backlog. The imports wait for the first request so that a repro with nothing to run (no-op
     `make run`, 3 s at most: issue 13) does not share its two cores with them. `run(argv)` is
     what a child runs: the CLI's main (passed in, so this module never imports the CLI above it).
-    The host serves the project folder it was started in (its working directory).
+    The host serves the project folder it was started in (its working directory). `eager` is for a
+    repro that is sure to run a stage (`host(eager=True)`): the imports then overlap DVC's own
+    start and the freshness check instead of waiting for the first stage's request.
     """
     root = os.getcwd()
     with contextlib.suppress(FileNotFoundError):
@@ -210,9 +212,19 @@ def serve(path: Path, ready: Path | None, run: Callable[[list[str]], int | None]
     def on_signal(signum, frame):
         stop.set()
 
+    def warm_up() -> None:
+        nonlocal later, preloaded
+        preload(PRELOAD)
+        later = list(PRELOAD_LATER)
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        preloaded = True
+
     sel = selectors.DefaultSelector()
     sel.register(server, selectors.EVENT_READ)
     try:
+        if eager:
+            warm_up()
         while not stop.is_set():
             events = sel.select(timeout=0 if later else 0.5)
             if not events and later:
@@ -224,11 +236,7 @@ def serve(path: Path, ready: Path | None, run: Callable[[list[str]], int | None]
                 if not preloaded:
                     # on the first request, not at start: a no-op repro (no stage runs) never pays for the
                     # imports, and SIGTERM/SIGINT end the process at once until they are in (no child yet)
-                    preload(PRELOAD)
-                    later = list(PRELOAD_LATER)
-                    signal.signal(signal.SIGTERM, on_signal)
-                    signal.signal(signal.SIGINT, on_signal)
-                    preloaded = True
+                    warm_up()
                 _freeze()
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -325,11 +333,12 @@ def _follow(conn: socket.socket) -> None:
 
 
 @contextlib.contextmanager
-def host(root: Path, wait_s: float = 0.0) -> Iterator[dict[str, str]]:
+def host(root: Path, wait_s: float = 0.0, eager: bool = False) -> Iterator[dict[str, str]]:
     """Start a warm host for project folder `root` for the block; yields the environment entries that point stage commands at it.
 
     The host listens within a fraction of a second and imports the libraries when the first stage
-    asks for it; a command that connects meanwhile waits in the backlog, and one that comes before
+    asks for it, or at once when `eager` (the caller knows a stage will run: `repro` when the
+    prepared data is missing); a command that connects meanwhile waits in the backlog, and one that comes before
     the socket exists, or after the host failed, runs itself. So `repro` does not wait for the host
     (a no-op repro pays only for starting it); `wait_s` > 0 waits that long for it to listen, and
     yields {} (stages run in their own processes, as with a bare `dvc repro`) if it does not.
@@ -340,7 +349,7 @@ def host(root: Path, wait_s: float = 0.0) -> Iterator[dict[str, str]]:
     # A short path: Unix socket paths are limited to about 100 bytes, project folders are not.
     folder = Path(tempfile.mkdtemp(prefix="oekaki-warm-"))
     path, ready = folder / "stages.sock", folder / "ready"
-    warm_host = [sys.executable, "-m", "oekaki", "warm-host", str(path), str(ready)]
+    warm_host = [sys.executable, "-m", "oekaki", "warm-host", str(path), str(ready), *(["--eager"] if eager else [])]
     proc = subprocess.Popen(warm_host, cwd=root, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + wait_s

@@ -11,7 +11,7 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 from oekaki.core.constants import N_CLASSES
 from oekaki.core.plots import digit_grid, plt, save_figure, training_strip
 from oekaki.core.training import Fit, TensorData
-from oekaki.models.diffusion import Denoiser, generate, sample_path, start, to_pixels
+from oekaki.models.diffusion import Denoiser, sample_path, start, to_pixels
 from oekaki.models.judge import Judge
 from oekaki.models.memorisation import memorisation
 
@@ -32,10 +32,16 @@ def noise_to_digit(model: Denoiser, path: Path, dpi: int, seed: int) -> Path:
     return digit_grid(images, cols, path, dpi, [str(c) for c in range(N_CLASSES)])
 
 
-def final_grid(model: Denoiser, path: Path, dpi: int, seed: int) -> Path:
-    labels = np.repeat(np.arange(N_CLASSES), 10)
-    images = generate(model, len(labels), labels, seed + 2)
-    return digit_grid(images, 10, path, dpi, [str(c) for c in range(10)])
+def final_grid(samples: np.ndarray, labels: np.ndarray, path: Path, dpi: int, per_label: int = 10) -> Path:
+    """The scoreboard's own drawings (no new ones), the first `per_label` asked for each label, one row per label.
+
+    A label asked for fewer times (a tiny test set) leaves its row's last cells blank.
+    """
+    rows = np.zeros((N_CLASSES, per_label, 28, 28), dtype=np.uint8)
+    for c in range(N_CLASSES):
+        picked = samples[np.flatnonzero(labels == c)[:per_label]]
+        rows[c, : len(picked)] = picked
+    return digit_grid(rows.reshape(-1, 28, 28), per_label, path, dpi, [str(c) for c in range(N_CLASSES)])
 
 
 def steps_sweep_plot(rows: list[dict], n: int, path: Path, dpi: int) -> Path:
@@ -75,11 +81,14 @@ def guidance_sweep_plot(rows: list[dict], n: int, path: Path, dpi: int) -> Path:
     return save_figure(fig, path, dpi)
 
 
-def draw_all(model: Denoiser, judge: Judge, data: TensorData, samples: np.ndarray, done: Fit, out: Path, dpi: int, seed: int):
+def draw_all(
+    model: Denoiser, judge: Judge, data: TensorData, samples: np.ndarray, labels: np.ndarray, done: Fit, out: Path, dpi: int, seed: int
+):
+    """The stage's figures; `samples` are the scoreboard's first seed's drawings, asked for `labels`."""
     memo_path, ratio = memorisation(judge, data, samples, out / "memorisation.png", dpi)
     figures = [
         noise_to_digit(model, out / "noise_to_digit.png", dpi, seed),
-        final_grid(model, out / "samples.png", dpi, seed),
+        final_grid(samples, labels, out / "samples.png", dpi),
         training_strip(done.snapshots, out / "training.png", dpi, 5, (2.8, 1.4)),
         memo_path,
     ]

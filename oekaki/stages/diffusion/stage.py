@@ -26,7 +26,7 @@ from oekaki.stages.diffusion import figures as diffusion_figures
 
 log = get_logger("diffusion")
 CODE = [Path(__file__), Path(training.__file__), Path(diffusion_model.__file__)]  # a checkpoint resumes only under the same code
-SNAPSHOT_ROWS = 4  # the per-epoch grid: one column per label, 4 drawings of each (40 of the epoch's drawings; docs/speed.md)
+SNAPSHOT_ROWS = 2  # the per-epoch grid: one column per label, 2 drawings of each (20 drawings an epoch; docs/speed.md)
 
 
 def as_input(images: torch.Tensor) -> torch.Tensor:
@@ -224,7 +224,8 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         steps_sweep, guidance_sweep, interval = sweeps(painter, scorer, c)
     out = paths.figures("diffusion")
     with phase("figures"):
-        figures, memo = diffusion_figures.draw_all(painter, judge, data, samples, done, out, cfg.report.figure_dpi, cfg.base.seed)
+        dpi, requested = cfg.report.figure_dpi, board.requested[0]
+        figures, memo = diffusion_figures.draw_all(painter, judge, data, samples, requested, done, out, dpi, cfg.base.seed)
     figures += [
         diffusion_figures.steps_sweep_plot(steps_sweep, c.sweep_samples, out / "steps_sweep.png", cfg.report.figure_dpi),
         diffusion_figures.guidance_sweep_plot(guidance_sweep, c.sweep_samples, out / "guidance_sweep.png", cfg.report.figure_dpi),
