@@ -148,10 +148,13 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_kept_memory_spares_each_training_step_the_kernels_fresh_pages():
     """With glibc's thresholds raised, ten steps of a small conv net reuse their freed buffers (15-17k page faults -> ~800)."""
     import subprocess
+
+    if not sys.platform.startswith("linux"):  # glibc's mallopt only: elsewhere the function must do nothing and say so
+        assert not training.keep_freed_memory()
+        return
 
     from oekaki.core.paths import project_paths
 
