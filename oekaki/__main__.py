@@ -51,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"updated: {line}", file=sys.stderr)
             from oekaki.pipeline import warm
 
-            # a missing prepared-data file means `download` and what follows will run: the host imports at once
-            eager = not paths.prepared.exists()
+            # a missing prepared-data file means `download` and what follows will run (unless only asked for a
+            # dry run): the host imports at once
+            eager = not paths.prepared.exists() and "--dry" not in args.dvc_args
             with project_lock(paths, "make run (dvc repro)", wait_s), warm.host(paths.root, eager=eager) as env:
                 # the stages' commands hand their work to the warm host (oekaki/pipeline/warm.py)
                 dvc = [sys.executable, "-m", "dvc", "repro", *args.dvc_args]
