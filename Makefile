@@ -7,7 +7,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: run test test-slow flow serve trigger ui app bench bench-diffusion format clean venv
+.PHONY: run test test-slow flow serve trigger ui app bench bench-diffusion bench-pairs format clean venv
 PREFECT_PORT ?= 4200
 MLFLOW_PORT ?= 5000
 
@@ -64,6 +64,10 @@ bench: venv
 ## bench-diffusion: the chosen diffusion recipe against DDPM, same network and training seconds (needs `make run`; ~15 min)
 bench-diffusion: venv
 	$(PY) bench/diffusion.py $(ARGS)
+
+## bench-pairs: this checkout's HEAD against a reference commit, back to back in fresh clones (REF=6d31aa9 PAIRS=2; ~8 min a pair)
+bench-pairs: venv
+	$(PY) bench/pairs.py --ref $(or $(REF),6d31aa9) --pairs $(or $(PAIRS),2)
 
 ## format: apply ruff's formatter and safe fixes
 format: venv
