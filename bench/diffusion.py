@@ -10,13 +10,17 @@ loss and EMA update; the one-cycle schedule is planned from a 10-step timing. Th
 `--n` images for the test set's label mix, judged by models/cnn/model.pt (run `make run` first):
 1. the chosen recipe: params.yaml's objective, sampler, steps and guidance (flow matching, few Euler steps);
 2. DDPM (Ho et al. 2020): epsilon prediction, T = 1000, ancestral sampling with `--ddpm-steps`
-   steps (public MNIST examples use 400 to 1,000), the same guidance.
+   steps (public MNIST examples use 400 to 1,000), drawn with the chosen recipe's guidance (its
+   weight and interval) and, so that the baseline is not judged only at a setting tuned for the
+   other objective, with each weight of `--ddpm-guidance` applied at every step (plain
+   classifier-free guidance, as Ho & Salimans 2022 sample; default 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -75,6 +79,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=120.0, help="training seconds per recipe (default 120)")
     parser.add_argument("--n", type=int, default=1000, help="samples judged per recipe (default 1000, at most the test set)")
     parser.add_argument("--ddpm-steps", type=int, default=400, help="DDPM sampling steps, 1-1000 (default 400)")
+    parser.add_argument(
+        "--ddpm-guidance", default="2", help="more baseline rows: guidance weights at every step, comma-separated (default 2; '' for none)"
+    )
     parser.add_argument("--root", type=Path, default=project_paths().root, help="project folder with the pipeline's outputs")
     args = parser.parse_args()
     paths = project_paths(args.root)
@@ -83,6 +90,12 @@ def main() -> int:
         return 2
     if not 1 <= args.ddpm_steps <= dm.T_DDPM or args.n < 2 or args.seconds <= 0:
         parser.error("--ddpm-steps 1-1000, --n >= 2 and --seconds > 0")
+    try:
+        extra = [float(g) for g in args.ddpm_guidance.split(",") if g.strip()]
+    except ValueError:
+        parser.error(f"--ddpm-guidance: comma-separated numbers, got {args.ddpm_guidance!r}")
+    if any(g < 0 for g in extra):
+        parser.error(f"--ddpm-guidance: weights must be at least 0, got {args.ddpm_guidance!r}")
     cfg = load_config(paths.params)
     torch.set_num_threads(cfg.base.threads)
     data = training.TensorData.load(paths.prepared, torch.device("cpu"))
@@ -95,21 +108,35 @@ def main() -> int:
     rows = []
     for name, c in ((f"chosen: {chosen.objective}, {chosen.sampler}", chosen), ("baseline: DDPM, ancestral", ddpm)):
         model, steps = train_for(args.seconds, c, data, cfg.base.seed)
-        t0 = time.perf_counter()
-        images = dm.generate(model, len(labels), labels, cfg.base.seed, batch_size=c.eval_batch_size)
-        per_1000 = (time.perf_counter() - t0) / len(labels) * 1000
-        scores = judge_mod.score(judge.judge(images), real, labels, test_y)
-        rows.append((name, steps, c.sample_steps, per_1000, scores["fid"], scores["conditional_accuracy"]))
-        print(f"  {name}: {steps:,} training steps in {args.seconds:.0f} s, FID {scores['fid']:.2f}", file=sys.stderr)
+        settings = [(model, guidance_text(model.args))]
+        if c is ddpm:  # the same trained network, plain guidance at every step
+            for g in extra:
+                painter = copy.copy(model)  # shares the weights; only the sampling args differ
+                painter.args = dataclasses.replace(model.args, guidance=g, guidance_from=0.0, guidance_until=1.0)
+                settings.append((painter, guidance_text(painter.args)))
+        for painter, guided in settings:
+            t0 = time.perf_counter()
+            images = dm.generate(painter, len(labels), labels, cfg.base.seed, batch_size=c.eval_batch_size)
+            per_1000 = (time.perf_counter() - t0) / len(labels) * 1000
+            scores = judge_mod.score(judge.judge(images), real, labels, test_y)
+            rows.append((name, guided, steps, c.sample_steps, per_1000, scores["fid"], scores["conditional_accuracy"]))
+            print(f"  {name}, {guided}: {steps:,} training steps in {args.seconds:.0f} s, FID {scores['fid']:.2f}", file=sys.stderr)
     n = len(data.train_y)
     print(f"# oekaki diffusion benchmark, {time.strftime('%Y-%m-%d')}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     print(f"# data {paths.prepared} ({n:,} train / {len(test_y):,} test), {args.seconds:.0f} s training each, "
-          f"{len(labels):,} samples judged, guidance {chosen.guidance:g}, {dm.n_parameters(model):,} parameters")  # fmt: skip
-    header = ("recipe", "training steps", "sampling steps", "s per 1,000 samples", "judge FID", "conditional accuracy")
+          f"{len(labels):,} samples judged, {dm.n_parameters(model):,} parameters")  # fmt: skip
+    header = ("recipe", "guidance", "training steps", "sampling steps", "s per 1,000 samples", "judge FID", "conditional accuracy")
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    for name, steps, sample_steps, per_1000, fid, acc in rows:
-        print(f"| {name} | {steps:,} | {sample_steps} | {per_1000:.1f} | {fid:.2f} | {acc:.1%} |")
+    for name, guided, steps, sample_steps, per_1000, fid, acc in rows:
+        print(f"| {name} | {guided} | {steps:,} | {sample_steps} | {per_1000:.1f} | {fid:.2f} | {acc:.1%} |")
     return 0
+
+
+def guidance_text(a: dm.DiffusionArgs) -> str:
+    """How a network draws: its guidance weight, and the share of the path it applies to when not all of it."""
+    if a.guidance_from <= 0 and a.guidance_until >= 1:
+        return f"{a.guidance:g} at every step"
+    return f"{a.guidance:g} from {a.guidance_from:g} to {a.guidance_until:g} of the path"
 
 
 if __name__ == "__main__":
