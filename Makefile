@@ -61,7 +61,7 @@ bench: venv
 	$(PY) bench/cnn.py
 	$(PY) bench/vae.py
 
-## bench-diffusion: the chosen diffusion recipe against DDPM, same network and training seconds (needs `make run`; ~15 min)
+## bench-diffusion: the chosen diffusion recipe against DDPM, same network and training seconds (needs `make run`; ~13 min with ARGS="--n 500")
 bench-diffusion: venv
 	$(PY) bench/diffusion.py $(ARGS)
 
