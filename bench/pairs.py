@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -67,12 +68,17 @@ def timed_run(commit: str, dest: Path, command: str) -> float:
     return wall
 
 
+def runs_first(pair: int) -> str:
+    """Which commit opens pair `pair` (0-based): successive pairs swap, so a drifting machine weighs on both."""
+    return "commit" if pair % 2 == 0 else "ref"
+
+
 def summary(walls: list[tuple[float, float]]) -> list[str]:
     """Markdown lines for [(commit seconds, ref seconds), ...]: each pair's ratio, then their mean and spread."""
     ratios = [c / r for c, r in walls]
     lines = ["| pair | first | commit | ref | ratio |", "|---|---|---|---|---|"]
     for i, ((c, r), q) in enumerate(zip(walls, ratios, strict=True)):
-        lines.append(f"| {i + 1} | {'ref' if i % 2 else 'commit'} | {c:.1f} s | {r:.1f} s | {q:.3f}x |")
+        lines.append(f"| {i + 1} | {runs_first(i)} | {c:.1f} s | {r:.1f} s | {q:.3f}x |")
     spread = f", standard deviation {statistics.stdev(ratios):.3f}" if len(ratios) > 1 else ""
     lines += ["", f"ratio commit / ref: mean {statistics.fmean(ratios):.3f}x, range {min(ratios):.3f}-{max(ratios):.3f}x{spread}"]
     return lines
@@ -92,9 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     walls, breakdown = [], []
     with tempfile.TemporaryDirectory(prefix="oekaki-pairs-") as tmp:
         for i in range(args.pairs):
-            order = [("commit", commit), ("ref", ref)] if i % 2 == 0 else [("ref", ref), ("commit", commit)]
+            shas, first = {"commit": commit, "ref": ref}, runs_first(i)
             pair = {}
-            for name, sha in order:
+            for name in (first, "ref" if first == "commit" else "commit"):
+                sha = shas[name]
                 dest = Path(tmp) / f"{name}-{i}"
                 pair[name] = timed_run(sha, dest, args.command)
                 print(f"{dt.datetime.now():%H:%M:%S} pair {i + 1}: {name} {sha[:7]} {pair[name]:.1f} s", flush=True)
@@ -104,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
                         cwd=dest, env=user_env(), capture_output=True, text=True,
                     )  # fmt: skip
                     breakdown = out.stdout.splitlines() if out.returncode == 0 else [f"(breakdown failed: {out.stderr.strip()[-500:]})"]
-                subprocess.run(["rm", "-rf", str(dest)], check=True)
+                shutil.rmtree(dest)
             walls.append((pair["commit"], pair["ref"]))
     print("\n".join(["", *summary(walls), "", f"The commit's last run, {commit[:7]}:", *breakdown]))
 
