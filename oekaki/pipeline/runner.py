@@ -184,7 +184,7 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         params = stage_params(cfg, paths, stage)
         run_id = tracker.start_stage(stage, parent, params, tags)
         monitor = tracker.monitor(run_id)
-    try:
+    try:  # every exit ends the stage's run: FAILED on any error (the work, its files, the logging), else FINISHED
         with timing.phase("mlflow_logging"):
             data = data_input(stage, cfg, paths)
             if data is not None:
@@ -192,39 +192,41 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         system = tracker.system_metrics(run_id, SYSTEM_METRICS_S) if stage in TRAINING_STAGES else contextlib.nullcontext()
         with threadpool_limits(cfg.base.threads), system, timing.phase("stage_other"):  # what no inner phase claims
             result = module.run(cfg, paths, monitor)
+        seconds = time.perf_counter() - t0
+        facts = write_outputs(stage, result, paths)  # metrics/<stage>.json and its plots (code the stage's deps cover)
+        log.info("stage %s finished its work in %.1f s", stage, seconds)
+        unstreamed = {k: v for k, v in result.history.items() if k not in monitor.streamed}
+        with timing.phase("mlflow_logging"):  # metrics, figures, the models' export and registration
+            tracker.log_results(stage, run_id, {**result.metrics, **result.settings}, unstreamed, result.figures, result.models)
+        record = {
+            "stage": stage,
+            "started": started,
+            "finished": provenance.now_iso(),
+            "started_unix": started_unix,  # lets bench/overhead.py measure process start-up
+            "process_started_unix": _process_started_unix(),
+            "seconds": round(seconds, 3),
+            "phases": timing.recorded(),  # where the time went (bench/breakdown.py)
+            "phases_total_seconds": round(time.perf_counter() - t0, 3),
+            **git,
+            "machine": provenance.machine(),
+            "device": result.metrics.get("device", "cpu"),
+            "params": params,
+            "facts": facts,  # the stage's results that are not numbers: oekaki.core.contract.merge_facts joins them again
+            "details": result.details,
+            "overrides": list(ctx.overrides),
+            "pipeline_run_id": ctx.pipeline_run_id,
+            "prefect_flow_run_id": ctx.prefect_flow_run_id,
+            "mlflow_run_id": run_id,
+            "mlflow_parent_run_id": parent,
+            "mlflow_experiment_id": tracker.experiment_id,
+            "mlflow_tracking_uri": _without_credentials(tracking_uri(paths)),
+        }
+        write_json(paths.provenance(stage), record)
     except BaseException:
         tracker.finish(run_id, "FAILED")
         raise
-    seconds = time.perf_counter() - t0
-    facts = write_outputs(stage, result, paths)  # metrics/<stage>.json and its plots (code the stage's deps cover)
-    log.info("stage %s finished its work in %.1f s", stage, seconds)
-    unstreamed = {k: v for k, v in result.history.items() if k not in monitor.streamed}
-    with timing.phase("mlflow_logging"):  # metrics, figures, the models' export and registration
-        tracker.complete_stage(stage, run_id, parent, {**result.metrics, **result.settings}, unstreamed, result.figures, result.models)
-    record = {
-        "stage": stage,
-        "started": started,
-        "finished": provenance.now_iso(),
-        "started_unix": started_unix,  # lets bench/overhead.py measure process start-up
-        "process_started_unix": _process_started_unix(),
-        "seconds": round(seconds, 3),
-        "phases": timing.recorded(),  # where the time went (bench/breakdown.py)
-        "phases_total_seconds": round(time.perf_counter() - t0, 3),
-        **git,
-        "machine": provenance.machine(),
-        "device": result.metrics.get("device", "cpu"),
-        "params": params,
-        "facts": facts,  # the stage's results that are not numbers: oekaki.core.contract.merge_facts joins them again
-        "details": result.details,
-        "overrides": list(ctx.overrides),
-        "pipeline_run_id": ctx.pipeline_run_id,
-        "prefect_flow_run_id": ctx.prefect_flow_run_id,
-        "mlflow_run_id": run_id,
-        "mlflow_parent_run_id": parent,
-        "mlflow_experiment_id": tracker.experiment_id,
-        "mlflow_tracking_uri": _without_credentials(tracking_uri(paths)),
-    }
-    write_json(paths.provenance(stage), record)
+    tracker.finish(run_id)
+    tracker.finish(parent)  # the parent's end time follows its last stage
     return {"stage": stage, "seconds": seconds, "mlflow_run_id": run_id, "metrics": result.metrics}
 
 

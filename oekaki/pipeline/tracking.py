@@ -179,40 +179,36 @@ class Tracker:
     def monitor(self, run_id: str) -> StreamingMonitor:
         return StreamingMonitor(self.client, run_id, self.paths)
 
-    def complete_stage(
+    def log_results(
         self,
         stage: str,
         run_id: str,
-        parent_run_id: str,
         metrics: dict[str, Any],
         history: dict[str, list[dict[str, float]]],
         files: list[Path],
         models: dict[str, Path] | None = None,
     ) -> None:
-        """Log the finished stage's metrics, the histories not streamed yet, files and models; close the run."""
+        """Log the finished stage's metrics, the histories not streamed yet, files and models.
+
+        The run stays open: the caller ends it (`finish`) once the stage's own files are written too.
+        """
         from mlflow.entities import Metric
 
-        try:
-            ts = int(self.client.get_run(run_id).info.start_time)
-            mlist = [Metric(k, float(v), ts, 0) for k, v in sorted(flat_metrics(metrics).items()) if _is_number(v)]
-            for name, rows in history.items():
-                mlist += [m for row in rows for m in _history_metrics(name, row, ts)]
-            for i in range(0, len(mlist), 1000):
-                self.client.log_batch(run_id, metrics=mlist[i : i + 1000])
-            for path in files:
-                if path.is_file():
-                    self.client.log_artifact(run_id, str(path), artifact_path=_artifact_dir(self.paths, path))
-            for name, path in (models or {}).items():
-                self.log_model(run_id, name, path)
-            with tempfile.TemporaryDirectory() as tmp:
-                summary = Path(tmp) / f"{stage}_metrics.json"
-                summary.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
-                self.client.log_artifact(run_id, str(summary))
-        except Exception:
-            self.finish(run_id, "FAILED")
-            raise
-        self.finish(run_id)
-        self.finish(parent_run_id)  # the parent's end time follows its last stage
+        ts = int(self.client.get_run(run_id).info.start_time)
+        mlist = [Metric(k, float(v), ts, 0) for k, v in sorted(flat_metrics(metrics).items()) if _is_number(v)]
+        for name, rows in history.items():
+            mlist += [m for row in rows for m in _history_metrics(name, row, ts)]
+        for i in range(0, len(mlist), 1000):
+            self.client.log_batch(run_id, metrics=mlist[i : i + 1000])
+        for path in files:
+            if path.is_file():
+                self.client.log_artifact(run_id, str(path), artifact_path=_artifact_dir(self.paths, path))
+        for name, path in (models or {}).items():
+            self.log_model(run_id, name, path)
+        with tempfile.TemporaryDirectory() as tmp:
+            summary = Path(tmp) / f"{stage}_metrics.json"
+            summary.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
+            self.client.log_artifact(run_id, str(summary))
 
     def log_model(self, run_id: str, name: str, checkpoint: Path) -> None:
         """Log a self-describing checkpoint and register it as model `name`.
