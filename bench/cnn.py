@@ -26,7 +26,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tv_data import torchvision_loaders  # noqa: E402  (bench/tv_data.py)
+from common import torchvision_loaders  # noqa: E402  (bench/common.py)
 
 from oekaki.core import training  # noqa: E402
 from oekaki.core.config import load_config  # noqa: E402

@@ -1,4 +1,8 @@
-"""Prepared arrays served the pytorch/examples way: torchvision's MNIST dataset and a DataLoader."""
+"""What the benchmarks in bench/ share: the pytorch/examples data path their baselines train on.
+
+Each script puts bench/ and the repository root on sys.path when run as a script
+(`.venv/bin/python bench/<name>.py`), which is how this module and the package are found.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,17 @@ from oekaki.data import idx
 
 
 def torchvision_loaders(prepared: Path, workdir: Path, batch_size: int, normalize: bool = True):
-    """The prepared arrays as torchvision MNIST files, read back per sample, pytorch/examples style."""
+    """The prepared arrays as torchvision MNIST files, read back per sample through a DataLoader, as pytorch/examples does.
+
+    Args:
+        prepared: the pipeline's prepared arrays (data/prepared.npz).
+        workdir: an empty scratch folder; the IDX files go to workdir/MNIST/raw.
+        batch_size: the training loader's batch; the test loader reads 1,000 at a time.
+        normalize: apply MNIST's usual mean/std (pytorch/examples' mnist does, its vae does not).
+
+    Returns:
+        (train loader, shuffled; test loader).
+    """
     from torchvision import datasets, transforms
 
     raw = workdir / "MNIST" / "raw"
