@@ -4,7 +4,7 @@ N_CLASSES = 10  # digits 0-9 (Fashion-MNIST and KMNIST also have ten classes)
 IMAGE_SIZE = 28  # pixels per side
 # Images per forward pass when a trained network only infers (the judge, the generators' sampling).
 # On a 2-core CPU small batches keep the activations in cache. Measured 2026-12-02 (AVX-512 EPYC,
-# bench/inference_batch.py; the table is in docs/speed.md), seconds for 1,000 images at batch
+# the inference_batch bench of d993c28; the table is in docs/speed.md), seconds for 1,000 images at batch
 # 1,000 / 64: the judge 0.308 / 0.115, the CNN's test pass 0.255 / 0.119, the GAN's generator
 # 0.160 / 0.100; the diffusion sampler 6.14 at its old 256 / 2.95 at 64. Each sample is computed
 # on its own, so the outputs are the same at any batch size (tests/test_inference_batch.py).

@@ -37,7 +37,7 @@ PATH_POINTS = 8  # points along the sampling path for the noise-to-digit figure
 EXPORT_MAX_STEPS = 16  # the served module unrolls at most this many steps
 # Images per network pass when drawing (the params' diffusion.eval_batch_size in the stage): the same images at
 # any batch; 1,000 drawings 5.3 s at 32 against 6.7 s at 64 on a 2-core AMD EPYC (2.95 s against 3.06 s on
-# an AVX-512 machine), bench/inference_batch.py, docs/speed.md
+# an AVX-512 machine), inference_batch bench of 3855d87, docs/speed.md
 SAMPLING_BATCH = 32
 
 

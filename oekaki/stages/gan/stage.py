@@ -186,7 +186,7 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
     epochs, steps = training.plan_epochs("gan", c.epochs, c.min_steps, c.batch_size * c.d_steps, len(data.train_y))
     args = GanArgs.from_config(c)
     torch.manual_seed(cfg.base.seed)
-    # channels_last: +5-8 % generator steps per second on this CPU (bench/gan_levers.py, docs/speed.md)
+    # channels_last: +5-8 % generator steps per second on this CPU (gan_levers bench of db33f3d, docs/speed.md)
     G = Generator(args).to(device, memory_format=torch.channels_last)
     D = Discriminator(args).to(device, memory_format=torch.channels_last)
     opt_g, opt_d = make_optimizers(G, D, c)
