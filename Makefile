@@ -73,10 +73,10 @@ bench-pairs: venv
 format: venv
 	$(PY) -m ruff format . && $(PY) -m ruff check --fix .
 
-## clean: remove generated outputs; asks before touching the DVC cache or the MLflow store
+## clean: remove what a run generates and git ignores under the output folders (committed files such as metrics/*.json and data/source.json stay); asks before touching the MLflow store
+# `git clean -X` removes only ignored files, so the list of generated files is the .gitignore files' list, kept in one place.
 clean:
-	rm -rf data/raw data/prepared.npz data/gmm data/source.json reports/figures reports/index.html reports/index.ja.html \
-	  models/*/model.pt metrics .oekaki test-artifacts
+	git clean -f -d -X -- data models reports metrics .oekaki test-artifacts dvc_plots
 	@read -p "Also delete the MLflow store (mlflow.db, mlartifacts/) and Prefect state (.prefect/)? [y/N] " ans; \
 	  if [ "$$ans" = y ]; then rm -rf mlflow.db mlartifacts .prefect; echo removed; fi
 	@echo "The DVC cache (.dvc/cache) is kept; prune it with: dvc gc --workspace"
