@@ -57,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
             with project_lock(paths, "make run (dvc repro)", wait_s), warm.host(paths.root, eager=eager) as env:
                 # the stages' commands hand their work to the warm host (oekaki/pipeline/warm.py)
                 dvc = [sys.executable, "-m", "dvc", "repro", *args.dvc_args]
-                return subprocess.run(dvc, cwd=paths.root, env={**os.environ, **env}).returncode
+                rc = subprocess.run(dvc, cwd=paths.root, env={**os.environ, **env}).returncode
+                if rc == 0 and "--dry" not in args.dvc_args:
+                    from oekaki.pipeline import readme
+
+                    readme.refresh(paths.root)  # README.md's scoreboard block follows reports/summary.md
+                return rc
         from oekaki.pipeline import runner  # not on `repro`'s path: a no-op `make run` stays short
 
         if args.name not in (names := runner.stage_names()):
