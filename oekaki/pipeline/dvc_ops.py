@@ -75,7 +75,7 @@ def cache_dir(paths: Paths) -> str:
 
 
 def push_if_remote(paths: Paths) -> bool:
-    """`dvc push` when a DVC remote is configured; False when there is none."""
+    """`dvc push` to the default remote (.dvc/config names one: docs/pipeline.md); False when a checkout removed it."""
     if not dvc(paths, "remote", "list").strip():
         return False
     dvc(paths, "push", "--quiet")
