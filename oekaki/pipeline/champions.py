@@ -58,7 +58,7 @@ def resolve(
     DVC-tracked file when the model is registered but has no version under `alias` yet (the
     app does; `flows.sample` asks for a retraining or --version instead).
     """
-    from oekaki.pipeline.tracking import NoSuchModel, Registry, store_exists, tracking_uri
+    from oekaki.pipeline.tracking import NoSuchModel, Registry, store_exists, tracking_uri, without_credentials
 
     name = registered_name(kind)
     local = paths.final_model(kind)
@@ -72,7 +72,8 @@ def resolve(
 
     if not versions:
         if version is not None:
-            raise ModelUnavailable(f"model {name!r} is not in the registry {tracking_uri(paths)}, so there is no version {version}")
+            store = without_credentials(tracking_uri(paths))
+            raise ModelUnavailable(f"model {name!r} is not in the registry {store}, so there is no version {version}")
         return dvc_tracked(f"no registry entry for {name}")
     via = None
     if version is None:

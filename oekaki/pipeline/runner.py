@@ -170,7 +170,7 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
     timing.reset()
     with timing.phase("imports"):
         module = importlib.import_module(f"{STAGE_PACKAGE}.{stage}.stage")
-        from oekaki.pipeline.tracking import PIPELINE_TAG, Tracker, tracking_uri
+        from oekaki.pipeline.tracking import PIPELINE_TAG, Tracker, tracking_uri, without_credentials
 
     git = provenance.git_state(paths.root)
     tags = {"git_commit": git["git_commit"], "git_dirty": str(git["git_dirty"]), PIPELINE_TAG: ctx.pipeline_run_id, **ctx.tags}
@@ -219,7 +219,7 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
             "mlflow_run_id": run_id,
             "mlflow_parent_run_id": parent,
             "mlflow_experiment_id": tracker.experiment_id,
-            "mlflow_tracking_uri": _without_credentials(tracking_uri(paths)),
+            "mlflow_tracking_uri": without_credentials(tracking_uri(paths)),
         }
         write_json(paths.provenance(stage), record)
     except BaseException:
@@ -239,12 +239,3 @@ def _process_started_unix() -> float:
     import psutil
 
     return psutil.Process().create_time()
-
-
-def _without_credentials(uri: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(uri)
-    if parts.password or parts.username:
-        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
-    return urlunsplit(parts)

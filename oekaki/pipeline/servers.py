@@ -86,10 +86,14 @@ def stop_process_group(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout
 
 
 def mlflow_ui_command(tracking_uri: str, port: int) -> tuple[list[str], dict[str, str]]:
-    """`mlflow ui` as `make ui` runs it: one worker, no job runners (about 490 MB instead of 2.6 GB), no telemetry."""
+    """`mlflow ui` as `make ui` runs it: one worker, no job runners (about 490 MB instead of 2.6 GB), no telemetry.
+
+    The store's URI (it may hold a password) goes in the environment, MLFLOW_BACKEND_STORE_URI
+    (the environment variable of `mlflow server --backend-store-uri`), never in the argv that `ps` shows.
+    """
     cmd = [str(Path(sys.executable).parent / "mlflow"), "ui", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    cmd += ["--backend-store-uri", tracking_uri]
-    return cmd, {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_BACKEND_STORE_URI": tracking_uri}
+    return cmd, env
 
 
 class MlflowUi:
@@ -118,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from oekaki.core.paths import project_paths
     from oekaki.pipeline.env import apply_tool_defaults
-    from oekaki.pipeline.tracking import tracking_uri
+    from oekaki.pipeline.tracking import tracking_uri, without_credentials
 
     parser = argparse.ArgumentParser(prog="python -m oekaki.pipeline.servers")
     parser.add_argument("command", choices=["mlflow-ui"])
@@ -127,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = project_paths()
     apply_tool_defaults(paths)
     cmd, extra = mlflow_ui_command(tracking_uri(paths), args.port)
-    print(f"MLflow UI: http://127.0.0.1:{args.port} (store {tracking_uri(paths)}); stop: Ctrl-C", flush=True)
+    print(f"MLflow UI: http://127.0.0.1:{args.port} (store {without_credentials(tracking_uri(paths))}); stop: Ctrl-C", flush=True)
     os.execve(cmd[0], cmd, {**os.environ, **extra})
 
 

@@ -40,6 +40,25 @@ def tracking_uri(paths: Paths) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{paths.mlflow_db}"
 
 
+def without_credentials(uri: str) -> str:
+    """`uri` fit to print or record: its user:password (or a token in the user part) shown as `***`.
+
+    postgresql://oekaki:pw@db:5432/mlflow -> postgresql://***@db:5432/mlflow. Every message, log
+    line and record that names a tracking store (or any URL from the environment) goes through
+    this one function; the URI itself reaches child processes only by environment, never argv.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # unparseable (a bad IPv6 host): mask everything up to the last "@"
+        scheme, sep, rest = uri.partition("://")
+        return f"{scheme}{sep}***@{rest.rpartition('@')[2]}" if "@" in rest else uri
+    if "@" not in parts.netloc:
+        return uri
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
 def store_exists(paths: Paths) -> bool:
     """Whether there is a store to read: MLFLOW_TRACKING_URI is set, or the project's SQLite file exists.
 
@@ -312,7 +331,7 @@ class Registry:
         try:
             mv = self.client.get_model_version(name, str(version))
         except MlflowException as exc:
-            raise NoSuchModel(f"model {name!r} has no version {version!r} in {tracking_uri(self.paths)}") from exc
+            raise NoSuchModel(f"model {name!r} has no version {version!r} in {without_credentials(tracking_uri(self.paths))}") from exc
         folder = Path(dest) / f"{name}-v{version}"
         folder.mkdir(parents=True, exist_ok=True)
         return Path(self.client.download_artifacts(mv.run_id, "checkpoint/model.pt", str(folder)))
@@ -325,7 +344,8 @@ class Registry:
             run_id = self.client.get_model_version(name, str(version)).run_id
             return run_id, self.client.get_run(run_id).info.experiment_id
         except MlflowException as exc:
-            raise NoSuchModel(f"model {name!r} version {version!r}: its run is gone from {tracking_uri(self.paths)}") from exc
+            store = without_credentials(tracking_uri(self.paths))
+            raise NoSuchModel(f"model {name!r} version {version!r}: its run is gone from {store}") from exc
 
 
 class StreamingMonitor:
