@@ -8,7 +8,12 @@
    (cron) and `training-pipeline/manual`, working directory OEKAKI_PROJECT_DIR (default: here).
 4. A worker on the pool runs in the foreground. Ctrl-C (SIGINT) or SIGTERM stops the worker
    with SIGINT (workers ignore SIGTERM), then the server if this command started it, and
-   removes the /tmp/runner_storage folders they left.
+   removes the runner storage the worker left in the project's own `.oekaki/prefect-tmp/`.
+
+Prefect's runner (inside every worker) keeps its storage in `<temporary folder>/runner_storage/<uuid>`,
+with no setting of its own but the temporary folder (`tempfile.gettempdir()`, i.e. TMPDIR).
+So the worker runs with TMPDIR set to the project's `.oekaki/prefect-tmp/`, and this command
+deletes only there: the machine-wide `/tmp/runner_storage` belongs to whoever else runs Prefect.
 """
 
 from __future__ import annotations
@@ -23,13 +28,37 @@ import tempfile
 from pathlib import Path
 
 from oekaki.core.io import write_json
-from oekaki.core.paths import project_paths
+from oekaki.core.paths import Paths, project_paths
 from oekaki.pipeline.env import apply_tool_defaults
 from oekaki.pipeline.lock import GLOBAL_LIMIT
 from oekaki.pipeline.servers import PrefectServer, default_sigint, stop_process_group
 
 POOL = "oekaki-process"
-RUNNER_STORAGE = Path(tempfile.gettempdir()) / "runner_storage"
+RUNNER_STORAGE = "runner_storage"  # the folder Prefect's Runner makes in its temporary folder (prefect/runner/runner.py)
+
+
+def worker_tmp(paths: Paths) -> Path:
+    """The worker's temporary folder (its TMPDIR), where Prefect keeps its runner storage: the project's own."""
+    return paths.state_dir / "prefect-tmp"
+
+
+def worker_env(paths: Paths, env: dict[str, str]) -> dict[str, str]:
+    """`env` for the worker: TMPDIR in the project's state folder (created: tempfile skips a missing one).
+
+    Flow runs inherit it; their isolated copies stay in the system's temporary folder
+    (OEKAKI_RUNS_DIR, unless the caller set one), not inside the project.
+    """
+    tmp = worker_tmp(paths)
+    tmp.mkdir(parents=True, exist_ok=True)
+    return {"OEKAKI_RUNS_DIR": tempfile.gettempdir(), **env, "TMPDIR": str(tmp)}
+
+
+def remove_runner_storage(paths: Paths) -> None:
+    """Delete the runner storage this project's worker left (under its own state folder), and nothing else."""
+    tmp = worker_tmp(paths)
+    shutil.rmtree(tmp / RUNNER_STORAGE, ignore_errors=True)
+    if tmp.is_dir() and not any(tmp.iterdir()):
+        tmp.rmdir()
 
 
 def prefect_cli(env: dict[str, str], cwd: Path, *args: str, ok_if: str = "") -> str:
@@ -57,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     apply_tool_defaults(paths)
     env = dict(os.environ)
     env.setdefault("OEKAKI_PROJECT_DIR", str(paths.root))
-    leftovers_before = set(RUNNER_STORAGE.iterdir()) if RUNNER_STORAGE.is_dir() else set()
     server = worker = None
 
     def interrupted(signum, frame):
@@ -74,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         set_up(env, paths.root, args.prefect_file)
         prefect = str(Path(sys.executable).parent / "prefect")
         worker = subprocess.Popen(
-            [prefect, "worker", "start", "--pool", POOL], env=env, cwd=paths.root, start_new_session=True, preexec_fn=default_sigint
+            [prefect, "worker", "start", "--pool", POOL],
+            env=worker_env(paths, env),
+            cwd=paths.root,
+            start_new_session=True,
+            preexec_fn=default_sigint,
         )
         write_json(
             paths.state_dir / "serve.json",
@@ -95,11 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             stop_process_group(worker, signal.SIGINT, timeout_s=60)
         if server is not None:
             server.stop()
-        if RUNNER_STORAGE.is_dir():
-            for leftover in set(RUNNER_STORAGE.iterdir()) - leftovers_before:
-                shutil.rmtree(leftover, ignore_errors=True)
-            if not any(RUNNER_STORAGE.iterdir()):
-                RUNNER_STORAGE.rmdir()
+        remove_runner_storage(paths)
         (paths.state_dir / "serve.json").unlink(missing_ok=True)
 
 
