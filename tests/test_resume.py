@@ -1,6 +1,6 @@
 """Resume after SIGKILL: a training stage killed mid-run picks up its last checkpoint and ends
-exactly where an uninterrupted run ends (CPU, fixed seeds). One shared mechanism
-(oekaki.training.fit), checked for every training stage through its real command line."""
+exactly where an uninterrupted run ends (CPU, fixed seeds). One shared mechanism (the training
+loop and its checkpoints in oekaki/core/), checked for every training stage through its real command line."""
 
 from __future__ import annotations
 
