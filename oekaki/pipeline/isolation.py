@@ -23,7 +23,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from oekaki.core.io import write_bytes
 from oekaki.core.paths import Paths
 from oekaki.pipeline import dvc_ops, fingerprint
 
@@ -61,33 +60,103 @@ def run_copy(paths: Paths, base_dir: str | None = None) -> Iterator[Paths]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _replace(src: Path, dst: Path) -> None:
-    """Put src (file or folder) at dst; a folder is swapped in with two renames."""
-    if src.is_file():
-        write_bytes(dst, src.read_bytes())  # atomic (temp file + rename)
-        shutil.copystat(src, dst)
-        return
-    incoming, old = dst.with_name(dst.name + ".incoming"), dst.with_name(dst.name + ".old")
-    shutil.rmtree(incoming, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
-    shutil.copytree(src, incoming, symlinks=True)
-    if dst.exists():
-        dst.rename(old)
-    incoming.rename(dst)
-    shutil.rmtree(old, ignore_errors=True)
+STAGED, ASIDE = ".oekaki-incoming", ".oekaki-old"  # suffixes of the siblings a bring-in works with
+
+
+class IncompleteRollback(RuntimeError):
+    """A bring-in failed and so did undoing it: the old entries stay beside their places for a person to restore."""
+
+
+def _sibling(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _stage(src: Path, dst: Path) -> None:
+    """Copy src (file or folder) to dst's STAGED sibling: same folder, same filesystem, so a rename puts it in place."""
+    staged, aside = _sibling(dst, STAGED), _sibling(dst, ASIDE)
+    if aside.exists() and not (dst.exists() or dst.is_symlink()):  # a bring-in killed between its two renames
+        os.replace(aside, dst)
+    for leftover in (staged, aside):  # of a bring-in that was killed
+        _remove(leftover)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        shutil.copytree(src, staged, symlinks=True)
+    else:
+        shutil.copy2(src, staged)
+
+
+def _swap_in(dsts: list[Path]) -> None:
+    """Rename each staged sibling in, the old entry aside first; on any error rename every swap done back."""
+    done: list[tuple[Path, bool]] = []  # (destination, whether it had an old entry)
+    try:
+        for dst in dsts:
+            had_old = dst.exists() or dst.is_symlink()
+            if had_old:
+                os.replace(dst, _sibling(dst, ASIDE))
+            done.append((dst, had_old))
+            os.replace(_sibling(dst, STAGED), dst)
+    except BaseException as failure:
+        try:
+            for dst, had_old in reversed(done):
+                if not _sibling(dst, STAGED).exists():  # the new one went in: out again
+                    os.replace(dst, _sibling(dst, STAGED))
+                if had_old:
+                    os.replace(_sibling(dst, ASIDE), dst)
+        except OSError as exc:
+            raise IncompleteRollback(
+                f"bringing results into {dsts[0].parent} failed ({failure}) and so did putting the old ones back ({exc}): "
+                f"the previous versions are kept beside their places as <name>{ASIDE}; rename them back, or run `dvc checkout`"
+            ) from failure
+        raise
+
+
+def _remove_siblings(dsts: list[Path]) -> None:
+    for dst in dsts:
+        for sibling in (_sibling(dst, STAGED), _sibling(dst, ASIDE)):
+            with contextlib.suppress(OSError):
+                _remove(sibling)
 
 
 def bring_in(work: Paths, project: Paths, stages: list[str]) -> list[str]:
-    """Copy the outputs of `stages` that differ, then dvc.lock, from the copy into the project."""
+    """Bring the outputs of `stages` that differ, and dvc.lock, from the copy into the project: all of them or none.
+
+    Consistent means: the project's outputs of these stages and its dvc.lock are either all as they
+    were or all as in the copy, never new data beside old models or a dvc.lock that matches neither.
+    1. Stage: each changed output, then dvc.lock, is copied beside its destination
+       (`<name>.oekaki-incoming`). The copying, the slow part, touches no output: an error or a
+       kill here leaves the project as it was (a later bring-in removes the leftovers).
+    2. Swap: each destination is renamed aside (`<name>.oekaki-old`) and its staged copy renamed
+       in, dvc.lock last. An error in a rename renames back every swap done, so the project is again
+       as it was, and the error is raised.
+    3. The old entries set aside are deleted.
+    Only a hard stop (SIGKILL, power loss) inside step 2, a handful of renames, can leave a mix; dvc.lock
+    is then still the old one, so `dvc status` names the outputs that differ and `dvc repro` rebuilds them.
+    Returns the outputs brought in (paths relative to the project).
+    """
     changed = []
     for stage in stages:
         for rel in fingerprint.output_paths(work, stage):
             src, dst = work.root / rel, project.root / rel
             if src.exists() and fingerprint.path_digest(src) != fingerprint.path_digest(dst):
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                _replace(src, dst)
                 changed.append(rel)
-    _replace(work.root / "dvc.lock", project.root / "dvc.lock")
+    moves = [(work.root / rel, project.root / rel) for rel in changed] + [(work.root / "dvc.lock", project.root / "dvc.lock")]
+    try:
+        for src, dst in moves:
+            _stage(src, dst)
+        _swap_in([dst for _, dst in moves])
+    except IncompleteRollback:
+        raise  # the set-aside old entries are the only copy left: kept
+    except BaseException:
+        _remove_siblings([dst for _, dst in moves])
+        raise
+    _remove_siblings([dst for _, dst in moves])
     log.info("brought %d changed outputs and dvc.lock into %s", len(changed), project.root)
     return changed
 
