@@ -173,6 +173,11 @@ def path_is_real(rel: str) -> bool:
             return True
         if any(output_covers(out, glob) for out in dvc_outputs()):
             return True
+        if "<" in rel and "*" not in rel.split("<", 1)[0]:
+            # a naming scheme (`bench/results/<script>-<commit>.json`): the folder its files go to must be there
+            folder = rel.split("<", 1)[0].rsplit("/", 1)[0]
+            if (PROJECT_ROOT / folder).is_dir() or path_is_real(folder + "/"):
+                return True
         sample = pattern.replace("*", "x")
     else:
         if (PROJECT_ROOT / rel).exists():
@@ -204,6 +209,7 @@ def test_path_check_catches_a_stale_name() -> None:
     assert not any(path_is_real(rel) for rel in found)
     assert path_is_real("reports/index.html") and path_is_real("reports/figures/<stage>/") and path_is_real("oekaki/core/")
     assert path_is_real("reports/figures/<stage>/<name>.png") and not path_is_real("reports/nothing/<stage>/<name>.png")
+    assert path_is_real("oekaki/stages/<stage>/stage.py") and not path_is_real("oekaki/nowhere/<stage>.py")
     assert not mentioned_paths("https://example.org/docs/page.html, ../docs/speed.md, oekaki/core, git show 615be87:bench/scene.py")
 
 
@@ -263,3 +269,43 @@ def test_flags_quoted_exist() -> None:
         flags = re.findall(r"(?<![\w-])--[a-z][\w-]*", rest)
         wrong += [f"{page}: {cmd}  ({flag} not defined there)" for flag in flags if f'"{flag}"' not in text]
     assert not wrong, "flags quoted in README/docs that the command does not define:\n" + "\n".join(wrong)
+
+
+# --- links between the pages -------------------------------------------------------------------
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def heading_anchors(page: Path) -> set[str]:
+    """GitHub's anchors of a Markdown page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", text, re.M)}
+
+
+def test_links_between_pages_resolve() -> None:
+    wrong = []
+    for page in markdown_files():
+        for target in LINK.findall(page.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target):
+                continue  # http(s), mailto
+            file, _, anchor = target.partition("#")
+            dest = (page.parent / file).resolve() if file else page
+            if not path_is_real(dest.relative_to(PROJECT_ROOT).as_posix()):
+                wrong.append(f"{page.relative_to(PROJECT_ROOT)}: {target} (no such file)")
+            elif anchor and dest.suffix == ".md" and anchor not in heading_anchors(dest):
+                wrong.append(f"{page.relative_to(PROJECT_ROOT)}: {target} (no such heading)")
+    assert not wrong, "links in README/docs that lead nowhere:\n" + "\n".join(wrong)
+
+
+def test_heading_anchors_follow_github(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("# Title\n\n## The `make run` output: 60,000 images\n\n```\n# not a heading\n```\n", encoding="utf-8")
+    assert heading_anchors(page) == {"title", "the-make-run-output-60000-images"}
+
+
+def test_flag_check_reads_the_commands_source() -> None:
+    sources, rest = module_source("python -m flows.sample --model gan --no-such-flag 1")
+    text = "".join(source.read_text(encoding="utf-8") for source in sources)
+    assert re.findall(r"(?<![\w-])--[a-z][\w-]*", rest) == ["--model", "--no-such-flag"]
+    assert '"--model"' in text and '"--no-such-flag"' not in text
+    assert module_source("python -m dvc repro --force") is None  # third-party commands are not checked
