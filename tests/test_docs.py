@@ -309,3 +309,34 @@ def test_flag_check_reads_the_commands_source() -> None:
     assert re.findall(r"(?<![\w-])--[a-z][\w-]*", rest) == ["--model", "--no-such-flag"]
     assert '"--model"' in text and '"--no-such-flag"' not in text
     assert module_source("python -m dvc repro --force") is None  # third-party commands are not checked
+
+
+@pytest.mark.parametrize(("dvc_rc", "extra", "refreshed"), [(0, [], True), (1, [], False), (0, ["--dry"], False)])
+def test_make_run_refreshes_the_block_after_dvc_repro_succeeds(tmp_path, monkeypatch, dvc_rc, extra, refreshed) -> None:
+    """`python -m oekaki repro` (make run) rewrites the block once `dvc repro` succeeded, never after a failure or a dry run."""
+    import shutil
+    import subprocess as sp
+
+    import oekaki.__main__ as cli
+    from oekaki.core import paths as core_paths
+    from oekaki.pipeline import code_deps
+
+    root = a_project(tmp_path)
+    shutil.copy2(PROJECT_ROOT / "params.yaml", root / "params.yaml")
+    (root / "data").mkdir()
+    (root / "data" / "prepared.npz").touch()  # outputs present: the warm host stays lazy (imports nothing)
+    monkeypatch.setattr(core_paths, "project_paths", lambda root_=None: core_paths.Paths(root))
+    monkeypatch.setattr(code_deps, "write", lambda root_: [])
+    real_run, calls = sp.run, []
+
+    def run(cmd, *args, **kwargs):
+        if list(cmd[1:4]) == ["-m", "dvc", "repro"]:  # dvc repro itself is not what this test is about
+            calls.append(cmd)
+            return sp.CompletedProcess(cmd, dvc_rc)
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(sp, "run", run)
+    assert cli.main(["repro", *extra]) == dvc_rc
+    assert len(calls) == 1
+    text = (root / "README.md").read_text(encoding="utf-8")
+    assert ("| VAE | 1.00 |" in text) is refreshed and ("old numbers" in text) is not refreshed
