@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -77,3 +78,42 @@ def test_dvc_repro_stages_respect_a_running_flow_and_make_run_holds_it_for_its_s
     proc = subprocess.run([python, "-m", "oekaki", "repro", "source"], cwd=paths.root, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert paths.source_fingerprint.is_file()
+
+
+def test_a_waiting_run_says_once_whom_it_waits_for_and_a_run_that_does_not_wait_says_nothing(tmp_path, caplog):
+    paths = Paths(tmp_path)
+    other = hold(tmp_path, 2)
+    try:
+        with caplog.at_level("WARNING", logger="oekaki.lock"):
+            with pytest.raises(ProjectBusy):
+                with project_lock(paths, "me", 0):
+                    pass
+            assert not caplog.records
+            with project_lock(paths, "me", 60, poll_s=0.1):
+                pass
+        waits = [r.getMessage() for r in caplog.records]
+        assert len(waits) == 1 and f"the test's other run (pid {other.pid} " in waits[0] and "waiting up to 60 s" in waits[0]
+    finally:
+        other.wait()
+
+
+def test_the_lock_is_held_per_process_not_per_thread(tmp_path):
+    """A flow's task threads run inside the lock their process took: a second project_lock in another thread of the
+    holder does not deadlock (it sees OEKAKI_PROJECT_LOCK), and another process is refused."""
+    import threading
+
+    paths = Paths(tmp_path)
+    with project_lock(paths, "me", 0):
+        inner = []
+        thread = threading.Thread(target=lambda: inner.append(_enter(paths)))
+        thread.start()
+        thread.join(10)
+        assert inner == ["entered"]
+        foreign = {k: v for k, v in os.environ.items() if k != "OEKAKI_PROJECT_LOCK"}  # not a child of the holder
+        proc = subprocess.run([sys.executable, "-c", HOLD, str(tmp_path), "0"], env=foreign, capture_output=True, text=True, timeout=60)
+        assert proc.returncode != 0 and "ProjectBusy" in proc.stderr and "holds the project lock" in proc.stderr
+
+
+def _enter(paths: Paths) -> str:
+    with project_lock(paths, "a task thread", 0):
+        return "entered"

@@ -2,8 +2,9 @@
 
 `make run` (`python -m oekaki repro`, around `dvc repro`), the Prefect flow (`nightly`,
 `manual`, `python -m flows.pipeline`) and every `python -m oekaki stage` that `dvc repro`
-runs take the same lock: an exclusive `flock` on `.oekaki/pipeline.lock`. The holder writes
-who it is beside it, so a second run can say what it is waiting for. A process that holds
+runs take the same lock: an exclusive lock on `.oekaki/pipeline.lock`, held with the `filelock`
+package (an OS `flock` on Unix). The holder writes who it is beside it, in `pipeline.lock.json`,
+so a second run can say what it is waiting for. A process that holds
 the lock exports OEKAKI_PROJECT_LOCK=<lock file> to its children (the stages of its
 `dvc repro`), which then run inside it instead of waiting for their own parent.
 The kernel drops a flock when its process dies, so a crashed run never leaves it stuck.
@@ -12,13 +13,14 @@ The kernel drops a flock when its process dies, so a crashed run never leaves it
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
 import socket
 import time
 from collections.abc import Iterator
+
+from filelock import FileLock, Timeout
 
 from oekaki.core.errors import ProjectBusy
 from oekaki.core.paths import Paths
@@ -58,24 +60,19 @@ def project_lock(paths: Paths, what: str, timeout_s: float, poll_s: float = 1.0)
         yield
         return
     paths.state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(paths.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    lock = FileLock(paths.lock_file, thread_local=False)  # one holder per process, whichever thread releases
+    with contextlib.suppress(Timeout):
+        lock.acquire(blocking=False)
+    if not lock.is_locked and timeout_s > 0:
+        log.warning("%s holds the project lock; waiting up to %g s", describe(holder(paths)), timeout_s)
+        with contextlib.suppress(Timeout):
+            lock.acquire(timeout=timeout_s, poll_interval=poll_s)
+    if not lock.is_locked:
+        raise ProjectBusy(
+            f"{paths.root}: {describe(holder(paths))} holds the project lock ({paths.lock_file}); "
+            f"gave up after waiting {timeout_s:g} s. Wait for it to finish, or raise orchestration.lock_timeout_s"
+        )
     try:
-        deadline, announced = time.monotonic() + timeout_s, False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                busy = describe(holder(paths))
-                if time.monotonic() >= deadline:
-                    raise ProjectBusy(
-                        f"{paths.root}: {busy} holds the project lock ({paths.lock_file}); "
-                        f"gave up after waiting {timeout_s:g} s. Wait for it to finish, or raise orchestration.lock_timeout_s"
-                    ) from None
-                if not announced:
-                    log.warning("%s holds the project lock; waiting up to %g s", busy, timeout_s)
-                    announced = True
-                time.sleep(poll_s)
         info = {"pid": os.getpid(), "host": socket.gethostname(), "what": what, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         paths.lock_holder.write_text(json.dumps(info), encoding="utf-8")
         previous = os.environ.get(ENV)
@@ -89,6 +86,5 @@ def project_lock(paths: Paths, what: str, timeout_s: float, poll_s: float = 1.0)
                 os.environ[ENV] = previous
             with contextlib.suppress(OSError):
                 paths.lock_holder.unlink()
-            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        os.close(fd)
+        lock.release()
