@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -147,3 +149,88 @@ def test_training_sees_the_same_data_hash_that_download_records(tmp_path):
 
     result = download.run(cfg_with("data.source=bundled", "data.limit=200"), Paths(tmp_path))
     assert TensorData.load(tmp_path / "data" / "prepared.npz", "cpu").sha256 == result.metrics["sha256"]
+
+
+class Mirror(BaseHTTPRequestHandler):
+    """A dataset mirror on 127.0.0.1: serves `files`, answering 503 to the first `failures` requests; `cut` names a file
+    sent short, with an honest Content-Length ("short": the file itself is truncated) or the full one ("cut": the
+    connection drops mid-file)."""
+
+    files: dict[str, bytes] = {}
+    failures = 0
+    cut: tuple[str, str] | None = None
+    requests: list[str] = []
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        Mirror.requests.append(self.path)
+        name = self.path.lstrip("/")
+        if len(Mirror.requests) <= Mirror.failures:
+            self.send_error(503, "try again later")
+            return
+        if name not in Mirror.files:
+            self.send_error(404)
+            return
+        body = Mirror.files[name]
+        sent = body[: len(body) // 2] if Mirror.cut and Mirror.cut[0] == name else body
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body) if Mirror.cut and Mirror.cut[1] == "cut" else len(sent)))
+        self.end_headers()
+        self.wfile.write(sent)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def mirror(tmp_path, monkeypatch):
+    """A local mirror of a tiny MNIST (four IDX files) that torchvision's MNIST downloads from and checks against."""
+    import hashlib
+
+    import torchvision.datasets as tvd
+
+    (tmp_path / "idx").mkdir()
+    files, arrays = write_set(tmp_path / "idx", n_train=40, n_test=12)
+    Mirror.files = {p.name: p.read_bytes() for p in files.values()}
+    Mirror.failures, Mirror.cut, Mirror.requests = 0, None, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Mirror)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/"
+    monkeypatch.setitem(sources.MIRRORS, "mnist", [url])
+    monkeypatch.setattr(tvd.MNIST, "mirrors", [url])
+    monkeypatch.setattr(tvd.MNIST, "resources", [(name, hashlib.md5(body).hexdigest()) for name, body in Mirror.files.items()])
+    waits: list[float] = []
+    monkeypatch.setattr(download.time, "sleep", waits.append)  # the backoff, recorded instead of slept
+    try:
+        yield arrays, waits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+DOWNLOAD = ("data.source=download", "data.validation_size=10", "data.download_retries=3")
+
+
+def test_a_download_that_fails_twice_succeeds_on_the_third_attempt(tmp_path, mirror, caplog):
+    arrays, waits = mirror
+    Mirror.failures = 2
+    with caplog.at_level(logging.WARNING):
+        result = download.run(cfg_with(*DOWNLOAD), Paths(tmp_path / "project"))
+    assert result.metrics["source"] == "download" and result.metrics["verified_checksums"] is True
+    assert (result.metrics["n_train"], result.metrics["n_validation"], result.metrics["n_test"]) == (30, 10, 12)
+    data = np.load(tmp_path / "project" / "data" / "prepared.npz")
+    assert np.array_equal(np.sort(data["test_labels"]), np.sort(arrays["test_labels"]))
+    assert waits == [1, 2] and caplog.text.count("download attempt") == 2
+
+
+@pytest.mark.parametrize("how", ["short", "cut"])
+def test_a_truncated_download_is_refused_by_its_checksum_and_nothing_is_written(tmp_path, mirror, how):
+    Mirror.cut = ("t10k-images-idx3-ubyte.gz", how)
+    project = tmp_path / "project"
+    with pytest.raises(sources.SourceError) as err:
+        download.run(cfg_with(*DOWNLOAD), Paths(project))
+    message = str(err.value)
+    assert "download of mnist from http://127.0.0.1:" in message and "failed after 3 attempts" in message
+    assert "MD5 checksum" in message and ("corrupted" in message or "IncompleteRead" in message)
+    assert list((project / "data").iterdir()) == []  # no prepared data, no raw files, no half-written download
+    assert mirror[1] == [1, 2]

