@@ -1,7 +1,7 @@
 """The draw-it-yourself app's latency over HTTP: median and 95th percentile per endpoint.
 
-    .venv/bin/python bench/app.py                      # against the trained workspace /work/main
-    .venv/bin/python bench/app.py --root . --n 200     # this checkout (after `make run`)
+    .venv/bin/python bench/app.py                      # this checkout's trained workspace (after `make run`)
+    .venv/bin/python bench/app.py --root DIR --n 200   # another trained project folder
 
 Starts the app as `make app` does (`python -m oekaki.app --root ROOT`, a free 127.0.0.1 port),
 then sends --n requests per endpoint, one at a time, over one keep-alive connection with
@@ -10,7 +10,8 @@ drawings are the workspace's first --n test digits scaled up 10x onto the 280x28
 on light, as PNG data URLs, so every request carries a different, realistic drawing. Round trip:
 the client's wall clock per request (encoding the request and decoding the JSON answer included);
 model: the `ms` the app reports for the work itself. Targets: judge (classification + feature
-maps) under 100 ms, style transfer under 300 ms.
+maps) under 100 ms, style transfer under 300 ms. Writes its figures to bench/results/app-<commit>.json
+(bench/common.py), the commit being this checkout's, whose app code is measured.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import add_results_arguments, write_results  # noqa: E402
 from oekaki.app.drawing import encode_canvas  # noqa: E402
 
 TARGETS_MS = {"judge": 100, "style": 300}
@@ -86,10 +88,13 @@ def measure(client: httpx.Client, path: str, bodies: list[dict]) -> tuple[np.nda
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--root", type=Path, default=Path("/work/main"), help="a trained workspace (default /work/main)")
+    p.add_argument("--root", type=Path, default=ROOT, help="a trained project folder (default: this checkout)")
     p.add_argument("--n", type=int, default=100, help="requests per endpoint (default 100)")
     p.add_argument("--samples", type=int, default=16, help="images per painter request (default 16)")
+    add_results_arguments(p)
     args = p.parse_args()
+    if not (args.root / "data" / "prepared.npz").is_file():
+        raise SystemExit(f"bench/app.py: {args.root / 'data' / 'prepared.npz'} is missing: run `make run` there first, or pass --root")
     urls, labels = drawings(args.root, args.n)
     proc, url = start(args.root)
     rows, judged = [], None
@@ -116,8 +121,8 @@ def main() -> int:
             proc.kill()
     print(f"\n{args.n} requests per endpoint, one at a time; {platform.node()}, {os.cpu_count()} CPUs, torch threads default")
     print(f"models from {args.root}: " + ", ".join(f"{k} = {s['text']}" for k, s in info["sources"].items()))
-    if judged is not None:
-        agree = np.mean([a["label"] == y for a, y in zip(judged[2], labels, strict=True)])
+    agree = None if judged is None else float(np.mean([a["label"] == y for a, y in zip(judged[2], labels, strict=True)]))
+    if agree is not None:
         print(f"the judge read {agree:.0%} of the {args.n} scaled-up test digits as their label")
     print()
     print("| endpoint | round trip median ms | round trip p95 ms | model median ms | model p95 ms | target |")
@@ -129,6 +134,22 @@ def main() -> int:
             f"| {name} | {np.median(wall):.1f} | {np.percentile(wall, 95):.1f} | {np.median(model):.1f} | "
             f"{np.percentile(model, 95):.1f} | {verdict} |"
         )
+    figures = {
+        "sources": {k: s["text"] for k, s in info["sources"].items()},
+        "judge_agreement": agree,
+        "endpoints": [
+            {
+                "endpoint": name,
+                "round_trip_median_ms": float(np.median(wall)),
+                "round_trip_p95_ms": float(np.percentile(wall, 95)),
+                "model_median_ms": float(np.median(model)),
+                "model_p95_ms": float(np.percentile(model, 95)),
+                "target_p95_ms": TARGETS_MS.get(key),
+            }
+            for name, key, wall, model in rows
+        ],
+    }
+    write_results("app", args, figures)
     return 0
 
 

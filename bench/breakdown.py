@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/breakdown.py            (a from-scratch `dvc repro` in a temporary copy)
     .venv/bin/python bench/breakdown.py --here     (read this workspace's last run; pass --wall SECONDS)
+    .venv/bin/python bench/breakdown.py --here --root DIR --wall SECONDS   (another project folder's last run)
 
 "Work" is the stages' optimiser steps and final sampling (oekaki/core/timing.py WORK_PHASES);
 everything else is overhead: process start-up and imports, per-epoch evaluation and grids,
 MLflow logging and model export, figures, scoring, re-scoring, and DVC between the stages.
-Single runs on a shared machine: compare ratios measured in one session.
+Single runs on a shared machine: compare ratios measured in one session. Writes its figures to
+bench/results/breakdown-<commit>.json (bench/common.py; with --here, the commit of the folder read).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
+from bench.common import add_results_arguments, write_results  # noqa: E402
 from oekaki.core.paths import Paths, project_paths  # noqa: E402
 from oekaki.core.timing import WORK_PHASES  # noqa: E402
 from oekaki.pipeline.runner import stage_names  # noqa: E402
@@ -44,8 +48,9 @@ def run_pipeline(tmp: Path) -> tuple[Paths, float]:
     return paths, wall
 
 
-def table(paths: Paths, wall: float) -> list[str]:
-    rows, totals = [], defaultdict(float)
+def breakdown(paths: Paths, wall: float) -> dict:
+    """Seconds per stage and phase from each stage's provenance; what no stage accounts for is DVC's, between processes."""
+    stages, totals = {}, defaultdict(float)
     accounted = 0.0
     for stage in stage_names(paths):
         if stage == "source" or not paths.provenance(stage).is_file():
@@ -55,11 +60,15 @@ def table(paths: Paths, wall: float) -> list[str]:
         accounted += phases["process start-up"] + rec["phases_total_seconds"]
         for k, v in phases.items():
             totals[k] += v
-        work = sum(phases.get(p, 0.0) for p in WORK_PHASES)
-        parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(phases.items(), key=lambda kv: -kv[1]) if v >= 0.05)
-        rows.append(f"| {stage} | {sum(phases.values()):.1f} | {work:.1f} | {parts} |")
+        stages[stage] = {"seconds": sum(phases.values()), "work": sum(phases.get(p, 0.0) for p in WORK_PHASES), "phases": phases}
     totals["dvc and stages' source check (between processes)"] = wall - accounted
     work = sum(totals.get(p, 0.0) for p in WORK_PHASES)
+    return {"wall": wall, "work": work, "outside_work": wall - work, "stages": stages, "phases": dict(totals)}
+
+
+def table(figures: dict) -> list[str]:
+    """The breakdown as Markdown: per stage, then per phase over all stages."""
+    wall, work = figures["wall"], figures["work"]
     out = [
         f"# oekaki time breakdown, {dt.date.today()}, {platform.node()}, {os.cpu_count()} CPUs",
         f"pipeline wall {wall:.1f} s; work (optimiser steps + final sampling) {work:.1f} s; "
@@ -67,28 +76,34 @@ def table(paths: Paths, wall: float) -> list[str]:
         "",
         "| stage | seconds | work | phases (s) |",
         "|---|---|---|---|",
-        *rows,
-        "",
-        "| phase, all stages | seconds | share of wall |",
-        "|---|---|---|",
     ]
-    out += [f"| {k} | {v:.1f} | {100 * v / wall:.1f} % |" for k, v in sorted(totals.items(), key=lambda kv: -kv[1])]
+    for stage, s in figures["stages"].items():
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(s["phases"].items(), key=lambda kv: -kv[1]) if v >= 0.05)
+        out.append(f"| {stage} | {s['seconds']:.1f} | {s['work']:.1f} | {parts} |")
+    out += ["", "| phase, all stages | seconds | share of wall |", "|---|---|---|"]
+    out += [f"| {k} | {v:.1f} | {100 * v / wall:.1f} % |" for k, v in sorted(figures["phases"].items(), key=lambda kv: -kv[1])]
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--here", action="store_true", help="read this workspace's provenance instead of running")
+    parser.add_argument("--here", action="store_true", help="read a workspace's provenance instead of running")
     parser.add_argument("--wall", type=float, help="with --here: the measured wall time of that run, in seconds")
+    parser.add_argument("--root", type=Path, default=ROOT, help="with --here: the project folder that ran (default: this checkout)")
+    add_results_arguments(parser)
     args = parser.parse_args()
     if args.here:
         if args.wall is None:
             raise SystemExit("--here needs --wall SECONDS (e.g. from `time make run`)")
-        print("\n".join(table(project_paths(), args.wall)))
+        figures = breakdown(project_paths(args.root), args.wall)
+        print("\n".join(table(figures)))
+        write_results("breakdown", args, figures, root=args.root)
         return
     with tempfile.TemporaryDirectory(prefix="oekaki-breakdown-") as tmp:
         paths, wall = run_pipeline(Path(tmp))
-        print("\n".join(table(paths, wall)))
+        figures = breakdown(paths, wall)
+    print("\n".join(table(figures)))
+    write_results("breakdown", args, figures)
 
 
 if __name__ == "__main__":

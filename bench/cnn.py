@@ -1,7 +1,10 @@
 """CNN stage benchmarks, side by side in one run, on the same prepared data. Prints a table.
 
     .venv/bin/python bench/cnn.py                          # data/prepared.npz (run `make run` first)
-    .venv/bin/python bench/cnn.py --prepared other.npz     # e.g. full Fashion-MNIST (see README)
+    .venv/bin/python bench/cnn.py --prepared other.npz --tag fashion   # e.g. full Fashion-MNIST (see README)
+    .venv/bin/python bench/cnn.py --set cnn.epochs=1       # any params override
+
+Writes its figures to bench/results/cnn-<commit>.json (bench/common.py).
 
 1. Data path: training images/s of the stage's model fed from in-memory uint8 tensors
    (this stage) vs the same model fed through torchvision's per-sample dataset and a
@@ -26,8 +29,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import torchvision_loaders  # noqa: E402  (bench/common.py)
-
+from bench.common import add_results_arguments, torchvision_loaders, write_results  # noqa: E402
 from oekaki.core import training  # noqa: E402
 from oekaki.core.config import load_config  # noqa: E402
 from oekaki.core.paths import Paths, project_paths  # noqa: E402
@@ -133,11 +135,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prepared", type=Path, default=project_paths().prepared)
     parser.add_argument("--seconds", type=float, default=15.0, help="measuring time per throughput run")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="one more params override, e.g. cnn.epochs=1")
+    add_results_arguments(parser)
     args = parser.parse_args()
-    cfg = load_config(project_paths().params)
+    cfg = load_config(project_paths().params, args.set)
     torch.set_num_threads(cfg.base.threads)
     data = training.TensorData.load(args.prepared, torch.device("cpu"))
-    rows = []
     with tempfile.TemporaryDirectory(prefix="oekaki-bench-cnn-") as tmp:
         tmp = Path(tmp)
         paths = Paths(tmp / "stage")
@@ -153,7 +156,21 @@ def main() -> None:
         fast_data, slow_data = data_only(data, loader, cfg.cnn.batch_size, args.seconds)
         ex_acc, ex_seen = examples_for(train_s, torch.utils.data.DataLoader(loader.dataset, batch_size=64, shuffle=True), test_loader)
     n = len(data.train_y)
-    rows += [
+    figures = {
+        "train_images": n,
+        "test_images": len(data.test_y),
+        "train_img_s_in_memory": fast,
+        "train_img_s_dataloader": slow,
+        "data_only_img_s_in_memory": fast_data,
+        "data_only_img_s_dataloader": slow_data,
+        "stage_epochs": epochs,
+        "stage_train_seconds": train_s,
+        "stage_test_accuracy": ours["test_accuracy"],
+        "examples_epochs": ex_seen / n,
+        "examples_test_accuracy": ex_acc,
+        "peak_rss_mb": peak_mb,
+    }
+    rows = [
         ("data", f"{args.prepared} ({n:,} train / {len(data.test_y):,} test)"),
         ("train img/s, same model: in-memory tensors (this stage)", f"{fast:,.0f}"),
         ("train img/s, same model: torchvision dataset + DataLoader", f"{slow:,.0f}"),
@@ -169,6 +186,7 @@ def main() -> None:
     print(f"# oekaki cnn benchmark, {time.strftime('%Y-%m-%d')}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     for name, value in rows:
         print(f"{name:68s} {value}")
+    write_results("cnn", args, figures)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ loss and EMA update; the one-cycle schedule is planned from a 10-step timing. Th
    weight and interval) and, so that the baseline is not judged only at a setting tuned for the
    other objective, with each weight of `--ddpm-guidance` applied at every step (plain
    classifier-free guidance, as Ho & Salimans 2022 sample; default 2).
+Writes its figures to bench/results/diffusion-<commit>.json (bench/common.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import add_results_arguments, write_results  # noqa: E402
 from oekaki.core import training  # noqa: E402
 from oekaki.core.config import DiffusionConfig, load_config  # noqa: E402
 from oekaki.core.paths import project_paths  # noqa: E402
@@ -83,6 +85,7 @@ def main() -> int:
         "--ddpm-guidance", default="2", help="more baseline rows: guidance weights at every step, comma-separated (default 2; '' for none)"
     )
     parser.add_argument("--root", type=Path, default=project_paths().root, help="project folder with the pipeline's outputs")
+    add_results_arguments(parser)
     args = parser.parse_args()
     paths = project_paths(args.root)
     if not (paths.prepared.is_file() and paths.cnn_model.is_file() and paths.metrics("cnn").is_file()):
@@ -129,6 +132,14 @@ def main() -> int:
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for name, guided, steps, sample_steps, per_1000, fid, acc in rows:
         print(f"| {name} | {guided} | {steps:,} | {sample_steps} | {per_1000:.1f} | {fid:.2f} | {acc:.1%} |")
+    keys = ("recipe", "guidance", "training_steps", "sampling_steps", "seconds_per_1000", "fid", "conditional_accuracy")
+    figures = {
+        "train_images": n,
+        "samples_judged": len(labels),
+        "parameters": dm.n_parameters(model),
+        "rows": [dict(zip(keys, r, strict=True)) for r in rows],
+    }
+    write_results("diffusion", args, figures)
     return 0
 
 

@@ -2,14 +2,17 @@
 no-op `dvc repro`, and the Prefect flow against a running server. Prints a table.
 
     .venv/bin/python bench/overhead.py          (or `make bench`)
+    .venv/bin/python bench/overhead.py --set cnn.epochs=1   (params overrides in the copy)
 
 Runs in a temporary copy of the repository with its own MLflow store and Prefect server,
 on the defaults in params.yaml (the bundled sample offline). Figures are single runs on a
-shared machine: read them as orders of magnitude, and compare ratios within one run.
+shared machine: read them as orders of magnitude, and compare ratios within one run. Writes its
+figures to bench/results/overhead-<commit>.json (bench/common.py).
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -22,9 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import add_results_arguments, set_params, write_results  # noqa: E402
 from oekaki.pipeline.runner import stage_names  # noqa: E402
-
-PIPELINE = stage_names()
 from oekaki.pipeline.servers import PrefectServer  # noqa: E402
 from tests.conftest import VENV_BIN, copy_project, tool_env  # noqa: E402
 
@@ -46,15 +48,21 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, str]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a params override in the copy, e.g. cnn.epochs=1")
+    add_results_arguments(parser)
+    args = parser.parse_args()
     rows: list[tuple[str, float, str]] = []
     with tempfile.TemporaryDirectory(prefix="oekaki-bench-") as tmp:
         tmp = Path(tmp)
         paths = copy_project(tmp / "repo")
+        set_params(paths.params, args.set)
         env = tool_env(tmp)
+        pipeline = stage_names(paths)
 
         # Each stage as its own process, as `dvc repro` runs it: launch -> start of its work.
         stage_startup, work = {}, 0.0
-        for stage in PIPELINE:
+        for stage in pipeline:
             launched = time.time()
             wall, _ = timed([f"{VENV_BIN}/python", "-m", "oekaki", "stage", stage], paths.root, env)
             if stage == "source":
@@ -84,7 +92,7 @@ def main() -> None:
             cwd=paths.root,
         )
         wall, _ = timed(["dvc", "repro", "--force"], paths.root, env)
-        work = sum(json.loads(paths.provenance(s).read_text())["seconds"] for s in PIPELINE if s != "source")
+        work = sum(json.loads(paths.provenance(s).read_text())["seconds"] for s in pipeline if s != "source")
         rows.append(("dvc repro from scratch (wall)", wall, "s"))
         rows.append(("time outside stages' work", wall - work, "s"))
         wall, _ = timed(["dvc", "repro"], paths.root, env)
@@ -101,7 +109,7 @@ def main() -> None:
             rows.append(("flow vs running server, first run after repro", wall, "s"))
             wall, out = timed([f"{VENV_BIN}/python", "-m", "flows.pipeline"], paths.root, fenv)
             rows.append(("flow vs running server, nothing changed", wall, "s"))
-            assert ", ".join(f"{s}=Cached" for s in PIPELINE[1:]) in out, out
+            assert ", ".join(f"{s}=Cached" for s in pipeline[1:]) in out, out
         finally:
             server.stop()
         fenv = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
@@ -113,6 +121,8 @@ def main() -> None:
     for name, value, unit in rows:
         goal = f"<= {GOALS[name]:g} s" + ("  ok" if value <= GOALS[name] else "  MISSED") if name in GOALS else ""
         print(f"{name:55s} {value:8.2f}  {unit:11s} {goal}")
+    figures = {name: {"value": value, "unit": unit.strip(), "goal_s": GOALS.get(name)} for name, value, unit in rows}
+    write_results("overhead", args, figures)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,15 @@ is what `make run` does after its installs: a fresh clone of the commit in a tem
 python -m oekaki repro` on the defaults, timed by the clock. Successive pairs swap which commit
 runs first, so a drift weighs on both. Prints every run, each pair's ratio (commit / ref), their
 mean and spread, and the breakdown of the commit's last run (bench/breakdown.py --here). Nothing
-else may run meanwhile: a pair takes about 8 minutes on 2 cores.
+else may run meanwhile: a pair takes about 8 minutes on 2 cores. Writes its figures (every run,
+the ratios, the commit's breakdown) to bench/results/pairs-<commit>.json (bench/common.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -26,10 +28,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(sys.executable).parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import RESULTS_ENV, add_results_arguments, write_results  # noqa: E402
 
 
 def resolve(commit: str) -> str:
@@ -56,11 +62,18 @@ def user_env() -> dict[str, str]:
 PIPELINE = "python -m oekaki check-config && python -m oekaki repro"
 
 
-def timed_run(commit: str, dest: Path, command: str) -> float:
-    """Seconds of `command` (bash) in a fresh clone of `commit` at `dest`."""
+def timed_run(
+    commit: str, dest: Path, command: str, env: dict[str, str] | None = None, prepare: Callable[[Path], None] | None = None
+) -> float:
+    """Seconds of `command` (bash) in a fresh clone of `commit` at `dest`, in a user's shell plus `env`.
+
+    `prepare(clone)` runs first, untimed (e.g. params overrides written into the clone).
+    """
     repo = clone(commit, dest)
+    if prepare is not None:
+        prepare(repo)
     t0 = time.perf_counter()
-    proc = subprocess.run(["bash", "-c", command], cwd=repo, env=user_env(), capture_output=True, text=True)
+    proc = subprocess.run(["bash", "-c", command], cwd=repo, env={**user_env(), **(env or {})}, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode:
         tail = (proc.stdout + proc.stderr)[-3000:]
@@ -90,12 +103,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--commit", default="HEAD", help="the commit to time against it (default HEAD)")
     parser.add_argument("--pairs", type=int, default=2, help="alternating pairs to run (default 2)")
     parser.add_argument("--command", default=PIPELINE, help="what is timed in each clone (default: the pipeline, as above)")
+    add_results_arguments(parser)
     args = parser.parse_args(argv)
     if args.pairs < 1:
         raise SystemExit(f"bench/pairs.py: --pairs must be at least 1, got {args.pairs}")
     commit, ref = resolve(args.commit), resolve(args.ref)
     print(f"# {commit[:7]} against {ref[:7]}, {dt.datetime.now():%Y-%m-%d %H:%M}, {platform.node()}, {os.cpu_count()} CPUs", flush=True)
-    walls, breakdown = [], []
+    walls, breakdown, breakdown_figures = [], [], None
     with tempfile.TemporaryDirectory(prefix="oekaki-pairs-") as tmp:
         for i in range(args.pairs):
             shas, first = {"commit": commit, "ref": ref}, runs_first(i)
@@ -106,14 +120,36 @@ def main(argv: list[str] | None = None) -> None:
                 pair[name] = timed_run(sha, dest, args.command)
                 print(f"{dt.datetime.now():%H:%M:%S} pair {i + 1}: {name} {sha[:7]} {pair[name]:.1f} s", flush=True)
                 if name == "commit" and args.command == PIPELINE and (dest / "bench" / "breakdown.py").is_file():
+                    found = Path(tmp) / "breakdown"  # the clone's breakdown writes its results file here (if it writes one)
                     out = subprocess.run(
                         [sys.executable, "bench/breakdown.py", "--here", "--wall", f"{pair[name]:.2f}"],
-                        cwd=dest, env=user_env(), capture_output=True, text=True,
+                        cwd=dest, env={**user_env(), RESULTS_ENV: str(found)}, capture_output=True, text=True,
                     )  # fmt: skip
-                    breakdown = out.stdout.splitlines() if out.returncode == 0 else [f"(breakdown failed: {out.stderr.strip()[-500:]})"]
+                    ok = out.returncode == 0
+                    breakdown = (
+                        [line for line in out.stdout.splitlines() if not line.startswith("results: ")]
+                        if ok
+                        else [f"(breakdown failed: {out.stderr.strip()[-500:]})"]
+                    )
+                    files = sorted(found.glob("breakdown-*.json")) if ok else []
+                    breakdown_figures = json.loads(files[-1].read_text())["figures"] if files else None
+                    shutil.rmtree(found, ignore_errors=True)
                 shutil.rmtree(dest)
             walls.append((pair["commit"], pair["ref"]))
     print("\n".join(["", *summary(walls), "", f"The commit's last run, {commit[:7]}:", *breakdown]))
+    ratios = [c / r for c, r in walls]
+    figures = {
+        "commit": commit,
+        "ref": ref,
+        "pairs": [{"first": runs_first(i), "commit_s": c, "ref_s": r, "ratio": c / r} for i, (c, r) in enumerate(walls)],
+        "ratio_mean": statistics.fmean(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "ratio_stdev": statistics.stdev(ratios) if len(ratios) > 1 else None,
+        "breakdown": breakdown_figures,
+    }
+    args.tag = args.tag or f"vs-{ref[:7]}"  # one file per (commit, reference)
+    write_results("pairs", args, figures, commit=commit)
 
 
 if __name__ == "__main__":

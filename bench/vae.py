@@ -1,7 +1,7 @@
 """VAE stage benchmark: this stage's plain model vs pytorch/examples' VAE, same data, same wall clock.
 
     .venv/bin/python bench/vae.py                          # data/prepared.npz (run `make run` first)
-    .venv/bin/python bench/vae.py --prepared other.npz     # e.g. full Fashion-MNIST (see README)
+    .venv/bin/python bench/vae.py --prepared other.npz --tag fashion   # e.g. full Fashion-MNIST (see README)
     .venv/bin/python bench/vae.py --set vae.lr=0.004       # any params override, applied after the benchmark's own
 
 The stage's model is trained with `vae.conditional = false` (the baseline sees no labels
@@ -10,6 +10,7 @@ section (PLAIN below), through the stage's own `train`.
 pytorch/examples' VAE (vae/main.py: MLP 784-400-20, Adam 1e-3, batch 128, torchvision
 DataLoader) then trains for the same number of seconds. Both report the test loss the same
 way: reconstruction (BCE summed over pixels) + KL per test image, one latent draw each.
+Writes its figures to bench/results/vae-<commit>.json (bench/common.py).
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import torchvision_loaders  # noqa: E402  (bench/common.py)
-
+from bench.common import add_results_arguments, torchvision_loaders, write_results  # noqa: E402
 from oekaki.core import training  # noqa: E402
 from oekaki.core.config import load_config  # noqa: E402
 from oekaki.core.paths import Paths, project_paths  # noqa: E402
@@ -100,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prepared", type=Path, default=project_paths().prepared)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="one more params override, e.g. vae.epochs=20")
+    add_results_arguments(parser)
     args = parser.parse_args()
     cfg = load_config(project_paths().params, [*PLAIN, *args.set])
     torch.set_num_threads(cfg.base.threads)
@@ -124,6 +125,20 @@ def main() -> None:
     print(f"# oekaki vae benchmark, {time.strftime('%Y-%m-%d')}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     for name, value in rows:
         print(f"{name:78s} {value}")
+    figures = {
+        "train_images": n,
+        "test_images": len(data.test_y),
+        "latent_size": cfg.vae.latent_size,
+        "stage_epochs": epochs,
+        "train_seconds": done.seconds,
+        "stage_test_loss_nats": ours["test_loss_nats"],
+        "stage_test_recon_nats": ours["test_recon_nats"],
+        "stage_test_kl_nats": ours["test_kl_nats"],
+        "examples_epochs": ex_seen / n,
+        "examples_test_loss_nats": ex_loss,
+        "margin_nats": ex_loss - ours["test_loss_nats"],
+    }
+    write_results("vae", args, figures)
 
 
 if __name__ == "__main__":

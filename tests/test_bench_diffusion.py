@@ -3,6 +3,7 @@ network, loss and sampler, so it breaks when their interfaces change, and nothin
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -15,11 +16,11 @@ ROW = re.compile(
 )
 
 
-def test_the_diffusion_benchmark_draws_the_ddpm_baseline_at_the_chosen_guidance_and_at_each_weight(tiny_pipeline):
+def test_the_diffusion_benchmark_draws_the_ddpm_baseline_at_the_chosen_guidance_and_at_each_weight(tiny_pipeline, tmp_path):
     paths, _, _ = tiny_pipeline
     done = subprocess.run(
         [sys.executable, "bench/diffusion.py", "--root", str(paths.root), "--seconds", "2", "--n", "20", "--ddpm-steps", "3",
-         "--ddpm-guidance", "0,2"],
+         "--ddpm-guidance", "0,2", "--out", str(tmp_path)],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -30,6 +31,9 @@ def test_the_diffusion_benchmark_draws_the_ddpm_baseline_at_the_chosen_guidance_
     assert [r[1] for r in baseline] == [chosen[1], "0 at every step", "2 at every step"]  # the chosen guidance, then each weight
     assert {r[2] for r in baseline} == {baseline[0][2]} and {r[3] for r in baseline} == {"3"}  # one trained network, 3 steps
     assert all(float(r[4]) > 0 and 0 <= float(r[5]) <= 100 for r in rows)
+    (written,) = tmp_path.glob("diffusion-*.json")  # the same rows in a file named by the commit, under --out
+    saved = json.loads(written.read_text())["figures"]["rows"]
+    assert [(r["recipe"], r["guidance"], f"{r['fid']:.2f}") for r in saved] == [(r[0], r[1], r[4]) for r in rows]
 
 
 def test_the_diffusion_benchmark_refuses_a_negative_or_unreadable_guidance(tiny_pipeline):
