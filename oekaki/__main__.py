@@ -18,7 +18,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    # imported here, not above: a stage command that hands its work to the warm host imports none of it
+    # imported here, not above: a stage command that hands its work to the stage host imports none of it
     from oekaki.core.config import load_config
     from oekaki.core.errors import USER_ERRORS
     from oekaki.core.paths import project_paths
@@ -49,13 +49,13 @@ def main(argv: list[str] | None = None) -> int:
 
             for line in code_deps.write(paths.root):  # dvc.yaml's code deps follow the imports
                 print(f"updated: {line}", file=sys.stderr)
-            from oekaki.pipeline import warm
+            from oekaki.pipeline import stage_host
 
             # a missing prepared-data file means `download` and what follows will run (unless only asked for a
             # dry run): the host imports at once
             eager = not paths.prepared.exists() and "--dry" not in args.dvc_args
-            with project_lock(paths, "make run (dvc repro)", wait_s), warm.host(paths.root, eager=eager) as env:
-                # the stages' commands hand their work to the warm host (oekaki/pipeline/warm.py)
+            with project_lock(paths, "make run (dvc repro)", wait_s), stage_host.host(paths.root, eager=eager) as env:
+                # the stages' commands hand their work to the stage host (oekaki/pipeline/stage_host.py)
                 dvc = [sys.executable, "-m", "dvc", "repro", *args.dvc_args]
                 rc = subprocess.run(dvc, cwd=paths.root, env={**os.environ, **env}).returncode
                 if rc == 0 and "--dry" not in args.dvc_args:
@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _warm_hand_off() -> int | None:
-    """Under `python -m oekaki repro`: a stage command runs in the warm host (None: run it here).
+def _stage_host_hand_off() -> int | None:
+    """Under `python -m oekaki repro`: a stage command runs in the stage host (None: run it here).
 
     `source` always runs here: it is the freshness check of every repro, a no-op one included, and
     imports no library worth sharing.
@@ -91,21 +91,21 @@ def _warm_hand_off() -> int | None:
     argv = sys.argv[1:]
     if len(argv) != 2 or argv[0] != "stage" or argv[1] == "source":
         return None
-    from oekaki.pipeline import warm
+    from oekaki.pipeline import stage_host
 
-    return warm.hand_off(argv)
+    return stage_host.hand_off(argv)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["warm-host"]:  # started by `repro` (oekaki/pipeline/warm.py host()): serve this CLI's main
+    if sys.argv[1:2] == ["stage-host"]:  # started by `repro` (oekaki/pipeline/stage_host.py host()): serve this CLI's main
         import contextlib
         from pathlib import Path
 
-        from oekaki.pipeline import warm
+        from oekaki.pipeline import stage_host
 
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C during its imports: the terminal has said it already
-            warm.serve(Path(sys.argv[2]), Path(sys.argv[3]), main, eager=sys.argv[4:5] == ["--eager"])
+            stage_host.serve(Path(sys.argv[2]), Path(sys.argv[3]), main, eager=sys.argv[4:5] == ["--eager"])
         sys.exit(0)
-    if (handed := _warm_hand_off()) is not None:
+    if (handed := _stage_host_hand_off()) is not None:
         sys.exit(handed)
     sys.exit(main())

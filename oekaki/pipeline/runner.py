@@ -231,8 +231,8 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
 
 
 def _process_started_unix() -> float:
-    """When the stage's command started (oekaki/pipeline/warm.py: the command's own start under the warm host)."""
-    from oekaki.pipeline.warm import process_started_unix
+    """When the stage's command started (oekaki/pipeline/stage_host.py: the command's own start under the stage host)."""
+    from oekaki.pipeline.stage_host import process_started_unix
 
     if (started := process_started_unix()) is not None:
         return started

@@ -1,4 +1,4 @@
-"""The warm stage host of `python -m oekaki repro` (oekaki/pipeline/warm.py), through the real command line."""
+"""The stage host of `python -m oekaki repro` (oekaki/pipeline/stage_host.py), through the real command line."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import time
 import pytest
 
 from oekaki.core.paths import Paths
-from oekaki.pipeline import warm
+from oekaki.pipeline import stage_host
 from oekaki.pipeline.lock import project_lock
 from tests.conftest import VENV_BIN, copy_project, tool_env
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("warm")
+    tmp = tmp_path_factory.mktemp("stage-host")
     return copy_project(tmp / "repo"), tool_env(tmp)
 
 
@@ -27,8 +27,8 @@ def project(tmp_path_factory):
 def host(project):
     """One host for the module (its imports take seconds); each test forks its own child, as each stage does."""
     paths, _ = project
-    with warm.host(paths.root, wait_s=30) as env:
-        assert env, "the warm host did not start"
+    with stage_host.host(paths.root, wait_s=30) as env:
+        assert env, "the stage host did not start"
         yield env
 
 
@@ -41,7 +41,7 @@ def stage(project, env_extra: dict, name: str, **kw):
 
 
 def served_pid(stderr: str) -> int | None:
-    found = re.search(r"warm host: pid (\d+) runs", stderr)
+    found = re.search(r"stage host: pid (\d+) runs", stderr)
     return int(found.group(1)) if found else None
 
 
@@ -58,7 +58,7 @@ def test_the_child_logs_like_a_process_of_its_own(project, host):
     paths, env = project
     paths.source_fingerprint.unlink(missing_ok=True)  # so that the source stage has something to say
     proc = subprocess.run(
-        [f"{VENV_BIN}/python", "-c", "import sys; from oekaki.pipeline import warm; sys.exit(warm.hand_off(['stage', 'source']))"],
+        [f"{VENV_BIN}/python", "-c", "import sys; from oekaki.pipeline import stage_host as h; sys.exit(h.hand_off(['stage', 'source']))"],
         cwd=paths.root, env={**env, **host}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -68,10 +68,10 @@ def test_the_child_logs_like_a_process_of_its_own(project, host):
 
 def test_a_command_of_another_project_runs_itself(project, host, tmp_path):
     """The host imports the project's modules from its own folder: a command run elsewhere is not taken,
-    whether it says so (OEKAKI_WARM_ROOT) or not (the host's child checks the folder too)."""
+    whether it says so (OEKAKI_STAGE_HOST_ROOT) or not (the host's child checks the folder too)."""
     paths, env = project
     other = copy_project(tmp_path / "other")
-    for extra in (host, {warm.ENV: host[warm.ENV], warm.ROOT_ENV: str(other.root)}):
+    for extra in (host, {stage_host.ENV: host[stage_host.ENV], stage_host.ROOT_ENV: str(other.root)}):
         proc = subprocess.run(
             [f"{VENV_BIN}/python", "-m", "oekaki", "stage", "gmm"], cwd=other.root, env={**env, **extra}, capture_output=True,
             text=True, timeout=120,
@@ -82,7 +82,7 @@ def test_a_command_of_another_project_runs_itself(project, host, tmp_path):
 
 def test_without_a_host_the_command_runs_the_stage_itself(project, tmp_path):
     paths, _ = project
-    proc = stage(project, {warm.ENV: str(tmp_path / "no-such.sock"), warm.ROOT_ENV: str(paths.root)}, "gmm")
+    proc = stage(project, {stage_host.ENV: str(tmp_path / "no-such.sock"), stage_host.ROOT_ENV: str(paths.root)}, "gmm")
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 2
     assert "data/prepared.npz is missing" in err and served_pid(err) is None
@@ -126,7 +126,7 @@ def test_process_start_is_read_to_the_tick():
     """/proc's start time, not psutil's (whose boot time is whole seconds): this test process started before now."""
     import psutil
 
-    started = warm.process_started_unix()
+    started = stage_host.process_started_unix()
     assert started is not None and started <= time.time()
     assert abs(started - psutil.Process().create_time()) < 1.5
 
@@ -134,7 +134,7 @@ def test_process_start_is_read_to_the_tick():
 def _hosts() -> dict:
     import psutil
 
-    return {p.pid: p for p in psutil.Process().children() if "warm-host" in " ".join(p.cmdline())}
+    return {p.pid: p for p in psutil.Process().children() if "stage-host" in " ".join(p.cmdline())}
 
 
 def _new_host(before: dict):
@@ -149,14 +149,26 @@ def test_an_eager_host_imports_before_any_request_and_a_lazy_one_never_does(proj
     """`repro` with no prepared data (a stage will run) asks for an eager host: the imports overlap DVC's start."""
     paths, _ = project
     before = _hosts()
-    with warm.host(paths.root, wait_s=30) as env:  # lazy: without a request it imports nothing
+    with stage_host.host(paths.root, wait_s=30) as env:  # lazy: without a request it imports nothing
         assert env
         lazy = _new_host(before)
         time.sleep(2.0)
         assert not _maps_torch(lazy)
-    with warm.host(paths.root, wait_s=30, eager=True) as env:
+    with stage_host.host(paths.root, wait_s=30, eager=True) as env:
         assert env
         eager, deadline = _new_host(before), time.monotonic() + 120
         while not _maps_torch(eager) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _maps_torch(eager), "the eager host did not import torch without a request"
+
+
+def test_the_off_switch_starts_no_host_and_points_no_stage_at_one(project, monkeypatch):
+    """OEKAKI_NO_STAGE_HOST: `repro` then runs every stage in its own process (bench/stage_host.py's "without")."""
+    paths, _ = project
+    before = _hosts()
+    monkeypatch.setenv(stage_host.OFF_ENV, "1")
+    with stage_host.host(paths.root, wait_s=30) as env:
+        assert env == {} and set(_hosts()) == set(before)
+    monkeypatch.setenv(stage_host.OFF_ENV, "0")  # "0" is off the switch: the host starts
+    with stage_host.host(paths.root, wait_s=30) as env:
+        assert env and set(_hosts()) - set(before)

@@ -1,15 +1,20 @@
-"""A warm process for the stages of one `python -m oekaki repro`: the libraries are imported once, each stage is a fork.
+"""The stage host of `python -m oekaki repro`: one process imports the libraries once, and each dvc stage's command runs as a fork of it.
 
-`dvc repro` starts every stage as a process of its own (`python -m oekaki stage <name>`), and
-each of them paid for starting Python and importing torch, MLflow, matplotlib and scikit-learn
-again (docs/speed.md, "Where the time goes"). `python -m oekaki repro` therefore starts this host
-first: one process that waits on a Unix socket and imports those libraries once, for the first
-stage that asks; it passes the socket's path to `dvc repro` as OEKAKI_WARM_SOCKET. A stage
-command that sees it hands its arguments, working directory, environment and its
-stdin/stdout/stderr to the host (`hand_off`) and waits; the host forks, and the child takes them
-over and runs exactly what the command would have run in its own process (the CLI's `main`,
-handed to `serve` by `python -m oekaki warm-host`); its exit status travels back and becomes the
-command's. DVC sees an ordinary command: it hashes the deps and outputs as always.
+What it saves: `dvc repro` starts every stage as a process of its own (`python -m oekaki stage
+<name>`), and each paid again for starting Python and importing torch, MLflow, matplotlib and
+scikit-learn; under the host a stage's command hands its work over and the fork starts with them
+imported. How many seconds that saves on the current pipeline is what `bench/stage_host.py`
+measures (the same `repro` with and without the host, in fresh clones; its figures in
+bench/results/stage_host-<commit>.json).
+
+How: `python -m oekaki repro` starts this host first: one process that waits on a Unix socket and
+imports those libraries once, for the first stage that asks; it passes the socket's path to
+`dvc repro` as OEKAKI_STAGE_HOST_SOCKET. A stage command that sees it hands its arguments,
+working directory, environment and its stdin/stdout/stderr to the host (`hand_off`) and waits;
+the host forks, and the child takes them over and runs exactly what the command would have run in
+its own process (the CLI's `main`, handed to `serve` by `python -m oekaki stage-host`); its exit
+status travels back and becomes the command's. DVC sees an ordinary command: it hashes the deps
+and outputs as always. OEKAKI_NO_STAGE_HOST=1 turns the host off (the benchmark's "without").
 
 What stays as it was:
 - Only third-party libraries are imported before the fork, never the project's own modules, so a
@@ -39,8 +44,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-ENV = "OEKAKI_WARM_SOCKET"
-ROOT_ENV = "OEKAKI_WARM_ROOT"  # the project folder the host serves: a command run elsewhere does not even connect
+ENV = "OEKAKI_STAGE_HOST_SOCKET"
+ROOT_ENV = "OEKAKI_STAGE_HOST_ROOT"  # the project folder the host serves: a command run elsewhere does not even connect
+OFF_ENV = "OEKAKI_NO_STAGE_HOST"  # set (to anything but "" or "0"): `repro` starts no host, every stage its own process
 # The third-party libraries the stages import (each guarded: a missing optional library is imported,
 # or not, by the stage itself). Never project modules: see the module docstring.
 # PRELOAD comes in before the first stage is forked: what every stage uses (the first to run,
@@ -73,7 +79,7 @@ PRELOAD = (
 PRELOAD_LATER = ("torch", "torch.nn.functional", "torchvision", "mlflow.pytorch", "torch.export._trace")
 _HEADER = struct.Struct("!I")  # length of the JSON request that follows the descriptors
 _STATUS = struct.Struct("!i")
-log = logging.getLogger("oekaki.warm")
+log = logging.getLogger("oekaki.stage_host")
 
 
 _command_started: float | None = None  # in a host's child: when the command it serves started
@@ -100,7 +106,7 @@ def process_started_unix() -> float | None:
 
 # --------------------------------------------------------------------------- the command's side
 def hand_off(argv: list[str]) -> int | None:
-    """Run `python -m oekaki <argv>` in the warm host of OEKAKI_WARM_SOCKET; its exit status, or None to run here.
+    """Run `python -m oekaki <argv>` in the stage host of OEKAKI_STAGE_HOST_SOCKET; its exit status, or None to run here.
 
     None when the variable is unset or the host does not take the request (nothing has run then:
     its child acknowledges with one byte before anything else). Once acknowledged, the status is
@@ -127,7 +133,7 @@ def hand_off(argv: list[str]) -> int | None:
             return None
         status = _recv_exact(sock, _STATUS.size)
     if status is None:
-        print("error: the warm stage process ended without an exit status (killed?)", file=sys.stderr)
+        print("error: the stage host's fork ended without an exit status (killed?)", file=sys.stderr)
         return 1
     return _STATUS.unpack(status)[0]
 
@@ -159,7 +165,7 @@ def _import(name: str) -> bool:
             _warm_requirements_map()
         return True
     except Exception as exc:  # an optional library; the stage that needs it reports the problem
-        log.debug("warm host: %s not preloaded: %s", name, exc)
+        log.debug("stage host: %s not preloaded: %s", name, exc)
         return False
 
 
@@ -287,8 +293,8 @@ def _child(conn: socket.socket, run: Callable[[list[str]], int | None], root: st
         global _command_started
         _command_started = request.get("started")
         _fresh_root_logger()
-        threading.Thread(target=_follow, args=(conn,), daemon=True, name="oekaki-warm-follow").start()
-        print(f"warm host: pid {os.getpid()} runs python -m oekaki {' '.join(request['argv'])}", file=sys.stderr, flush=True)
+        threading.Thread(target=_follow, args=(conn,), daemon=True, name="oekaki-stage-host-follow").start()
+        print(f"stage host: pid {os.getpid()} runs python -m oekaki {' '.join(request['argv'])}", file=sys.stderr, flush=True)
         code = _exit_status(run, request["argv"])
     except BaseException:  # noqa: BLE001 - whatever happens, the command gets a status and this process ends here
         import traceback
@@ -334,7 +340,7 @@ def _follow(conn: socket.socket) -> None:
 
 @contextlib.contextmanager
 def host(root: Path, wait_s: float = 0.0, eager: bool = False) -> Iterator[dict[str, str]]:
-    """Start a warm host for project folder `root` for the block; yields the environment entries that point stage commands at it.
+    """Start a stage host for project folder `root` for the block; yields the environment entries that point stage commands at it.
 
     The host listens within a fraction of a second and imports the libraries when the first stage
     asks for it, or at once when `eager` (the caller knows a stage will run: `repro` when the
@@ -342,21 +348,26 @@ def host(root: Path, wait_s: float = 0.0, eager: bool = False) -> Iterator[dict[
     the socket exists, or after the host failed, runs itself. So `repro` does not wait for the host
     (a no-op repro pays only for starting it); `wait_s` > 0 waits that long for it to listen, and
     yields {} (stages run in their own processes, as with a bare `dvc repro`) if it does not.
+    With OEKAKI_NO_STAGE_HOST set, no host starts and the block gets {} too (bench/stage_host.py's "without").
     """
     import subprocess
     import tempfile
 
+    if os.environ.get(OFF_ENV, "") not in ("", "0"):
+        yield {}
+        return
+
     # A short path: Unix socket paths are limited to about 100 bytes, project folders are not.
-    folder = Path(tempfile.mkdtemp(prefix="oekaki-warm-"))
+    folder = Path(tempfile.mkdtemp(prefix="oekaki-stage-host-"))
     path, ready = folder / "stages.sock", folder / "ready"
-    warm_host = [sys.executable, "-m", "oekaki", "warm-host", str(path), str(ready), *(["--eager"] if eager else [])]
-    proc = subprocess.Popen(warm_host, cwd=root, stdin=subprocess.DEVNULL)
+    command = [sys.executable, "-m", "oekaki", "stage-host", str(path), str(ready), *(["--eager"] if eager else [])]
+    proc = subprocess.Popen(command, cwd=root, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + wait_s
         while wait_s and not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         if wait_s and not ready.exists():
-            log.warning("the warm stage host did not start; every stage starts its own process")
+            log.warning("the stage host did not start; every stage starts its own process")
             yield {}
         else:
             yield {ENV: str(path), ROOT_ENV: str(root)}

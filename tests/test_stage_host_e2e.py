@@ -1,4 +1,4 @@
-"""`make run`'s warm stage host changes where the stages run, never what they compute: the whole tiny
+"""`make run`'s stage host changes where the stages run, never what they compute: the whole tiny
 pipeline through `python -m oekaki repro` (every stage but `source` a fork of the host) writes the same
 numbers as through a bare `dvc repro` (every stage its own process)."""
 
@@ -31,15 +31,15 @@ def numbers(paths) -> dict[str, float]:
     return out
 
 
-def test_the_warm_host_computes_what_separate_processes_compute(tmp_path):
+def test_the_stage_host_computes_what_separate_processes_compute(tmp_path):
     runs = {}
-    for how, cmd in (("dvc", ["dvc", "repro"]), ("warm", [f"{VENV_BIN}/python", "-m", "oekaki", "repro"])):
+    for how, cmd in (("dvc", ["dvc", "repro"]), ("host", [f"{VENV_BIN}/python", "-m", "oekaki", "repro"])):
         paths = tiny_project(tmp_path / how)
         proc = subprocess.run(cmd, cwd=paths.root, env=tool_env(tmp_path / how), capture_output=True, text=True, timeout=1800)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        served = set(re.findall(r"warm host: pid \d+ runs python -m oekaki stage (\w+)", proc.stderr))
-        expected = set(fingerprint.stage_names(paths)) - {"source"} if how == "warm" else set()
+        served = set(re.findall(r"stage host: pid \d+ runs python -m oekaki stage (\w+)", proc.stderr))
+        expected = set(fingerprint.stage_names(paths)) - {"source"} if how == "host" else set()
         assert served == expected, (how, served)
         runs[how] = numbers(paths)
     assert len(runs["dvc"]) > 100
-    assert runs["warm"] == runs["dvc"]
+    assert runs["host"] == runs["dvc"]
