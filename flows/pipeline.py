@@ -28,12 +28,11 @@ from prefect.runtime import flow_run
 from flows import secrets
 from oekaki.core.config import Config, load_config, parse_override
 from oekaki.core.errors import USER_ERRORS, ConfigError, ProjectBusy
-from oekaki.core.io import read_json, write_text
+from oekaki.core.io import write_text
 from oekaki.core.paths import Paths, project_paths
-from oekaki.pipeline import alerts, code_deps, dvc_ops, fingerprint, isolation, runner
+from oekaki.pipeline import alerts, code_deps, dvc_ops, fingerprint, gate, isolation, runner
 from oekaki.pipeline.lock import GLOBAL_LIMIT, project_lock
-from oekaki.pipeline.tracking import Registry, Tracker
-from oekaki.stages.promote import stage as promote
+from oekaki.pipeline.tracking import Tracker
 from tasks.stages import STAGE_TASKS, source
 
 
@@ -123,12 +122,9 @@ def run_locked(cfg: Config, project: Paths, stages, override_list: list[str], fo
                 isolation.bring_in(work, project, order)
                 if dvc_ops.push_if_remote(project):
                     logger.info("outputs pushed to the DVC remote")
-    if not override_list and "promote" in order:
-        moved = promote.apply(read_json(project.promote_decision), Registry(project))
+    if not override_list and "promote" in order:  # the same function `python -m oekaki repro` (make run) calls
+        moved = gate.apply_decision(project, run_id)
         logger.info("promotion gate: %s", ", ".join(moved) if moved else "champion unchanged")
-        if moved:
-            tracker = Tracker(project)
-            tracker.client.set_tag(tracker.pipeline_run(run_id, {}), "oekaki.promoted", ", ".join(moved))
     return outcome
 
 

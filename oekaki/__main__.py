@@ -2,6 +2,7 @@
 
 `python -m oekaki repro [dvc repro args]` is what `make run` calls: `dvc repro` holding the
 project lock (oekaki/pipeline/lock.py) for its whole run; a bare `dvc repro` still takes it stage by stage.
+After it succeeded, the promotion gate's decision moves the `champion` aliases, as after the Prefect flow.
 
 Deliberately Prefect-free: each `dvc repro` stage is its own process, and starting a
 Prefect server per stage would cost 8-17 s each (docs/speed.md).
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                 dvc = [sys.executable, "-m", "dvc", "repro", *args.dvc_args]
                 rc = subprocess.run(dvc, cwd=paths.root, env={**os.environ, **env}).returncode
                 if rc == 0 and "--dry" not in args.dvc_args:
+                    apply_gate(paths)  # the champions move as the gate decided, as after the Prefect flow
                     from oekaki.pipeline import readme
 
                     readme.refresh(paths.root)  # README.md's scoreboard block follows reports/summary.md
@@ -80,6 +82,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def apply_gate(paths) -> None:
+    """After `dvc repro` succeeded: move `champion` as the promote stage decided (oekaki/pipeline/gate.py, the flow's function).
+
+    Only a current decision is applied: promote up to date in dvc.lock (a repro of other targets can leave it stale).
+    """
+    if not paths.promote_decision.is_file():
+        return
+    import uuid
+
+    from oekaki.core.io import read_json
+    from oekaki.pipeline import dvc_ops, gate
+
+    if not dvc_ops.stage_up_to_date(paths, "promote"):
+        print("promotion gate: not applied, stage promote is not up to date (`dvc repro promote`)", file=sys.stderr)
+        return
+    run_id = read_json(paths.pipeline_run_file)["id"] if paths.pipeline_run_file.is_file() else uuid.uuid4().hex  # source's
+    moved = gate.apply_decision(paths, run_id)
+    print(f"promotion gate: {', '.join(moved) if moved else 'champion unchanged'}", file=sys.stderr)
 
 
 def _stage_host_hand_off() -> int | None:

@@ -15,6 +15,7 @@ from oekaki.core import training
 from oekaki.core.config import load_config
 from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
+from oekaki.pipeline.gate import apply as apply_gate
 from oekaki.pipeline.tracking import Registry, Tracker
 from oekaki.stages.promote import stage as promote
 from oekaki.stages.promote.scoring import untrained_checkpoint
@@ -88,7 +89,7 @@ def test_a_first_candidate_no_better_than_untrained_is_refused(store, tmp_path):
     assert row["decision"] == "refuse" and not row["promote"] and "refused" in row["reason"]
     assert row["untrained"]["values"] == pytest.approx(row["candidate"]["values"][:1])  # the same network; the floor: first seed only
     assert row["candidate"]["mean"] > row["floor"]
-    assert promote.apply({"models": {"gan": row}}, registry) == [] and registry.alias_version(GAN.name, "champion") is None
+    assert apply_gate({"models": {"gan": row}}, registry) == [] and registry.alias_version(GAN.name, "champion") is None
 
 
 def test_worse_and_tied_candidates_keep_the_champion_a_better_one_moves_it(store, tmp_path):
@@ -104,7 +105,7 @@ def test_worse_and_tied_candidates_keep_the_champion_a_better_one_moves_it(store
     assert row["decision"] == "keep" and "not better" in row["reason"]
     assert row["candidate"]["mean"] > row["champion"]["mean"]  # FID: higher is worse
     assert row["margin"] == max(row["candidate"]["std"], row["champion"]["std"]) > 0  # the seed spread
-    assert promote.apply({"models": {"gan": row}}, registry) == []
+    assert apply_gate({"models": {"gan": row}}, registry) == []
     assert registry.alias_version(GAN.name, "champion") == good_version
 
     tied = workspace(store, tmp_path / "tied")
@@ -117,7 +118,7 @@ def test_worse_and_tied_candidates_keep_the_champion_a_better_one_moves_it(store
     better_version = register(better, better.final_model("gan"))
     row = promote.decide_one(GAN, registry, promote.GateScorer(cfg, better), better, tmp_path)
     assert row["decision"] == "promote" and row["champion"]["version"] == worse_version
-    assert promote.apply({"models": {"gan": row}}, registry) == [f"{GAN.name} v{better_version}"]
+    assert apply_gate({"models": {"gan": row}}, registry) == [f"{GAN.name} v{better_version}"]
     assert registry.alias_version(GAN.name, "champion") == better_version
 
 
@@ -180,5 +181,5 @@ def test_a_stale_decision_is_not_applied(store, tmp_path):
             }
         }
     }
-    assert promote.apply(stale, registry) == []
+    assert apply_gate(stale, registry) == []
     assert registry.alias_version(GAN.name, "champion") == versions[0]

@@ -8,6 +8,7 @@ import pytest
 from oekaki.core.config import load_config
 from oekaki.core.io import write_json
 from oekaki.core.paths import Paths, project_paths
+from oekaki.pipeline.gate import apply as apply_gate
 from oekaki.stages.promote import stage as promote
 from oekaki.stages.promote.scoring import Score
 
@@ -100,7 +101,7 @@ def test_the_floor_refuses_a_first_candidate_barely_better_than_untrained(tmp_pa
     row, _ = decide(tmp_path, "diffusion", candidate=(90.0, 91.0, 92.0), untrained=(100.0, 100.0, 100.0))
     assert row["decision"] == "refuse" and not row["promote"] and row["champion"] is None
     assert row["floor"] == pytest.approx(100.0 * fraction) and row["untrained"]["mean"] == 100.0
-    assert promote.apply({"models": {"diffusion": row}}, FakeRegistry(None)) == []
+    assert apply_gate({"models": {"diffusion": row}}, FakeRegistry(None)) == []
     row, _ = decide(tmp_path, "diffusion", candidate=(10.0, 11.0, 12.0), untrained=(100.0, 100.0, 100.0))
     assert row["decision"] == "promote" and "first candidate" in row["reason"]
 

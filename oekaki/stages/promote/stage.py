@@ -21,8 +21,9 @@ The rules:
 
 This stage only decides: metrics/promote.json holds the numbers (means, stds, margins), the
 decision file (models/promote/decision.json) the decisions, reasons, versions and evaluation
-keys, which the report and `apply` read. Moving the `champion` alias is `apply`, which the
-retraining flow calls after the whole run succeeded and only when it ran without overrides.
+keys, which the report reads and oekaki/pipeline/gate.py applies: it moves the `champion` alias,
+called by both entry points once the whole run succeeded (`make run` after `dvc repro`, the
+Prefect flow when it ran without overrides).
 """
 
 from __future__ import annotations
@@ -134,31 +135,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         log.info("%-15s %-8s %s", r["model"], r["decision"], r["reason"])
     n = len(scorer.data.val_y)
     decision = {"models": rows, "validation": {"n": n, "sha256": scorer.data.validation_sha256}, "seeds": list(scorer.seeds)}
-    write_json(paths.promote_decision, decision)  # the stage's non-metric output: what `apply` and the report read
+    write_json(paths.promote_decision, decision)  # the stage's non-metric output: what the gate's apply and the report read
     # the decision file is also logged with the stage's MLflow run (as a file, like a figure)
     return StageResult(metrics=numbers(rows, n, len(scorer.seeds)), figures=[paths.promote_decision], details={"applied": False})
 
-
-def apply(decision: dict, registry) -> list[str]:
-    """Move `champion` as decided (retraining runs without overrides, after success). Returns what moved.
-
-    `decision`: the decision file's content (models/promote/decision.json, `paths.promote_decision`).
-
-    A decision made against a champion that has changed since is not applied (and says so).
-    """
-    moved = []
-    for row in decision["models"].values():
-        if not row.get("promote"):
-            continue
-        expected = (row.get("champion") or {}).get("version")
-        now = registry.alias_version(row["model"], "champion")
-        if now == row["candidate"]["version"]:
-            log.info("%s: v%s already is the champion", row["model"], now)
-            continue
-        if now != expected:
-            log.warning("%s: champion is v%s now, the decision was made against v%s: not applied", row["model"], now, expected)
-            continue
-        registry.set_alias(row["model"], "champion", row["candidate"]["version"])
-        moved.append(f"{row['model']} v{row['candidate']['version']}")
-        log.info("%s: champion -> v%s (%s)", row["model"], row["candidate"]["version"], row["reason"])
-    return moved
