@@ -30,9 +30,9 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import add_results_arguments, torchvision_loaders, write_results  # noqa: E402
-from oekaki.core import training  # noqa: E402
 from oekaki.core.config import load_config  # noqa: E402
 from oekaki.core.paths import Paths, project_paths  # noqa: E402
+from oekaki.data import dataset  # noqa: E402
 from oekaki.models.cnn import CnnArgs, DigitCNN, evaluate_classifier  # noqa: E402
 from oekaki.stages.cnn import stage as cnn  # noqa: E402
 
@@ -52,14 +52,14 @@ class ExamplesNet(nn.Module):
         return F.log_softmax(self.fc2(self.dropout2(F.relu(self.fc1(x)))), dim=1)
 
 
-def throughput_in_memory(data: training.TensorData, model_args: CnnArgs, batch_size: int, seconds: float) -> float:
+def throughput_in_memory(data: dataset.TensorData, model_args: CnnArgs, batch_size: int, seconds: float) -> float:
     torch.manual_seed(0)
     model, gen = DigitCNN(model_args), torch.Generator().manual_seed(0)
     opt = torch.optim.AdamW(model.parameters(), 1e-3)
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        for ix in training.batch_indices(len(data.train_y), batch_size, gen):
-            x = model.normalize(training.random_shift(data.train_x[ix], 2, gen))
+        for ix in dataset.batch_indices(len(data.train_y), batch_size, gen):
+            x = model.normalize(dataset.random_shift(data.train_x[ix], 2, gen))
             loss = F.cross_entropy(model(x), data.train_y[ix])
             opt.zero_grad()
             loss.backward()
@@ -70,13 +70,13 @@ def throughput_in_memory(data: training.TensorData, model_args: CnnArgs, batch_s
     return n / (time.perf_counter() - t0)
 
 
-def data_only(data: training.TensorData, loader, batch_size: int, seconds: float) -> tuple[float, float]:
+def data_only(data: dataset.TensorData, loader, batch_size: int, seconds: float) -> tuple[float, float]:
     """Images/s of each data path alone (batches produced, no model): where the time goes."""
     gen = torch.Generator().manual_seed(0)
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds / 3:
-        for ix in training.batch_indices(len(data.train_y), batch_size, gen):
-            x = ((training.random_shift(data.train_x[ix], 2, gen).float() / 255 - 0.1307) / 0.3081).unsqueeze(1)
+        for ix in dataset.batch_indices(len(data.train_y), batch_size, gen):
+            x = ((dataset.random_shift(data.train_x[ix], 2, gen).float() / 255 - 0.1307) / 0.3081).unsqueeze(1)
             n += len(x)
     fast = n / (time.perf_counter() - t0)
     n, t0 = 0, time.perf_counter()
@@ -140,7 +140,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_config(project_paths().params, args.set)
     torch.set_num_threads(cfg.base.threads)
-    data = training.TensorData.load(args.prepared, torch.device("cpu"))
+    data = dataset.TensorData.load(args.prepared, torch.device("cpu"))
     with tempfile.TemporaryDirectory(prefix="oekaki-bench-cnn-") as tmp:
         tmp = Path(tmp)
         paths = Paths(tmp / "stage")

@@ -31,9 +31,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import add_results_arguments, write_results  # noqa: E402
-from oekaki.core import training  # noqa: E402
+from oekaki.core import schedules  # noqa: E402
 from oekaki.core.config import DiffusionConfig, load_config  # noqa: E402
 from oekaki.core.paths import project_paths  # noqa: E402
+from oekaki.data import dataset  # noqa: E402
 from oekaki.models import diffusion as dm  # noqa: E402
 from oekaki.models import judge as judge_mod  # noqa: E402
 from oekaki.models.judge import load_judge  # noqa: E402
@@ -42,7 +43,7 @@ from oekaki.stages.diffusion.stage import as_input, ema_update  # noqa: E402
 PROBE_STEPS = 10
 
 
-def train_for(seconds: float, c: DiffusionConfig, data: training.TensorData, seed: int) -> tuple[dm.Denoiser, int]:
+def train_for(seconds: float, c: DiffusionConfig, data: dataset.TensorData, seed: int) -> tuple[dm.Denoiser, int]:
     """The stage's training step, repeated for `seconds` of wall clock; (the EMA network or the network, steps done)."""
     torch.manual_seed(seed)
     model = dm.Denoiser(dm.DiffusionArgs.from_config(c))
@@ -68,7 +69,7 @@ def train_for(seconds: float, c: DiffusionConfig, data: training.TensorData, see
         step(i)
     per_step = (time.perf_counter() - t0) / PROBE_STEPS
     planned = max(int(seconds / per_step), PROBE_STEPS + 1)
-    sched = training.lr_schedule(opt, c.schedule, c.lr, planned - PROBE_STEPS)
+    sched = schedules.lr_schedule(opt, c.schedule, c.lr, planned - PROBE_STEPS)
     done = PROBE_STEPS
     while done < planned and time.perf_counter() - t0 < seconds:
         step(done, sched)
@@ -101,7 +102,7 @@ def main() -> int:
         parser.error(f"--ddpm-guidance: weights must be at least 0, got {args.ddpm_guidance!r}")
     cfg = load_config(paths.params)
     torch.set_num_threads(cfg.base.threads)
-    data = training.TensorData.load(paths.prepared, torch.device("cpu"))
+    data = dataset.TensorData.load(paths.prepared, torch.device("cpu"))
     judge, _ = load_judge(paths, data, torch.device("cpu"))
     test_x, test_y = data.test_x.numpy(), data.test_y.numpy()
     real = judge.judge(test_x)

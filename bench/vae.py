@@ -28,9 +28,9 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import add_results_arguments, torchvision_loaders, write_results  # noqa: E402
-from oekaki.core import training  # noqa: E402
 from oekaki.core.config import load_config  # noqa: E402
 from oekaki.core.paths import Paths, project_paths  # noqa: E402
+from oekaki.data import dataset  # noqa: E402
 from oekaki.models.vae import test_elbo  # noqa: E402
 from oekaki.stages.vae import stage as vae  # noqa: E402
 
@@ -104,7 +104,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_config(project_paths().params, [*PLAIN, *args.set])
     torch.set_num_threads(cfg.base.threads)
-    data = training.TensorData.load(args.prepared, torch.device("cpu"))
+    data = dataset.TensorData.load(args.prepared, torch.device("cpu"))
     with tempfile.TemporaryDirectory(prefix="oekaki-bench-vae-") as tmp:
         tmp = Path(tmp)
         paths = Paths(tmp / "stage")

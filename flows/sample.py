@@ -58,7 +58,7 @@ def draw(args: argparse.Namespace, paths: Paths, tmp: Path) -> tuple[np.ndarray,
     """(images (N, 28, 28) uint8, images per row, source description)."""
     import torch
 
-    from oekaki.core.training import load_checkpoint
+    from oekaki.core.checkpoints import load_checkpoint
     from oekaki.models.loading import load_network
 
     ckpt_path, where = (
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     paths = project_paths(args.root)
     apply_tool_defaults(paths)
-    from oekaki.core.training import CheckpointError
+    from oekaki.core.errors import CheckpointError
 
     try:
         with tempfile.TemporaryDirectory() as tmp:

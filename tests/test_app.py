@@ -25,11 +25,11 @@ from oekaki.app.api import MAX_BODY, MAX_SAMPLES, STATIC, create_app, to_array
 from oekaki.app.serve import bind, mlflow_ui_url, server, url_of
 from oekaki.app.service import Models, painter_names
 from oekaki.app.words import REUSED, W, page_words
+from oekaki.core.checkpoints import load_checkpoint
 from oekaki.core.constants import NETWORK_PAINTERS, PAINTERS
 from oekaki.core.contract import stage_results
 from oekaki.core.io import read_json
 from oekaki.core.paths import PROJECT_ROOT, Paths
-from oekaki.core.training import load_checkpoint
 from oekaki.models.judge import Judge
 from oekaki.models.loading import NETWORKS, load_network
 from oekaki.pipeline.tracking import Registry

@@ -7,9 +7,10 @@ import pytest
 
 from oekaki.core.config import load_config
 from oekaki.core.contract import stage_results
+from oekaki.core.errors import TrainingError
 from oekaki.core.io import read_json
 from oekaki.core.paths import Paths, project_paths
-from oekaki.core.training import TensorData, TrainingError
+from oekaki.data.dataset import TensorData
 from oekaki.models import judge
 from oekaki.stages.cnn import stage as cnn
 

@@ -145,7 +145,7 @@ def test_debian_fashion_mnist_is_verified_by_decompressed_sha256(tmp_path):
 
 
 def test_training_sees_the_same_data_hash_that_download_records(tmp_path):
-    from oekaki.core.training import TensorData
+    from oekaki.data.dataset import TensorData
 
     result = download.run(cfg_with("data.source=bundled", "data.limit=200"), Paths(tmp_path))
     assert TensorData.load(tmp_path / "data" / "prepared.npz", "cpu").sha256 == result.metrics["sha256"]

@@ -10,9 +10,10 @@ import torch
 
 from oekaki.core.config import load_config
 from oekaki.core.contract import stage_results
+from oekaki.core.errors import TrainingError
 from oekaki.core.io import read_json
 from oekaki.core.paths import project_paths
-from oekaki.core.training import TensorData, TrainingError
+from oekaki.data.dataset import TensorData
 from oekaki.models import gan as gan_model
 from oekaki.models import judge
 from oekaki.models.gan import GanArgs, Generator, build

@@ -11,9 +11,10 @@ import os
 import pytest
 import torch
 
+from oekaki.core.checkpoints import load_checkpoint
 from oekaki.core.contract import stage_results
 from oekaki.core.paths import PROJECT_ROOT
-from oekaki.core.training import TensorData, load_checkpoint
+from oekaki.data.dataset import TensorData
 from oekaki.models.loading import NETWORKS
 from oekaki.pipeline import fingerprint, runner
 from oekaki.pipeline.tracking import DATA_TAG, DIGEST_CHARS

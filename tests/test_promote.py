@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from oekaki.core import training
+from oekaki.core import checkpoints
 from oekaki.core.config import load_config
 from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
@@ -50,13 +50,13 @@ def register(paths: Paths, checkpoint) -> str:
 
 def spoiled(checkpoint, dest, scale: float = 0.5):
     """The same generator with noise added to every weight: a worse painter."""
-    ckpt = training.load_checkpoint(checkpoint)
+    ckpt = checkpoints.load_checkpoint(checkpoint)
     gen = torch.Generator().manual_seed(0)
     ckpt["generator"] = {
         k: v + scale * v.std() * torch.randn(v.shape, generator=gen) if v.is_floating_point() and v.numel() > 1 else v
         for k, v in ckpt["generator"].items()
     }
-    training.save_checkpoint(dest, ckpt)
+    checkpoints.save_checkpoint(dest, ckpt)
     return dest
 
 

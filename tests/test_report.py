@@ -12,7 +12,7 @@ import torch
 
 from oekaki.core.config import load_config
 from oekaki.core.io import read_json, write_json
-from oekaki.core.training import TensorData
+from oekaki.data.dataset import TensorData
 from oekaki.pipeline import runner
 from oekaki.stages.report import stage as report
 from oekaki.stages.report.text import LANGUAGES, T

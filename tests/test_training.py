@@ -6,7 +6,11 @@ import sys
 import pytest
 import torch
 
-from oekaki.core import training
+from oekaki.core import checkpoints, training
+from oekaki.core.device import keep_freed_memory, resolve_device
+from oekaki.core.errors import CheckpointError, TrainingError
+from oekaki.data import dataset
+from oekaki.models import sampling
 
 
 class Evil:
@@ -20,50 +24,50 @@ def test_random_shift_moves_each_image_by_at_most_s_pixels():
     x = torch.zeros(64, 28, 28, dtype=torch.uint8)
     x[:, 12:16, 12:16] = 255
     g = torch.Generator().manual_seed(0)
-    y = training.random_shift(x, 2, g)
+    y = dataset.random_shift(x, 2, g)
     assert y.shape == x.shape and y.dtype == x.dtype
     assert (y.float().sum((1, 2)) == x.float().sum((1, 2))).all()  # content moved, not lost
     rows = y.float().sum(2).argmax(1)
     assert ((rows >= 10) & (rows <= 14)).all() and len(set(rows.tolist())) > 1
-    again = training.random_shift(x, 2, torch.Generator().manual_seed(0))
+    again = dataset.random_shift(x, 2, torch.Generator().manual_seed(0))
     assert torch.equal(y, again)
-    assert training.random_shift(x, 0, g) is x
+    assert dataset.random_shift(x, 0, g) is x
 
 
 def test_checkpoint_round_trip_and_atomic_file(tmp_path):
     path = tmp_path / "ck" / "last.pt"
-    training.save_checkpoint(path, {"epoch": 3, "model": {"w": torch.ones(2)}, "history": [{"step": 1, "loss": 0.5}]})
-    ckpt = training.load_checkpoint(path)
+    checkpoints.save_checkpoint(path, {"epoch": 3, "model": {"w": torch.ones(2)}, "history": [{"step": 1, "loss": 0.5}]})
+    ckpt = checkpoints.load_checkpoint(path)
     assert ckpt["epoch"] == 3 and torch.equal(ckpt["model"]["w"], torch.ones(2))
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temporary files left
 
 
 def test_checkpoint_holding_a_pickled_object_is_refused(tmp_path):
     path = tmp_path / "evil.pt"
-    torch.save({"format": training.CHECKPOINT_FORMAT, "payload": Evil()}, path)
-    with pytest.raises(training.CheckpointError, match="refused: it holds pickled objects"):
-        training.load_checkpoint(path)
+    torch.save({"format": checkpoints.CHECKPOINT_FORMAT, "payload": Evil()}, path)
+    with pytest.raises(CheckpointError, match="refused: it holds pickled objects"):
+        checkpoints.load_checkpoint(path)
 
 
 def test_foreign_and_truncated_checkpoints_are_refused(tmp_path):
     foreign = tmp_path / "foreign.pt"
     torch.save({"state_dict": {}}, foreign)
-    with pytest.raises(training.CheckpointError, match="not an oekaki checkpoint"):
-        training.load_checkpoint(foreign)
+    with pytest.raises(CheckpointError, match="not an oekaki checkpoint"):
+        checkpoints.load_checkpoint(foreign)
     truncated = tmp_path / "truncated.pt"
-    training.save_checkpoint(truncated, {"w": torch.ones(1000)})
+    checkpoints.save_checkpoint(truncated, {"w": torch.ones(1000)})
     truncated.write_bytes(truncated.read_bytes()[:300])
-    with pytest.raises(training.CheckpointError, match="corrupt or truncated"):
-        training.load_checkpoint(truncated)
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        checkpoints.load_checkpoint(truncated)
 
 
 def test_checkpoint_of_another_run_is_not_resumed(tmp_path, caplog):
     path = tmp_path / "last.pt"
-    training.save_checkpoint(path, {"signature": "params-A", "epoch": 1})
+    checkpoints.save_checkpoint(path, {"signature": "params-A", "epoch": 1})
     log = logging.getLogger("test")
-    assert training.resumable(path, "params-A", log)["epoch"] == 1
+    assert checkpoints.resumable(path, "params-A", log)["epoch"] == 1
     with caplog.at_level(logging.WARNING):
-        assert training.resumable(path, "params-B", log) is None
+        assert checkpoints.resumable(path, "params-B", log) is None
     assert "written for other params, data or code; training starts fresh" in caplog.text
 
 
@@ -74,9 +78,9 @@ def test_cuda_requested_without_gpu_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     base = load_config(project_paths().params).base
-    with pytest.raises(training.TrainingError, match="no CUDA device"):
-        training.resolve_device(base.model_copy(update={"device": "cuda"}))
-    assert training.resolve_device(base.model_copy(update={"device": "auto"})).type == "cpu"
+    with pytest.raises(TrainingError, match="no CUDA device"):
+        resolve_device(base.model_copy(update={"device": "cuda"}))
+    assert resolve_device(base.model_copy(update={"device": "auto"})).type == "cpu"
 
 
 def test_fit_checkpoints_plain_data_and_resumes_where_it_stopped(tmp_path):
@@ -108,10 +112,11 @@ def test_fit_checkpoints_plain_data_and_resumes_where_it_stopped(tmp_path):
         return np.full((4, 4), len(epochs_run), dtype=np.uint8)
 
     log = logging.getLogger("test")
-    first = training.fit("toy", ckpt, "sig", {"model": model}, gen, 2, run_epoch, Recorder(), log, {"kind": "toy"}, snap)
-    assert training.load_checkpoint(ckpt)["history"][1] == {"step": 2, "loss": 0.5, "count": 2}  # weights_only load works
+    saved = checkpoints.Checkpointing(ckpt, "sig", {"model": model}, gen, {"kind": "toy"})
+    first = training.fit("toy", epochs=2, run_epoch=run_epoch, checkpointing=saved, monitor=Recorder(), log=log, snapshot=snap)
+    assert checkpoints.load_checkpoint(ckpt)["history"][1] == {"step": 2, "loss": 0.5, "count": 2}  # weights_only load works
     recorder = Recorder()
-    again = training.fit("toy", ckpt, "sig", {"model": model}, gen, 3, run_epoch, recorder, log, {"kind": "toy"}, snap)
+    again = training.fit("toy", epochs=3, run_epoch=run_epoch, checkpointing=saved, monitor=recorder, log=log, snapshot=snap)
     assert epochs_run == [1, 2, 3]  # only the missing epoch ran
     assert [r for r in recorder.rows] == [("toy_history", 1), ("toy_history", 2), ("toy_history", 3)]  # replayed, then new
     assert [int(i["toy_samples"][0, 0]) for i in recorder.images] == [1, 2, 3]
@@ -119,10 +124,10 @@ def test_fit_checkpoints_plain_data_and_resumes_where_it_stopped(tmp_path):
 
 
 def test_truncated_normal_redraws_only_beyond_the_bound_and_is_reproducible():
-    plain = training.truncated_normal(2000, 16, seed=3, truncation=0.0)
+    plain = sampling.truncated_normal(2000, 16, seed=3, truncation=0.0)
     assert torch.equal(plain, torch.randn(2000, 16, generator=torch.Generator().manual_seed(3)))
-    z = training.truncated_normal(2000, 16, seed=3, truncation=1.5)
-    assert z.abs().max() <= 1.5 and torch.equal(z, training.truncated_normal(2000, 16, seed=3, truncation=1.5))
+    z = sampling.truncated_normal(2000, 16, seed=3, truncation=1.5)
+    assert z.abs().max() <= 1.5 and torch.equal(z, sampling.truncated_normal(2000, 16, seed=3, truncation=1.5))
     inside = plain.abs() <= 1.5
     assert torch.equal(z[inside], plain[inside])  # entries already inside are kept; only those beyond are drawn again
     assert 0.72 < z.std() < 0.77  # a standard normal truncated at +-1.5 has std about 0.743
@@ -130,10 +135,10 @@ def test_truncated_normal_redraws_only_beyond_the_bound_and_is_reproducible():
 
 FAULTS_PROBE = """
 import resource, sys, torch
-from oekaki.core import training
+from oekaki.core.device import keep_freed_memory
 torch.set_num_threads(1)
 if sys.argv[1] == "keep":
-    assert training.keep_freed_memory()
+    assert keep_freed_memory()
 net = torch.nn.Sequential(torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.SiLU(), torch.nn.Conv2d(16, 16, 3, padding=1))
 x = torch.randn(64, 1, 28, 28)
 def step():
@@ -153,7 +158,7 @@ def test_kept_memory_spares_each_training_step_the_kernels_fresh_pages():
     import subprocess
 
     if not sys.platform.startswith("linux"):  # glibc's mallopt only: elsewhere the function must do nothing and say so
-        assert not training.keep_freed_memory()
+        assert not keep_freed_memory()
         return
 
     from oekaki.core.paths import project_paths

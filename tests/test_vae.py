@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from oekaki.core import training
 from oekaki.core.config import load_config
 from oekaki.core.contract import stage_results
+from oekaki.core.errors import TrainingError
 from oekaki.core.io import read_json
 from oekaki.core.paths import project_paths
-from oekaki.core.training import TensorData, TrainingError
-from oekaki.models import judge
+from oekaki.data.dataset import TensorData
+from oekaki.models import judge, sampling
 from oekaki.models import vae as vae_model
 from oekaki.models.vae import ConvVAE, VaeArgs, loss_terms
 from oekaki.pipeline import runner
@@ -190,7 +190,7 @@ def test_the_served_sampler_draws_what_generate_draws():
     vae_model.fit_class_prior(model, x, y)
     labels = np.array([7, 7, 1, 0])
     drawn = vae_model.generate(model, 4, labels, seed=5)
-    eps = training.truncated_normal(4, 3, 5, 0.0)
+    eps = sampling.truncated_normal(4, 3, 5, 0.0)
     code = torch.cat([eps, torch.nn.functional.one_hot(torch.as_tensor(labels), 10).float()], 1)
     served = (vae_model.VaeSampler(model)(code) * 255).round().to(torch.uint8).numpy()
     assert np.array_equal(drawn, served)

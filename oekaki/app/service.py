@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from oekaki.core.checkpoints import load_checkpoint
 from oekaki.core.constants import N_CLASSES, NETWORK_PAINTERS, PAINTERS
+from oekaki.core.errors import CheckpointError
 from oekaki.core.paths import Paths
-from oekaki.core.training import CheckpointError, load_checkpoint
 from oekaki.models.gmm import sample_digit_model
 from oekaki.models.judge import Judge
 from oekaki.models.loading import NETWORKS, load_network

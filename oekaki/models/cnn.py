@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from oekaki.core import training
 from oekaki.core.config import CnnConfig
+from oekaki.data import dataset
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def evaluate_classifier(model: DigitCNN, x: torch.Tensor, y: torch.Tensor, batch
     """Test loss (plain cross-entropy, nats) and accuracy; also the (N, 10) probabilities."""
     model.eval()
     probs, loss = [], 0.0
-    for idx in training.batch_indices(len(y), batch_size, None):
+    for idx in dataset.batch_indices(len(y), batch_size, None):
         logits = model(model.normalize(x[idx]))
         loss += F.cross_entropy(logits, y[idx], reduction="sum").item()
         probs.append(torch.softmax(logits, 1).cpu())

@@ -18,9 +18,9 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from oekaki.core import training
 from oekaki.core.config import GanConfig
 from oekaki.core.constants import N_CLASSES
+from oekaki.models import sampling
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def build(model_args: dict) -> tuple[Generator, Discriminator]:
 
 def generate(G: Generator, n: int, labels: np.ndarray | None, seed: int) -> np.ndarray:
     """n images from fixed-seed noise (with the requested labels when conditional): uint8 (n, 28, 28)."""
-    return training.sample_images(G, G.args.noise_size, n, labels, seed, truncation=G.args.truncation)
+    return sampling.sample_images(G, G.args.noise_size, n, labels, seed, truncation=G.args.truncation)
 
 
 def from_checkpoint(ckpt: dict) -> Generator:

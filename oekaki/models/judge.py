@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from oekaki.core.checkpoints import load_checkpoint
 from oekaki.core.constants import INFERENCE_BATCH
 from oekaki.core.errors import TrainingError
 from oekaki.core.io import read_json
 from oekaki.core.paths import Paths
-from oekaki.core.training import TensorData, load_checkpoint
+from oekaki.data.dataset import TensorData
 from oekaki.models.cnn import DigitCNN, build
 
 DIVERSITY_MAX_PER_CLASS = 500  # pairwise distances on at most this many images per class

@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from oekaki.core import training
 from oekaki.core.constants import N_CLASSES
+from oekaki.data import dataset
 
 
 class LabelReader(nn.Module):
@@ -52,6 +52,6 @@ def accuracy(reader: LabelReader, x: torch.Tensor, y: torch.Tensor, batch: int) 
     """Share of images x (B, 1, 28, 28) in [0, 1] the reader names correctly."""
     was_training = reader.training
     reader.eval()
-    hits = sum(int((reader(x[idx]).argmax(1) == y[idx]).sum()) for idx in training.batch_indices(len(y), batch, None))
+    hits = sum(int((reader(x[idx]).argmax(1) == y[idx]).sum()) for idx in dataset.batch_indices(len(y), batch, None))
     reader.train(was_training)
     return hits / max(len(y), 1)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from oekaki.core.checkpoints import load_checkpoint
 from oekaki.core.constants import N_CLASSES
-from oekaki.core.training import load_checkpoint
 from oekaki.models import cnn, diffusion, gan, vae
 
 # checkpoint kind -> its model module: each has from_checkpoint(ckpt); painters also generate(model, n, labels, seed)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from oekaki.core.plots import plt, save_figure, tile
-from oekaki.core.training import TensorData
+from oekaki.data.dataset import TensorData
 from oekaki.models.judge import Judge
 
 N_MEMO = 8

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from oekaki.core import training
+from oekaki.core import checkpoints
 from oekaki.core.paths import Paths
 from oekaki.models import scoreboard
 from oekaki.models.gmm import sample_digit_model
@@ -43,7 +43,7 @@ def draw(
     if name == "gmm":
         with np.load(paths.gmm_digit_model) as npz:
             return sample_digit_model(dict(npz), labels, seed), labels
-    model = load_network(training.load_checkpoint(checkpoint or paths.final_model(name))).to(device)
+    model = load_network(checkpoints.load_checkpoint(checkpoint or paths.final_model(name))).to(device)
     conditional = model.args.conditional
     return NETWORKS[name].generate(model, n, labels if conditional else None, seed), (labels if conditional else None)
 

@@ -24,9 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from oekaki.core import training
 from oekaki.core.config import VaeConfig
 from oekaki.core.constants import INFERENCE_BATCH, N_CLASSES
+from oekaki.data import dataset
+from oekaki.models import sampling
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ class VaeSampler(nn.Module):
 
 
 class _Painter(nn.Module):
-    """The VAE as `training.sample_images` sees a generator: images(eps, labels) start at the sampling prior."""
+    """The VAE as `sampling.sample_images` sees a generator: images(eps, labels) start at the sampling prior."""
 
     def __init__(self, vae: ConvVAE):
         super().__init__()
@@ -218,7 +219,7 @@ def test_elbo(model: ConvVAE, x: torch.Tensor, y: torch.Tensor, c: VaeConfig, se
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     recon_sum = kl_sum = 0.0
-    for idx in training.batch_indices(len(y), c.eval_batch_size, None):
+    for idx in dataset.batch_indices(len(y), c.eval_batch_size, None):
         xb = as_input(x[idx])
         logits, mu, logvar = model(xb, y[idx] if c.conditional else None, gen)
         recon, kl = loss_terms(logits, xb, mu, logvar)
@@ -233,7 +234,7 @@ def generate(model: ConvVAE, n: int, labels: np.ndarray | None, seed: int) -> np
 
     The standard-normal draws are truncated at args.truncation before `latent` maps them.
     """
-    return training.sample_images(_Painter(model), model.args.latent_size, n, labels, seed, truncation=model.args.truncation)
+    return sampling.sample_images(_Painter(model), model.args.latent_size, n, labels, seed, truncation=model.args.truncation)
 
 
 CLASS_FIT_JITTER = 1e-4  # added to each label's covariance so that its Cholesky factor exists
@@ -265,10 +266,7 @@ def encode_means(model: ConvVAE, x: torch.Tensor, y: torch.Tensor, batch_size: i
     """Latent means (N, latent_size) of uint8 images (N, 28, 28)."""
     model.eval()
     return torch.cat(
-        [
-            model.encode(as_input(x[i]), y[i] if model.args.conditional else None)[0]
-            for i in training.batch_indices(len(x), batch_size, None)
-        ]
+        [model.encode(as_input(x[i]), y[i] if model.args.conditional else None)[0] for i in dataset.batch_indices(len(x), batch_size, None)]
     )
 
 
@@ -306,7 +304,7 @@ def prior_gap_nats(model: ConvVAE, x: torch.Tensor, y: torch.Tensor) -> float:
     visits regions the decoder never saw in training (what the class_fit prior avoids).
     """
     mus, variances = [], []
-    for idx in training.batch_indices(len(x), 1000, None):
+    for idx in dataset.batch_indices(len(x), 1000, None):
         mu, logvar = model.eval().encode(as_input(x[idx]), y[idx] if model.args.conditional else None)
         mus.append(mu.double())
         variances.append(logvar.double().exp())
@@ -315,7 +313,7 @@ def prior_gap_nats(model: ConvVAE, x: torch.Tensor, y: torch.Tensor) -> float:
     return float(0.5 * (torch.trace(cov) + m @ m - len(m) - torch.logdet(cov)))
 
 
-def label_probe_accuracy(model: ConvVAE, data: training.TensorData, seed: int) -> float:
+def label_probe_accuracy(model: ConvVAE, data: dataset.TensorData, seed: int) -> float:
     """Accuracy of a linear probe predicting the label from the latent means (fit on train, scored on test).
 
     Near chance (0.1) means the latent vector holds style only and the label lives in the

@@ -8,11 +8,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from oekaki.core import training
+from oekaki.core import checkpoints, schedules, training
 from oekaki.core.config import CnnConfig, Config
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
+from oekaki.core.device import resolve_device
 from oekaki.core.paths import Paths
 from oekaki.core.timing import phase
+from oekaki.data import dataset
 from oekaki.models import cnn as cnn_model
 from oekaki.models import judge as judge_mod
 from oekaki.models import scoreboard
@@ -20,20 +22,21 @@ from oekaki.models.cnn import CnnArgs, DigitCNN, evaluate_classifier
 from oekaki.stages.cnn import figures as cnn_figures
 
 log = get_logger("cnn")
-CODE = [Path(__file__), Path(training.__file__), Path(cnn_model.__file__)]  # a checkpoint resumes only under the same code
+# a checkpoint resumes only under the same code: the stage, the loop and what feeds it, the model
+CODE = [Path(__file__), *(Path(m.__file__) for m in (training, checkpoints, schedules, dataset, cnn_model))]
 
 
 def make_optimizer(model: DigitCNN, c: CnnConfig, total_steps: int):
     opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
-    return opt, training.lr_schedule(opt, c.schedule, c.lr, total_steps)
+    return opt, schedules.lr_schedule(opt, c.schedule, c.lr, total_steps)
 
 
-def train_one_epoch(model, data: training.TensorData, opt, sched, c: CnnConfig, gen: torch.Generator, epoch: int, epochs: int) -> dict:
+def train_one_epoch(model, data: dataset.TensorData, opt, sched, c: CnnConfig, gen: torch.Generator, epoch: int, epochs: int) -> dict:
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     bar = training.Progress(len(data.train_y), f"cnn epoch {epoch}/{epochs}", log)
-    for idx in training.batch_indices(len(data.train_y), c.batch_size, gen):
-        x = training.random_shift(data.train_x[idx], c.augment_shift, gen)  # (B, 28, 28) uint8
+    for idx in dataset.batch_indices(len(data.train_y), c.batch_size, gen):
+        x = dataset.random_shift(data.train_x[idx], c.augment_shift, gen)  # (B, 28, 28) uint8
         y = data.train_y[idx]
         logits = model(model.normalize(x))  # (B, 10)
         loss = F.cross_entropy(logits, y, label_smoothing=c.label_smoothing)
@@ -50,18 +53,18 @@ def train_one_epoch(model, data: training.TensorData, opt, sched, c: CnnConfig, 
 
 
 def train(
-    cfg: Config, paths: Paths, data: training.TensorData, device: torch.device, monitor: Monitor = NULL_MONITOR
+    cfg: Config, paths: Paths, data: dataset.TensorData, device: torch.device, monitor: Monitor = NULL_MONITOR
 ) -> tuple[DigitCNN, list[dict], float, int]:
     """Train with a checkpoint after each epoch; resume from one that matches this run."""
     c = cfg.cnn
-    epochs, steps = training.plan_epochs("cnn", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
+    epochs, steps = schedules.plan_epochs("cnn", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
     train_f = data.train_x.float() / 255.0
     args = CnnArgs.from_config(c, round(train_f.mean().item(), 6), round(train_f.std().item(), 6))
     torch.manual_seed(cfg.base.seed)
     model = DigitCNN(args).to(device)
     opt, sched = make_optimizer(model, c, epochs * steps)
     gen = torch.Generator().manual_seed(cfg.base.seed)
-    sig = training.signature("cnn", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
+    sig = checkpoints.signature("cnn", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
 
     def run_epoch(epoch: int) -> dict[str, float]:
         with phase("optimiser_steps"):
@@ -74,19 +77,20 @@ def train(
         )  # fmt: skip
         return {**stats, **test, "lr": sched.get_last_lr()[0]}
 
-    done = training.fit(
-        "cnn", paths.checkpoint("cnn"), sig, {"model": model, "optimizer": opt, "scheduler": sched}, gen, epochs, run_epoch,
-        monitor, log, {"kind": "cnn", "model_args": args.as_dict()},
+    saved = checkpoints.Checkpointing(
+        paths.checkpoint("cnn"), sig, {"model": model, "optimizer": opt, "scheduler": sched}, gen,
+        {"kind": "cnn", "model_args": args.as_dict()},
     )  # fmt: skip
+    done = training.fit("cnn", epochs=epochs, run_epoch=run_epoch, checkpointing=saved, monitor=monitor, log=log)
     return model, done.history, done.seconds, epochs
 
 
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
-    device = training.resolve_device(cfg.base)
-    data = training.TensorData.load(paths.prepared, device)
+    device = resolve_device(cfg.base)
+    data = dataset.TensorData.load(paths.prepared, device)
     model, history, seconds, epochs = train(cfg, paths, data, device, monitor)
     test, probs = evaluate_classifier(model, data.test_x, data.test_y, cfg.cnn.eval_batch_size)
-    training.save_checkpoint(
+    checkpoints.save_checkpoint(
         paths.cnn_model,
         {"kind": "cnn", "model_args": model.args.as_dict(), "model": model.state_dict(), "metrics": test, "data_sha256": data.sha256},
     )

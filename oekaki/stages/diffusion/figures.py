@@ -10,7 +10,8 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from oekaki.core.constants import N_CLASSES
 from oekaki.core.plots import digit_grid, plt, save_figure, training_strip
-from oekaki.core.training import Fit, TensorData
+from oekaki.core.training import Fit
+from oekaki.data.dataset import TensorData
 from oekaki.models.diffusion import Denoiser, sample_path, start, to_pixels
 from oekaki.models.judge import Judge
 from oekaki.models.memorisation import memorisation

@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from oekaki.core import training
+from oekaki.core import checkpoints, schedules, training
 from oekaki.core.config import Config, DiffusionConfig
 from oekaki.core.constants import N_CLASSES
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
+from oekaki.core.device import resolve_device
 from oekaki.core.paths import Paths
 from oekaki.core.plots import tile
 from oekaki.core.timing import phase
+from oekaki.data import dataset
 from oekaki.models import diffusion as diffusion_model
 from oekaki.models import judge as judge_mod
 from oekaki.models import scoreboard
@@ -25,7 +27,8 @@ from oekaki.models.judge import load_judge
 from oekaki.stages.diffusion import figures as diffusion_figures
 
 log = get_logger("diffusion")
-CODE = [Path(__file__), Path(training.__file__), Path(diffusion_model.__file__)]  # a checkpoint resumes only under the same code
+# a checkpoint resumes only under the same code: the stage, the loop and what feeds it, the model
+CODE = [Path(__file__), *(Path(m.__file__) for m in (training, checkpoints, schedules, dataset, diffusion_model))]
 SNAPSHOT_ROWS = 2  # the per-epoch grid: one column per label, 2 drawings of each (20 drawings an epoch; docs/speed.md)
 
 
@@ -47,7 +50,7 @@ def train_one_epoch(model, ema, data, opt, sched, c: DiffusionConfig, gen: torch
     model.train()
     total, n = 0.0, 0
     bar = training.Progress(len(data.train_y), f"diffusion epoch {epoch}/{epochs}", log)
-    for i, idx in enumerate(training.batch_indices(len(data.train_y), c.batch_size, gen)):
+    for i, idx in enumerate(dataset.batch_indices(len(data.train_y), c.batch_size, gen)):
         x, y = as_input(data.train_x[idx]), data.train_y[idx]
         drop = (torch.rand(len(idx), generator=gen) < c.label_drop).to(y.device)
         loss = diffusion_model.loss(model, x, torch.where(drop, NO_LABEL, y), gen, c.time_sampling)
@@ -119,17 +122,17 @@ class EpochDrawings:
         return tile(self.grid, N_CLASSES, fill=128).astype(np.uint8)
 
 
-def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.device, scorer: Scorer, monitor: Monitor = NULL_MONITOR):
+def train(cfg: Config, paths: Paths, data: dataset.TensorData, device: torch.device, scorer: Scorer, monitor: Monitor = NULL_MONITOR):
     c = cfg.diffusion
-    epochs, steps = training.plan_epochs("diffusion", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
+    epochs, steps = schedules.plan_epochs("diffusion", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
     args = DiffusionArgs.from_config(c)
     torch.manual_seed(cfg.base.seed)
     model = Denoiser(args).to(device)
     ema = copy.deepcopy(model).requires_grad_(False) if c.ema_decay > 0 else None
     opt = torch.optim.Adam(model.parameters(), lr=c.lr)
-    sched = training.lr_schedule(opt, c.schedule, c.lr, epochs * steps)
+    sched = schedules.lr_schedule(opt, c.schedule, c.lr, epochs * steps)
     gen = torch.Generator().manual_seed(cfg.base.seed)
-    sig = training.signature("diffusion", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
+    sig = checkpoints.signature("diffusion", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
     drawings = EpochDrawings(scorer, c, cfg.base.seed)
 
     def run_epoch(epoch: int) -> dict[str, float]:
@@ -138,7 +141,7 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
         painter = ema or model
         with phase("epoch_snapshot"):
             drawings.snapshot(painter)
-        if not training.is_eval_epoch(epoch, epochs, c.eval_every):
+        if not schedules.is_eval_epoch(epoch, epochs, c.eval_every):
             log.info("epoch %d/%d: loss %.4f (%.0f img/s)", epoch, epochs, stats["loss"], stats["images_per_second"])
             return {**stats, "lr": sched.get_last_lr()[0]}
         with phase("epoch_eval"):
@@ -150,10 +153,12 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
         return {**stats, **scores, "lr": sched.get_last_lr()[0]}
 
     stateful = {"model": model, "optimizer": opt, "scheduler": sched} | ({"ema": ema} if ema is not None else {})
+    saved = checkpoints.Checkpointing(
+        paths.checkpoint("diffusion"), sig, stateful, gen, {"kind": "diffusion", "model_args": args.as_dict()}
+    )
     done = training.fit(
-        "diffusion", paths.checkpoint("diffusion"), sig, stateful, gen, epochs, run_epoch, monitor, log,
-        {"kind": "diffusion", "model_args": args.as_dict()}, snapshot=drawings.tiled,
-    )  # fmt: skip
+        "diffusion", epochs=epochs, run_epoch=run_epoch, checkpointing=saved, monitor=monitor, log=log, snapshot=drawings.tiled
+    )
     return model, ema, done, epochs
 
 
@@ -197,15 +202,15 @@ def sweeps(model: Denoiser, scorer: Scorer, c: DiffusionConfig) -> tuple[list[di
 
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
     c = cfg.diffusion
-    device = training.resolve_device(cfg.base)
-    data = training.TensorData.load(paths.prepared, device)
-    training.check_class_labels("diffusion", True, data, N_CLASSES)
+    device = resolve_device(cfg.base)
+    data = dataset.TensorData.load(paths.prepared, device)
+    dataset.check_class_labels("diffusion", True, data, N_CLASSES)
     judge, cnn_metrics = load_judge(paths, data, device)
     test_x, test_y = data.test_x.cpu().numpy(), data.test_y.cpu().numpy()
     scorer = Scorer(judge, test_x, test_y, cfg.base.seed, c.eval_batch_size)
     model, ema, done, epochs = train(cfg, paths, data, device, scorer, monitor)
     payload = {"kind": "diffusion", "model_args": model.args.as_dict(), "model": model.state_dict(), "data_sha256": data.sha256}
-    training.save_checkpoint(paths.final_model("diffusion"), payload | ({"ema": ema.state_dict()} if ema is not None else {}))
+    checkpoints.save_checkpoint(paths.final_model("diffusion"), payload | ({"ema": ema.state_dict()} if ema is not None else {}))
     painter = (ema or model).eval()
     proto = scoreboard.protocol_of(cfg, test_y)
     t0 = time.perf_counter()

@@ -22,15 +22,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from oekaki.core import training
 from oekaki.core.config import Config
 from oekaki.core.constants import NETWORK_PAINTERS, PAINTERS
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
+from oekaki.core.device import resolve_device
 from oekaki.core.errors import MissingInputError
 from oekaki.core.io import read_json
 from oekaki.core.paths import Paths
 from oekaki.core.plots import digit_grid
 from oekaki.core.timing import phase
+from oekaki.data import dataset
 from oekaki.models import judge as judge_mod
 from oekaki.models import scoreboard
 from oekaki.models.painters import draw_painter
@@ -65,8 +66,8 @@ def stage_scores(name: str, metrics: dict, board: scoreboard.Board) -> dict[str,
 
 
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
-    device = training.resolve_device(cfg.base)
-    data = training.TensorData.load(paths.prepared, torch.device("cpu"))
+    device = resolve_device(cfg.base)
+    data = dataset.TensorData.load(paths.prepared, torch.device("cpu"))
     test_x, test_y = data.test_x.numpy(), data.test_y.numpy()
     train = (data.train_x.numpy(), data.train_y.numpy())
     judge = judge_mod.Judge.load(paths.cnn_model, device)

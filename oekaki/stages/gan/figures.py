@@ -10,7 +10,8 @@ import torch
 from oekaki.core.constants import N_CLASSES
 from oekaki.core.io import atomic_path
 from oekaki.core.plots import digit_grid, plt, save_figure
-from oekaki.core.training import Fit, TensorData
+from oekaki.core.training import Fit
+from oekaki.data.dataset import TensorData
 from oekaki.models.gan import Generator, generate
 from oekaki.models.judge import Judge
 from oekaki.models.memorisation import memorisation

@@ -9,22 +9,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from oekaki.core import training
+from oekaki.core import checkpoints, schedules, training
 from oekaki.core.config import Config, GanConfig
 from oekaki.core.constants import N_CLASSES
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
+from oekaki.core.device import resolve_device
 from oekaki.core.paths import Paths
 from oekaki.core.plots import tile
 from oekaki.core.timing import phase
+from oekaki.data import dataset
 from oekaki.models import gan as gan_model
 from oekaki.models import judge as judge_mod
-from oekaki.models import scoreboard
+from oekaki.models import sampling, scoreboard
 from oekaki.models.gan import Discriminator, GanArgs, Generator, generate
 from oekaki.models.judge import load_judge
 from oekaki.stages.gan import figures as gan_figures
 
 log = get_logger("gan")
-CODE = [Path(__file__), Path(training.__file__), Path(gan_model.__file__)]  # a checkpoint resumes only under the same code
+# a checkpoint resumes only under the same code: the stage, the loop and what feeds it, the model
+CODE = [Path(__file__), *(Path(m.__file__) for m in (training, checkpoints, schedules, dataset, gan_model))]
 SNAPSHOT_PER_ROW = 10
 
 
@@ -33,8 +36,8 @@ def as_input(images: torch.Tensor) -> torch.Tensor:
     return images.float().div(127.5).sub(1.0).unsqueeze(1)
 
 
-def check_labels(c: GanConfig, data: training.TensorData) -> None:
-    training.check_class_labels("gan", c.conditional, data, N_CLASSES)
+def check_labels(c: GanConfig, data: dataset.TensorData) -> None:
+    dataset.check_class_labels("gan", c.conditional, data, N_CLASSES)
 
 
 def _noise(n: int, c: GanConfig, gen: torch.Generator, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -70,7 +73,7 @@ def train_one_epoch(G: Generator, D: Discriminator, data, opt_g, opt_d, c: GanCo
     sums = {"loss_d": 0.0, "loss_g": 0.0, "d_real": 0.0, "d_fake": 0.0}
     n_d = n_g = 0
     bar = training.Progress(len(data.train_y), f"gan epoch {epoch}/{epochs}", log)
-    for i, idx in enumerate(training.batch_indices(len(data.train_y), c.batch_size, gen)):
+    for i, idx in enumerate(dataset.batch_indices(len(data.train_y), c.batch_size, gen)):
         x = as_input(data.train_x[idx]).contiguous(memory_format=torch.channels_last)
         y = data.train_y[idx] if c.conditional else None
         z, y_fake = _noise(len(idx), c, gen, device)
@@ -128,7 +131,7 @@ class EpochScorer:
         return scores, images
 
 
-def choose_truncation(G: Generator, judge: judge_mod.Judge, data: training.TensorData, c: GanConfig, seeds: list[int]):
+def choose_truncation(G: Generator, judge: judge_mod.Judge, data: dataset.TensorData, c: GanConfig, seeds: list[int]):
     """The least truncation whose drawings the judge reads as their labels about as well as real images; (it, the trials).
 
     Tried after training, in order: `truncation_relax` (least truncated first), then `truncation`,
@@ -143,7 +146,7 @@ def choose_truncation(G: Generator, judge: judge_mod.Judge, data: training.Tenso
     real = judge_mod.conditional_accuracy(judge.judge(val_x).probs, val_y)
     trials = []
     for t in [*c.truncation_relax, c.truncation]:
-        drawn = [training.sample_images(G, G.args.noise_size, len(val_y), val_y, seed, truncation=t) for seed in seeds]
+        drawn = [sampling.sample_images(G, G.args.noise_size, len(val_y), val_y, seed, truncation=t) for seed in seeds]
         asked = float(np.mean([judge_mod.conditional_accuracy(judge.judge(images).probs, val_y) for images in drawn]))
         trials.append({"truncation": float(t), "conditional_accuracy": asked, "judge_accuracy": real})
         if asked >= real - c.truncation_margin:
@@ -180,10 +183,10 @@ def make_optimizers(G: Generator, D: Discriminator, c: GanConfig):
     return opt_g, opt_d
 
 
-def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.device, scorer: EpochScorer, monitor: Monitor = NULL_MONITOR):
+def train(cfg: Config, paths: Paths, data: dataset.TensorData, device: torch.device, scorer: EpochScorer, monitor: Monitor = NULL_MONITOR):
     c = cfg.gan
     # one generator step per `d_steps` batches: plan by generator steps
-    epochs, steps = training.plan_epochs("gan", c.epochs, c.min_steps, c.batch_size * c.d_steps, len(data.train_y))
+    epochs, steps = schedules.plan_epochs("gan", c.epochs, c.min_steps, c.batch_size * c.d_steps, len(data.train_y))
     args = GanArgs.from_config(c)
     torch.manual_seed(cfg.base.seed)
     # channels_last: +5-8 % generator steps per second on this CPU (gan_levers bench of db33f3d, docs/speed.md)
@@ -191,12 +194,12 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
     D = Discriminator(args).to(device, memory_format=torch.channels_last)
     opt_g, opt_d = make_optimizers(G, D, c)
     gen = torch.Generator().manual_seed(cfg.base.seed)
-    sig = training.signature("gan", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
+    sig = checkpoints.signature("gan", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
 
     def run_epoch(epoch: int) -> dict[str, float]:
         with phase("optimiser_steps"):
             stats = train_one_epoch(G, D, data, opt_g, opt_d, c, gen, epoch, epochs)
-        if not training.is_eval_epoch(epoch, epochs, c.eval_every):
+        if not schedules.is_eval_epoch(epoch, epochs, c.eval_every):
             log.info("epoch %d/%d: loss D %.3f G %.3f (%.0f img/s)", epoch, epochs, stats["loss_d"], stats["loss_g"],
                      stats["images_per_second"])  # fmt: skip
             return stats
@@ -211,17 +214,17 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
         return {**stats, **scores}
 
     stateful = {"generator": G, "discriminator": D, "optimizer_g": opt_g, "optimizer_d": opt_d}
+    saved = checkpoints.Checkpointing(paths.checkpoint("gan"), sig, stateful, gen, {"kind": "gan", "model_args": args.as_dict()})
     done = training.fit(
-        "gan", paths.checkpoint("gan"), sig, stateful, gen, epochs, run_epoch, monitor, log,
-        {"kind": "gan", "model_args": args.as_dict()}, snapshot=snapshot_fn(G, cfg.base.seed),
-    )  # fmt: skip
+        "gan", epochs=epochs, run_epoch=run_epoch, checkpointing=saved, monitor=monitor, log=log, snapshot=snapshot_fn(G, cfg.base.seed)
+    )
     return G, D, done, epochs
 
 
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
     c = cfg.gan
-    device = training.resolve_device(cfg.base)
-    data = training.TensorData.load(paths.prepared, device)
+    device = resolve_device(cfg.base)
+    data = dataset.TensorData.load(paths.prepared, device)
     check_labels(c, data)
     judge, cnn_metrics = load_judge(paths, data, device)
     test_x, test_y = data.test_x.cpu().numpy(), data.test_y.cpu().numpy()
@@ -234,7 +237,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     for row in trials:
         log.info("truncation %.2g: asked-for share %.2f%% on the validation split (judge %.2f%%)", row["truncation"],
                  100 * row["conditional_accuracy"], 100 * row["judge_accuracy"])  # fmt: skip
-    training.save_checkpoint(
+    checkpoints.save_checkpoint(
         paths.final_model("gan"),
         {
             "kind": "gan", "model_args": G.args.as_dict(), "generator": G.state_dict(), "discriminator": D.state_dict(),

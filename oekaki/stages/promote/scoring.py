@@ -26,9 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from oekaki.core import training
+from oekaki.core import checkpoints
 from oekaki.core.config import Config
+from oekaki.core.device import resolve_device
 from oekaki.core.paths import Paths
+from oekaki.data import dataset
 from oekaki.models import judge as judge_mod
 from oekaki.models import scoreboard
 from oekaki.models.cnn import evaluate_classifier
@@ -83,8 +85,8 @@ class GateScorer:
     """Scores a checkpoint of any gated model on the validation split (data and judge loaded once)."""
 
     def __init__(self, cfg: Config, paths: Paths):
-        self.cfg, self.device = cfg, training.resolve_device(cfg.base)
-        self.data = training.TensorData.load(paths.prepared, torch.device("cpu"))
+        self.cfg, self.device = cfg, resolve_device(cfg.base)
+        self.data = dataset.TensorData.load(paths.prepared, torch.device("cpu"))
         self.paths, self.judge_path = paths, paths.cnn_model
         self.seeds = tuple(cfg.base.seed + k for k in range(cfg.promote.seeds))
         # the painters' request: the scoreboard's (n, the test set's label mix), with the gate's seeds
@@ -109,7 +111,7 @@ class GateScorer:
 
     def score(self, gate: Gate, checkpoint: Path, board: scoreboard.Board | None = None, seeds: int | None = None) -> Score:
         """`board`: drawings of this very checkpoint for the request (a painter's scoreboard.npz); `seeds`: the first k only."""
-        ckpt = training.load_checkpoint(checkpoint)
+        ckpt = checkpoints.load_checkpoint(checkpoint)
         if ckpt.get("kind") != gate.stage:
             raise ValueError(f"{checkpoint}: a {ckpt.get('kind')!r} checkpoint, expected {gate.stage!r}")
         x, y = self.data.val_x.to(self.device), self.data.val_y.to(self.device)
@@ -147,11 +149,11 @@ class GateScorer:
 
 def untrained_checkpoint(checkpoint: Path, dest: Path, seed: int) -> Path:
     """`checkpoint` with its network's weights replaced by a fresh initialisation (seeded): same args, no training."""
-    ckpt = training.load_checkpoint(checkpoint)
+    ckpt = checkpoints.load_checkpoint(checkpoint)
     torch.manual_seed(seed)
     built = NETWORKS[ckpt["kind"]].build(ckpt["model_args"])
     state = (built[0] if isinstance(built, tuple) else built).state_dict()  # the GAN builds (generator, discriminator)
     keys = [k for k in WEIGHTS.get(ckpt["kind"], ("model",)) if k in ckpt]
     args = ckpt["model_args"] | UNTRAINED_SAMPLING.get(ckpt["kind"], {})
-    training.save_checkpoint(dest, {**ckpt, "model_args": args, **dict.fromkeys(keys, state)})
+    checkpoints.save_checkpoint(dest, {**ckpt, "model_args": args, **dict.fromkeys(keys, state)})
     return dest

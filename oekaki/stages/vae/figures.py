@@ -10,7 +10,7 @@ from sklearn.decomposition import PCA
 
 from oekaki.core.constants import N_CLASSES
 from oekaki.core.plots import digit_grid, plt, save_figure, training_strip
-from oekaki.core.training import TensorData
+from oekaki.data.dataset import TensorData
 from oekaki.models.vae import ConvVAE, encode_means, generate, style_transfer
 
 N_STYLE_SOURCES = 6

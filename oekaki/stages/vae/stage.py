@@ -7,13 +7,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from oekaki.core import training
+from oekaki.core import checkpoints, schedules, training
 from oekaki.core.config import Config, VaeConfig
 from oekaki.core.constants import N_CLASSES
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
+from oekaki.core.device import resolve_device
 from oekaki.core.paths import Paths
 from oekaki.core.plots import tile
 from oekaki.core.timing import phase
+from oekaki.data import dataset
 from oekaki.models import judge as judge_mod
 from oekaki.models import label_reader, scoreboard
 from oekaki.models import vae as vae_model
@@ -22,18 +24,19 @@ from oekaki.models.vae import ConvVAE, VaeArgs, as_input, fit_class_prior, gener
 from oekaki.stages.vae import figures as vae_figures
 
 log = get_logger("vae")
-CODE = [Path(__file__), Path(training.__file__), Path(vae_model.__file__), Path(label_reader.__file__)]  # resume under the same code only
+# a checkpoint resumes only under the same code: the stage, the loop and what feeds it, the model and its label reader
+CODE = [Path(__file__), *(Path(m.__file__) for m in (training, checkpoints, schedules, dataset, vae_model, label_reader))]
 SNAPSHOT_PER_ROW = 10
 STYLE_SCORED = 500  # test digits whose style is decoded with every label for style_transfer_accuracy
 
 
-def check_labels(c: VaeConfig, data: training.TensorData) -> None:
-    training.check_class_labels("vae", c.conditional, data, N_CLASSES)
+def check_labels(c: VaeConfig, data: dataset.TensorData) -> None:
+    dataset.check_class_labels("vae", c.conditional, data, N_CLASSES)
 
 
 def make_optimizer(model: ConvVAE, c: VaeConfig, total_steps: int):
     opt = torch.optim.Adam(model.parameters(), lr=c.lr)
-    return opt, training.lr_schedule(opt, c.schedule, c.lr, total_steps)
+    return opt, schedules.lr_schedule(opt, c.schedule, c.lr, total_steps)
 
 
 class Reading:
@@ -74,7 +77,7 @@ def train_one_epoch(
     model.train()
     sums, seen, read_seen = np.zeros(4), 0, 0
     bar = training.Progress(len(data.train_y), f"vae epoch {epoch}/{epochs}", log)
-    for idx in training.batch_indices(len(data.train_y), c.batch_size, gen):
+    for idx in dataset.batch_indices(len(data.train_y), c.batch_size, gen):
         x = as_input(data.train_x[idx])
         y = data.train_y[idx] if c.conditional else None
         logits, mu, logvar = model(x, y, gen)
@@ -133,7 +136,7 @@ def style_transfer_accuracy(model: ConvVAE, judge: judge_mod.Judge, x: torch.Ten
     return hits / read.size, hits
 
 
-def latent_diagnosis(model: ConvVAE, judge: judge_mod.Judge, data: training.TensorData, seed: int) -> dict[str, float]:
+def latent_diagnosis(model: ConvVAE, judge: judge_mod.Judge, data: dataset.TensorData, seed: int) -> dict[str, float]:
     """Does the decoder draw the label it is given, and does the latent vector hold only style?
 
     - style_transfer_accuracy: over the first STYLE_SCORED test digits, each decoded with all ten
@@ -156,21 +159,21 @@ def latent_diagnosis(model: ConvVAE, judge: judge_mod.Judge, data: training.Tens
     }
 
 
-def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.device, monitor: Monitor = NULL_MONITOR):
+def train(cfg: Config, paths: Paths, data: dataset.TensorData, device: torch.device, monitor: Monitor = NULL_MONITOR):
     c = cfg.vae
-    epochs, steps = training.plan_epochs("vae", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
+    epochs, steps = schedules.plan_epochs("vae", c.epochs, c.min_steps, c.batch_size, len(data.train_y))
     args = VaeArgs.from_config(c)
     torch.manual_seed(cfg.base.seed)
     model = ConvVAE(args).to(device)
     reading = make_reading(c, device)
     opt, sched = make_optimizer(model, c, epochs * steps)
     gen = torch.Generator().manual_seed(cfg.base.seed)
-    sig = training.signature("vae", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
+    sig = checkpoints.signature("vae", {**c.model_dump(), "seed": cfg.base.seed}, data.sha256, CODE)
 
     def run_epoch(epoch: int) -> dict[str, float]:
         with phase("optimiser_steps"):
             stats = train_one_epoch(model, data, opt, sched, c, gen, epoch, epochs, reading)
-        if not training.is_eval_epoch(epoch, epochs, c.eval_every):
+        if not schedules.is_eval_epoch(epoch, epochs, c.eval_every):
             return {**stats, "lr": sched.get_last_lr()[0]}
         with phase("epoch_eval"):
             test = test_elbo(model, data.test_x, data.test_y, c, cfg.base.seed)
@@ -182,24 +185,24 @@ def train(cfg: Config, paths: Paths, data: training.TensorData, device: torch.de
         return {**stats, **test, "lr": sched.get_last_lr()[0]}
 
     stateful = {"model": model, "optimizer": opt, "scheduler": sched, **(reading.stateful() if reading else {})}
+    saved = checkpoints.Checkpointing(paths.checkpoint("vae"), sig, stateful, gen, {"kind": "vae", "model_args": args.as_dict()})
     done = training.fit(
-        "vae", paths.checkpoint("vae"), sig, stateful, gen, epochs, run_epoch,
-        monitor, log, {"kind": "vae", "model_args": args.as_dict()}, snapshot=snapshot_fn(model, cfg.base.seed),
-    )  # fmt: skip
+        "vae", epochs=epochs, run_epoch=run_epoch, checkpointing=saved, monitor=monitor, log=log, snapshot=snapshot_fn(model, cfg.base.seed)
+    )
     return model, done, epochs, reading
 
 
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
     c = cfg.vae
-    device = training.resolve_device(cfg.base)
-    data = training.TensorData.load(paths.prepared, device)
+    device = resolve_device(cfg.base)
+    data = dataset.TensorData.load(paths.prepared, device)
     check_labels(c, data)
     judge, cnn_metrics = load_judge(paths, data, device)
     model, done, epochs, reading = train(cfg, paths, data, device, monitor)
     with phase("prior_fit"):  # class_fit: each label's sampling Gaussian, from the final weights' training codes
         fit_class_prior(model, data.train_x, data.train_y)
     test = {k: done.history[-1][k] for k in ("test_loss_nats", "test_recon_nats", "test_kl_nats")}  # the final weights' evaluation
-    training.save_checkpoint(
+    checkpoints.save_checkpoint(
         paths.final_model("vae"),
         {"kind": "vae", "model_args": model.args.as_dict(), "model": model.state_dict(), "metrics": test, "data_sha256": data.sha256},
     )
