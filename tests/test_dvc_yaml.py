@@ -5,7 +5,7 @@ from __future__ import annotations
 from oekaki.core import contract
 from oekaki.core.config import SECTIONS, load_config
 from oekaki.core.paths import project_paths
-from oekaki.pipeline import fingerprint, runner
+from oekaki.pipeline import fingerprint, gate, runner
 
 paths = project_paths()
 
@@ -37,7 +37,7 @@ def painter_outs(stage: str) -> set[str]:
 
 def test_outputs_match_paths_py():
     expected = {
-        "source": {rel(paths.source_fingerprint)},
+        "source": {rel(paths.source_fingerprint), rel(gate.registry_state_file(paths))},
         "download": {rel(paths.raw_dir), rel(paths.prepared), rel(paths.figures("download")), rel(paths.metrics("download"))},
         "gmm": {rel(paths.gmm_dir), rel(paths.figures("gmm")), rel(paths.metrics("gmm")), rel(paths.plots_dir / "gmm_bic.json")},
         "cnn": {
@@ -80,7 +80,7 @@ def test_stage_graph_comes_from_dvc_yaml():
     assert fingerprint.upstream_stages(paths, "source") == []
     assert fingerprint.upstream_stages(paths, "download") == ["source"]
     assert fingerprint.upstream_stages(paths, "report") == ["download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate", "promote"]
-    assert fingerprint.upstream_stages(paths, "promote") == ["download", "cnn", "vae", "gan", "diffusion"]
+    assert fingerprint.upstream_stages(paths, "promote") == ["source", "download", "cnn", "vae", "gan", "diffusion"]
     assert fingerprint.upstream_stages(paths, "vae") == fingerprint.upstream_stages(paths, "gan") == ["download", "cnn"]
     assert fingerprint.upstream_stages(paths, "diffusion") == ["download", "cnn"]
     assert runner.with_upstream(paths, ["gmm"]) == ["source", "download", "gmm"]

@@ -3,6 +3,7 @@ effect as after the Prefect flow, and promote declares the registry state it rea
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -35,6 +36,10 @@ def client_of(env: dict) -> MlflowClient:
     return MlflowClient(env["MLFLOW_TRACKING_URI"])
 
 
+def dvc_status(paths: Paths, env: dict) -> dict:
+    return json.loads(sh(paths, env, "dvc", "status", "--json"))
+
+
 def test_make_run_moves_the_four_champions_as_the_gate_decided(repro):
     paths, env, out = repro
     decision = read_json(paths.promote_decision)["models"]
@@ -43,3 +48,21 @@ def test_make_run_moves_the_four_champions_as_the_gate_decided(repro):
     for row in decision.values():
         assert str(client.get_model_version_by_alias(row["model"], "champion").version) == row["candidate"]["version"]
     assert "promotion gate: " in out
+
+
+def test_promote_reruns_when_a_champion_is_moved_by_hand_and_only_then(repro):
+    paths, env, _ = repro
+    assert dvc_status(paths, env) == {"source": ["always changed"]}  # the gate's own move left promote up to date
+    client = client_of(env)
+    name = REGISTERED["gan"]
+    first = client.get_model_version_by_alias(name, "champion")
+    second = client.create_model_version(name, source=paths.final_model("gan").as_uri())  # another version, registered by hand
+    client.set_registered_model_alias(name, "champion", second.version)  # by hand
+
+    sh(paths, env, f"{VENV_BIN}/python", "-m", "oekaki", "stage", "source")  # the freshness checks every repro starts with
+    stale = dvc_status(paths, env)
+    assert "promote" in stale and {"changed deps": {"models/promote/registry.json": "modified"}} in stale["promote"], stale
+
+    client.set_registered_model_alias(name, "champion", first.version)  # back to what the gate left
+    sh(paths, env, f"{VENV_BIN}/python", "-m", "oekaki", "stage", "source")
+    assert dvc_status(paths, env) == {"source": ["always changed"]}

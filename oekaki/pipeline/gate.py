@@ -9,8 +9,9 @@ imports no torch: a no-op `make run` stays short.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
-from oekaki.core.io import read_json
+from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
 
 log = logging.getLogger("oekaki.gate")
@@ -55,3 +56,57 @@ def apply_decision(paths: Paths, pipeline_run_id: str) -> list[str]:
         tracker = Tracker(paths)
         tracker.client.set_tag(tracker.pipeline_run(pipeline_run_id, {}), PROMOTED_TAG, ", ".join(moved))
     return moved
+
+
+def registry_state_file(paths: Paths) -> Path:
+    """models/promote/registry.json: the registry state the gate's decision depends on (a dep of promote in dvc.yaml)."""
+    return paths.promote_decision.with_name("registry.json")
+
+
+def registry_state(champions: dict[str, str | None], decision: dict | None) -> dict[str, str | None]:
+    """Per registered model, the champion version the promote stage must be re-run for when it changes.
+
+    That is the current champion, except where the last decision accounts for it: the champion it
+    was made against, or the candidate it promoted (the gate's own move). Then it is the champion
+    the decision saw, so applying a decision does not make it stale, while a champion set by hand
+    (or a registry emptied, or another tracking store) does. `champions`: model -> version now.
+    """
+    rows = {row["model"]: row for row in (decision or {}).get("models", {}).values()}
+    state = {}
+    for model, now in champions.items():
+        row = rows.get(model, {})
+        if "champion" not in row:  # no decision yet, or the gate never looked at the champion (no candidate)
+            state[model] = now
+            continue
+        seen = (row["champion"] or {}).get("version")
+        promoted = row["candidate"]["version"] if row.get("promote") else None
+        state[model] = seen if now in (seen, promoted) else now
+    return state
+
+
+def record_registry_state(paths: Paths) -> dict[str, str | None]:
+    """Write registry_state_file when the state changed (so `dvc repro` re-runs promote exactly then); returns it.
+
+    Called by the `source` stage, the freshness check every `dvc repro` and every flow run starts with.
+    No store yet (a fresh clone): no champions, and MLflow is not imported.
+    """
+    from oekaki.pipeline.champions import REGISTERED
+    from oekaki.pipeline.tracking import Registry, store_exists
+
+    registry = Registry(paths) if store_exists(paths) else None  # never create an empty store by looking
+    champions = {name: registry.alias_version(name, "champion") if registry else None for name in REGISTERED.values()}
+    decision = read_json(paths.promote_decision) if paths.promote_decision.is_file() else None
+    state = {"champions": registry_state(champions, decision)}
+    target = registry_state_file(paths)
+    if _read_or_none(target) != state:
+        write_json(target, state)
+        log.info("registry state changed: %s", state["champions"])
+    return state
+
+
+def _read_or_none(path: Path) -> dict | None:
+    """A JSON file's content; None when it is missing or unreadable (then it is written again)."""
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        return None

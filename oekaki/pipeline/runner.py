@@ -76,15 +76,19 @@ def with_upstream(paths: Paths, stages: list[str] | tuple[str, ...]) -> list[str
 
 
 def run_source(cfg: Config, paths: Paths, mint_pipeline_run: bool) -> dict:
-    """The freshness check: fingerprint the data source into data/source.json (no torch import).
+    """The freshness checks: fingerprint the data source into data/source.json (no torch import), and the
+    registry's champions into models/promote/registry.json (oekaki/pipeline/gate.py).
 
-    Written only when it changed, so an unchanged source leaves `download` up to date.
+    Each written only when it changed, so an unchanged source leaves `download` up to date, an
+    unchanged registry `promote`.
     Under `dvc repro` (`mint_pipeline_run`) it also starts a new pipeline-run id that the
     following stage processes of the same repro share.
     """
+    from oekaki.pipeline.gate import record_registry_state
     from oekaki.stages.source.stage import check
 
     fingerprint = check(cfg, paths)
+    record_registry_state(paths)  # the registry's champions, which promote reads: dvc.yaml lists the file in its deps
     if mint_pipeline_run:
         write_json(paths.pipeline_run_file, {"id": uuid.uuid4().hex, "started": provenance.now_iso()})
     return fingerprint
