@@ -75,3 +75,27 @@ def test_registry_state_follows_the_decision_rows():
     assert gate.registry_state({"cnn": "2", "vae": "1", "gan": "4"}, decision) == {"cnn": "2", "vae": None, "gan": "4"}
     assert gate.registry_state({"cnn": "3", "vae": "2", "gan": None}, decision) == {"cnn": "3", "vae": "2", "gan": None}
     assert gate.registry_state({"cnn": "2"}, None) == {"cnn": "2"}
+
+
+def test_the_sql_reading_answers_as_mlflows_client(project, monkeypatch):
+    """The no-MLflow-import reading of a SQLite store agrees with MLflow's own client, alias removed and unknown model included."""
+    paths, client = project
+    client.set_registered_model_alias("vae", "champion", "2")
+    client.delete_registered_model_alias("diffusion", "champion")
+    names = [*REGISTERED.values(), "no-such-model"]
+    fast = gate.read_champions(paths, names)
+
+    def through_mlflow(db, names):
+        raise gate.sqlite3.OperationalError("forced: read through MLflow's client")
+
+    monkeypatch.setattr(gate, "_sqlite_champions", through_mlflow)
+    assert fast == gate.read_champions(paths, names)
+    assert fast["vae"] == "2" and fast["diffusion"] is None and fast["no-such-model"] is None and fast["cnn-classifier"] == "1"
+
+
+def test_no_store_no_champions_and_none_created(tmp_path, monkeypatch):
+    db = tmp_path / "absent.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+    paths = copy_project(tmp_path / "repo")
+    assert gate.read_champions(paths, ["cnn-classifier"]) == {"cnn-classifier": None}
+    assert not db.exists()

@@ -8,7 +8,9 @@ imports no torch: a no-op `make run` stays short.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 from pathlib import Path
 
 from oekaki.core.io import read_json, write_json
@@ -91,10 +93,8 @@ def record_registry_state(paths: Paths) -> dict[str, str | None]:
     No store yet (a fresh clone): no champions, and MLflow is not imported.
     """
     from oekaki.pipeline.champions import REGISTERED
-    from oekaki.pipeline.tracking import Registry, store_exists
 
-    registry = Registry(paths) if store_exists(paths) else None  # never create an empty store by looking
-    champions = {name: registry.alias_version(name, "champion") if registry else None for name in REGISTERED.values()}
+    champions = read_champions(paths, list(REGISTERED.values()))
     decision = read_json(paths.promote_decision) if paths.promote_decision.is_file() else None
     state = {"champions": registry_state(champions, decision)}
     target = registry_state_file(paths)
@@ -102,6 +102,41 @@ def record_registry_state(paths: Paths) -> dict[str, str | None]:
         write_json(target, state)
         log.info("registry state changed: %s", state["champions"])
     return state
+
+
+def read_champions(paths: Paths, names: list[str]) -> dict[str, str | None]:
+    """Per registered model name, the version its `champion` alias points at (None: no alias, or no store).
+
+    A SQLite store (the project's own by default) is read with a read-only SQL query on MLflow's alias
+    table: this runs on every `dvc repro`, a no-op one included, where importing MLflow and opening
+    the store through it costs seconds. tests/test_gate_registry_state.py checks that the query
+    answers as MLflow's client does on a real store (the schema is that of the pinned MLflow). Any
+    other store (a server, PostgreSQL), or a file the query cannot read, goes through MLflow's client.
+    """
+    from oekaki.pipeline.tracking import Registry, store_exists, tracking_uri
+
+    uri = tracking_uri(paths)
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        if not db.is_file():  # never create an empty store by looking
+            return dict.fromkeys(names)
+        with contextlib.suppress(sqlite3.Error):
+            return _sqlite_champions(db, names)
+    elif not store_exists(paths):
+        return dict.fromkeys(names)
+    registry = Registry(paths)
+    return {name: registry.alias_version(name, "champion") for name in names}
+
+
+def _sqlite_champions(db: Path, names: list[str]) -> dict[str, str | None]:
+    """The champion versions straight from MLflow's SQLite table `registered_model_aliases` (read-only)."""
+    with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as con:
+        columns = {row[1] for row in con.execute("PRAGMA table_info(registered_model_aliases)")}
+        if not {"alias", "version", "name"} <= columns:
+            raise sqlite3.OperationalError(f"{db}: no MLflow alias table (columns {sorted(columns)})")
+        where = "alias = 'champion'" + (" AND workspace = 'default'" if "workspace" in columns else "")
+        found = {name: str(version) for name, version in con.execute(f"SELECT name, version FROM registered_model_aliases WHERE {where}")}
+    return {name: found.get(name) for name in names}
 
 
 def _read_or_none(path: Path) -> dict | None:
