@@ -14,7 +14,7 @@ from oekaki.core.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow  # two pipelines (source, download, cnn) in fresh clones
 
-TINY = ("data.limit=400", "data.validation_size=200", "cnn.channels=[8,16]", "cnn.hidden=32", "cnn.epochs=1", "cnn.min_steps=0")
+TINY = ("data.source=bundled", "data.limit=1500", "cnn.channels=[8,16]", "cnn.hidden=32", "cnn.epochs=1", "cnn.min_steps=0")
 
 
 def test_the_stage_host_benchmark_times_repro_with_and_without_the_host_and_writes_the_saving(tmp_path):
