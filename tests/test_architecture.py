@@ -25,6 +25,7 @@ LAYERS = [  # (module prefix, rank): a module may import its own rank or lower
     ("oekaki.stages", 2),
     ("oekaki.models", 1),
     ("oekaki.data", 1),
+    ("oekaki.figures", 1),  # drawing the report's figures from the stages' figure data: imports core only
     ("oekaki.core", 0),
     ("oekaki", 0),  # the package's own __init__
 ]

@@ -32,12 +32,12 @@ def test_tiny_training_writes_model_metrics_and_figures(trained):
     assert m["calibration_n_samples"] == 1000  # the scoreboard's n (evaluate.n_samples, at most the 1,000 test images)
     assert paths.cnn_model.is_file() and paths.checkpoint("cnn").is_file()
     assert [h["step"] for h in read_json(paths.plots_dir / "cnn_history.json")] == [1, 2, 3]
-    assert {p.name for p in paths.figures("cnn").iterdir()} == {
-        "filters.png",
-        "feature_maps.png",
-        "feature_space.png",
-        "confusion.png",
-        "wrong.png",
+    assert {p.name for p in paths.figure_data("cnn").iterdir()} == {
+        "filters.npz",
+        "feature_maps.npz",
+        "feature_space.npz",
+        "confusion.npz",
+        "wrong.npz",
     }
 
 

@@ -62,8 +62,8 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
     scored = [h for h in history if h["conditional_accuracy"] is not None]  # diffusion.eval_every = 4, and the last epoch
     assert [h["step"] for h in scored] == [4, 5] and all(0 <= h["conditional_accuracy"] <= 1 for h in scored)
     assert history[-1]["loss"] < history[0]["loss"]
-    assert {p.name for p in paths.figures("diffusion").iterdir()} == {
-        "noise_to_digit.png", "samples.png", "training.png", "memorisation.png", "steps_sweep.png", "guidance_sweep.png",
+    assert {p.name for p in paths.figure_data("diffusion").iterdir()} == {
+        "noise_to_digit.npz", "samples.npz", "training.npz", "memorisation.npz", "steps_sweep.npz", "guidance_sweep.npz",
     }  # fmt: skip
     ckpt = torch.load(paths.final_model("diffusion"), weights_only=True)
     assert {"model", "ema", "model_args"} <= ckpt.keys() and ckpt["kind"] == "diffusion"
@@ -239,17 +239,16 @@ def test_sample_cli_refuses_bad_steps_and_guidance(args, message, tmp_path, caps
     assert exc.value.code == 2 and message in err and len(err.strip().splitlines()[-1:]) == 1
 
 
-def test_the_samples_grid_is_the_scoreboards_own_drawings(tmp_path, monkeypatch):
+def test_the_samples_grid_is_the_scoreboards_own_drawings(tmp_path):
     """samples.png draws nothing new: row c holds the first drawings asked for label c, blank cells where fewer were asked."""
+    from oekaki.core import figure_data
     from oekaki.stages.diffusion import figures
 
-    shown = {}
-    monkeypatch.setattr(figures, "digit_grid", lambda images, nrow, path, dpi, labels: shown.update(images=images, nrow=nrow) or path)
     labels = np.array([3, 1, 3, 0, 3, 1] + [7] * 12)
     samples = np.arange(len(labels), dtype=np.uint8)[:, None, None] + np.zeros((1, 28, 28), np.uint8) + 1
-    figures.final_grid(samples, labels, tmp_path / "samples.png", 50, per_label=10)
+    kind, shown = figure_data.load(figures.final_grid(samples, labels, tmp_path / "samples.npz", per_label=10))
     rows = shown["images"].reshape(10, 10, 28, 28)[:, :, 0, 0]
-    assert shown["nrow"] == 10
+    assert kind == "digit_grid" and int(shown["nrow"]) == 10
     assert rows[3, :3].tolist() == [1, 3, 5] and not rows[3, 3:].any()  # label 3 was asked at positions 0, 2, 4
     assert rows[7].tolist() == list(range(7, 17))  # the first 10 of its 12
     assert not rows[2].any()  # never asked: a blank row

@@ -24,12 +24,12 @@ def test_stages_match_the_pipeline():
 
 
 def painter_outs(stage: str) -> set[str]:
-    """What a network painter's stage writes: model, scoreboard samples, checkpoints, figures, metrics, history."""
+    """What a network painter's stage writes: model, scoreboard samples, checkpoints, figure data, metrics, history."""
     return {
         rel(paths.final_model(stage)),
         rel(paths.scoreboard_samples(stage)),
         rel(paths.checkpoint(stage).parent),
-        rel(paths.figures(stage)),
+        rel(paths.figure_data(stage)),
         rel(paths.metrics(stage)),
         rel(paths.plots_dir / f"{stage}_history.json"),
     }
@@ -38,21 +38,27 @@ def painter_outs(stage: str) -> set[str]:
 def test_outputs_match_paths_py():
     expected = {
         "source": {rel(paths.source_fingerprint), rel(gate.registry_state_file(paths))},
-        "download": {rel(paths.raw_dir), rel(paths.prepared), rel(paths.figures("download")), rel(paths.metrics("download"))},
-        "gmm": {rel(paths.gmm_dir), rel(paths.figures("gmm")), rel(paths.metrics("gmm")), rel(paths.plots_dir / "gmm_bic.json")},
+        "download": {rel(paths.raw_dir), rel(paths.prepared), rel(paths.figure_data("download")), rel(paths.metrics("download"))},
+        "gmm": {rel(paths.gmm_dir), rel(paths.figure_data("gmm")), rel(paths.metrics("gmm")), rel(paths.plots_dir / "gmm_bic.json")},
         "cnn": {
             rel(paths.cnn_model),
             rel(paths.checkpoint("cnn").parent),
-            rel(paths.figures("cnn")),
+            rel(paths.figure_data("cnn")),
             rel(paths.metrics("cnn")),
             rel(paths.plots_dir / "cnn_history.json"),
         },
         "vae": painter_outs("vae"),
         "gan": painter_outs("gan"),
         "diffusion": painter_outs("diffusion"),
-        "evaluate": {rel(paths.figures("evaluate")), rel(paths.metrics("evaluate"))},
+        "evaluate": {rel(paths.figure_data("evaluate")), rel(paths.metrics("evaluate"))},
         "promote": {rel(paths.promote_decision), rel(paths.metrics("promote"))},
-        "report": {rel(paths.report_page("en")), rel(paths.report_page("ja")), rel(paths.report_summary), rel(paths.metrics("report"))},
+        "report": {
+            rel(paths.figures_dir),
+            rel(paths.report_page("en")),
+            rel(paths.report_page("ja")),
+            rel(paths.report_summary),
+            rel(paths.metrics("report")),
+        },
     }
     for stage, outs in expected.items():
         declared = set(fingerprint.output_paths(paths, stage))

@@ -51,13 +51,16 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
             for k in ("loss_d", "loss_g", "d_real", "d_fake") + (("fid", "within_class_diversity") if h["fid"] is not None else ())
         )
         assert 0 <= h["d_fake"] <= 1 and 0 <= h["d_real"] <= 1
-    assert {p.name for p in paths.figures("gan").iterdir()} == {
-        "samples.png", "training.gif", "curves.png", "noise_walk.png", "memorisation.png",
+    assert {p.name for p in paths.figure_data("gan").iterdir()} == {
+        "samples.npz", "training.npz", "curves.npz", "noise_walk.npz", "memorisation.npz",
     }  # fmt: skip
     from PIL import Image
 
-    with Image.open(paths.figures("gan") / "training.gif") as gif:
-        assert gif.n_frames == 6  # one frame per epoch
+    from oekaki.figures.render import render_file
+
+    (gif_path,) = render_file(paths.figure_data("gan") / "training.npz", paths.figures("gan"), ("en", "ja"), 50)
+    with Image.open(gif_path) as gif:
+        assert gif_path.name == "training.gif" and gif.n_frames == 6  # one frame per epoch
     ckpt = torch.load(paths.final_model("gan"), weights_only=True)
     assert {"generator", "discriminator", "model_args"} <= ckpt.keys()
     last = torch.load(paths.checkpoint("gan"), weights_only=True)

@@ -130,7 +130,11 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
     assert len(gmm_run.data.tags["git_commit"]) == 40
     assert gmm_run.data.params["gmm.n_artworks"] == "300"
     assert [m.step for m in client.get_metric_history(gmm_run.info.run_id, "gmm_bic/bic")] == [1, 2, 3, 4]
-    assert {a.path for a in client.list_artifacts(gmm_run.info.run_id, "reports/figures/gmm")} >= {"reports/figures/gmm/contest.png"}
+    saved = {a.path for a in client.list_artifacts(gmm_run.info.run_id, "reports/figure_data/gmm")}  # what its figures show
+    assert "reports/figure_data/gmm/contest.npz" in saved
+    report_run = next(r for r in runs if r.info.run_name == "report")  # the figures are drawn, in each language, by the report
+    drawn = {a.path for a in client.list_artifacts(report_run.info.run_id, "reports/figures/gmm")}
+    assert drawn >= {"reports/figures/gmm/contest.en.png", "reports/figures/gmm/contest.ja.png", "reports/figures/gmm/digits.png"}
     cnn_run = next(r for r in runs if r.info.run_name == "cnn")
     assert [m.step for m in client.get_metric_history(cnn_run.info.run_id, "cnn_history/test_accuracy")] == [1]
     version = client.search_model_versions("name='cnn-classifier'")[0]
@@ -143,13 +147,13 @@ def test_pipeline_through_dvc_and_prefect_agree(project):
     # 4. a deleted output is not trusted: that stage (and what depends on it) runs again
     # (evaluate reads gmm's digit model; the refit equals the first one only up to BLAS
     # rounding, so evaluate may run again too: it is downstream, never upstream)
-    (paths.figures("gmm") / "bic.png").unlink()
+    (paths.figure_data("gmm") / "bic.npz").unlink()
     states = flow(project)
     evaluate = states.pop("evaluate")
     expected = {**ALL_CACHED, "gmm": "Completed", "report": "Completed"}
     del expected["evaluate"]
     assert states == expected and evaluate in ("Cached", "Completed")
-    assert (paths.figures("gmm") / "bic.png").is_file()
+    assert (paths.figure_data("gmm") / "bic.npz").is_file() and (paths.figures("gmm") / "bic.ja.png").is_file()
     flow_gmm = stage_runs(client, "tags.entry_point = 'prefect'")
     assert sorted(r.info.run_name for r in flow_gmm) == sorted(["gmm", "report"] + (["evaluate"] if evaluate == "Completed" else []))
     assert all(r.data.tags.get("prefect_flow_run_id") for r in flow_gmm)

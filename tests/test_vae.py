@@ -65,8 +65,8 @@ def test_tiny_training_writes_model_metrics_figures_and_mlflow_run(trained):
     scored = [h for h in history if h["test_loss_nats"] is not None]  # every vae.eval_every-th epoch and the last
     assert [h["step"] for h in history] == list(range(1, 16)) and [h["step"] for h in scored] == [5, 10, 15]
     assert scored[-1]["test_loss_nats"] < scored[0]["test_loss_nats"]
-    names = {p.name for p in paths.figures("vae").iterdir()}
-    assert names == {"reconstructions.png", "samples.png", "latent_space.png", "latent_walk.png", "style_transfer.png", "training.png"}
+    names = {p.name for p in paths.figure_data("vae").iterdir()}
+    assert names == {"reconstructions.npz", "samples.npz", "latent_space.npz", "latent_walk.npz", "style_transfer.npz", "training.npz"}
     assert paths.final_model("vae").is_file() and read_json(paths.provenance("vae"))["mlflow_run_id"] == run_id
 
     from mlflow.tracking import MlflowClient
@@ -112,7 +112,7 @@ def test_conditional_model_needs_labels_0_to_9(tmp_path, tiny_judge):
     np.savez(paths.prepared, **arrays)
     with pytest.raises(TrainingError, match=r"vae.conditional = true needs class labels 0-9.*set vae.conditional=false"):
         vae.run(cfg_with(), paths)
-    assert not paths.model_dir("vae").exists() and not paths.figures("vae").exists()
+    assert not paths.model_dir("vae").exists() and not paths.figure_data("vae").exists()
 
 
 def test_judge_trained_on_other_data_is_refused(tmp_path, tiny_judge):

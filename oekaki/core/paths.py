@@ -100,7 +100,17 @@ class Paths:
         return self.root / "metrics" / "plots"
 
     def figures(self, stage: str) -> Path:
-        return self.root / "reports" / "figures" / stage
+        """The report stage's drawings of `stage`'s figures (oekaki/figures/render.py)."""
+        return self.figures_dir / stage
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.root / "reports" / "figures"
+
+    def figure_data(self, stage: str) -> Path:
+        """What `stage`'s figures show, as arrays (oekaki/core/figure_data.py): the stage's output, the report draws it."""
+        return self.root / "reports" / "figure_data" / stage
+
 
     @property
     def report_html(self) -> Path:

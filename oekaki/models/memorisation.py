@@ -7,19 +7,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from oekaki.core.plots import plt, save_figure, tile
+from oekaki.core import figure_data
 from oekaki.data.dataset import TensorData
 from oekaki.models.judge import Judge
 
 N_MEMO = 8
 
 
-def memorisation(judge: Judge, data: TensorData, samples: np.ndarray, path: Path, dpi: int) -> tuple[Path, float]:
-    """Nearest training images (judge features) of a few samples; and the memorisation ratio.
+def memorisation(judge: Judge, data: TensorData, samples: np.ndarray, path: Path) -> tuple[Path, float]:
+    """The memorisation ratio; and, as figure data at `path`, a few samples beside their nearest training images.
 
     Ratio = median distance from generated images to their nearest training image / the same
-    for real test images. Near 1: samples are as far from the training set as new real digits
-    are; well below 1: the generator is copying training images.
+    for real test images (distances between judge features). Near 1: samples are as far from the
+    training set as new real digits are; well below 1: the generator is copying training images.
+    The figure (kind `memorisation`, drawn by oekaki/figures/base.py) shows the first N_MEMO samples
+    and their three nearest training images.
     """
     train_x = data.train_x.cpu().numpy()
     train_f = torch.as_tensor(judge.judge(train_x).features)
@@ -29,12 +31,6 @@ def memorisation(judge: Judge, data: TensorData, samples: np.ndarray, path: Path
     d_gen, nn_gen = torch.cdist(gen_f, train_f).topk(3, largest=False)
     d_test = torch.cdist(test_f, train_f).min(1).values
     ratio = float(d_gen[:, 0].median() / d_test.median())
-    rows = []
-    for i in range(N_MEMO):
-        rows += [samples[i], *train_x[nn_gen[i].numpy()]]
-    mosaic = tile(np.stack(rows), 4)
-    fig, ax = plt.subplots(figsize=(3.6, 0.9 * N_MEMO))
-    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    ax.set_xticks([14.5, 43.5, 72.5, 101.5], ["generated", "nearest\ntrain 1", "2", "3"], fontsize=7)
-    ax.set_yticks([])
-    return save_figure(fig, path, dpi), ratio
+    shown = min(N_MEMO, n)
+    neighbours = train_x[nn_gen[:shown].numpy()]  # (shown, 3, 28, 28)
+    return figure_data.save(path, "memorisation", samples=samples[:shown], neighbours=neighbours), ratio

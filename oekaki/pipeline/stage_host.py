@@ -160,7 +160,7 @@ def _import(name: str) -> bool:
     try:
         module = importlib.import_module(name)
         if name == "matplotlib":
-            module.use("Agg")  # the headless backend oekaki/core/plots.py sets, before pyplot is imported
+            module.use("Agg")  # the headless backend oekaki/figures/base.py sets, before pyplot is imported
         if name == "mlflow.pytorch":
             _warm_requirements_map()
         return True

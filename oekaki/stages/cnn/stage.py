@@ -102,7 +102,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         real, noise = scoreboard.real_board(pool, proto), scoreboard.noise_board(proto)
         calibration = scoreboard.calibrate(judge, real, noise, *scoreboard.reference(judge, test_x, test_y, proto))
     with phase("figures"):
-        figures = cnn_figures.draw_all(model, judge, test_x, test_y, probs.numpy(), paths.figures("cnn"), cfg.report.figure_dpi)
+        figures = cnn_figures.save_all(model, judge, test_x, test_y, probs.numpy(), paths.figure_data("cnn"))
     metrics = {
         "test_accuracy": test["test_accuracy"],
         "test_loss": test["test_loss"],

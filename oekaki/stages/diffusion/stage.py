@@ -227,14 +227,13 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     samples = board.images[0]
     with phase("sweeps"):
         steps_sweep, guidance_sweep, interval = sweeps(painter, scorer, c)
-    out = paths.figures("diffusion")
+    out = paths.figure_data("diffusion")
     with phase("figures"):
-        dpi, requested = cfg.report.figure_dpi, board.requested[0]
-        figures, memo = diffusion_figures.draw_all(painter, judge, data, samples, requested, done, out, dpi, cfg.base.seed)
-    figures += [
-        diffusion_figures.steps_sweep_plot(steps_sweep, c.sweep_samples, out / "steps_sweep.png", cfg.report.figure_dpi),
-        diffusion_figures.guidance_sweep_plot(guidance_sweep, c.sweep_samples, out / "guidance_sweep.png", cfg.report.figure_dpi),
-    ]
+        figures, memo = diffusion_figures.save_all(painter, judge, data, samples, board.requested[0], done, out, cfg.base.seed)
+        figures += [
+            diffusion_figures.steps_sweep(steps_sweep, out / "steps_sweep.npz"),
+            diffusion_figures.guidance_sweep(guidance_sweep, out / "guidance_sweep.npz"),
+        ]
     metrics = {
         **scores,
         "n_samples": proto.n,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oekaki.core import figure_data
 from oekaki.core.config import Config, DataConfig
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
 from oekaki.core.errors import DataError
@@ -269,15 +270,8 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
             with open(out, "wb") as fh:
                 np.savez_compressed(fh, **prepared)
         replace_dir(staged_raw, paths.raw_dir)
-    from oekaki.core.plots import digit_grid
-
     first = [np.flatnonzero(train_y == d)[:10] for d in range(10)]
-    figure = digit_grid(
-        train_x[np.concatenate(first)],
-        10,
-        paths.figures("download") / "samples.png",
-        cfg.report.figure_dpi,
-    )
+    figure = figure_data.digit_grid(paths.figure_data("download") / "samples.npz", train_x[np.concatenate(first)], 10)
     metrics = {
         "dataset": cfg.data.dataset,
         "source": loaded.source,

@@ -12,7 +12,7 @@ score is the mean over seeds, with its `_std`:
   its grid (tests/test_report.py re-judges the boards and compares);
 - `real`: real training images, for each requested label a distinct one of that label, drawn
   here like a painter: its FID is the honest floor (real data that is not the reference).
-The report reads `metrics/evaluate.json` and the grids this stage draws; it computes nothing.
+The report reads `metrics/evaluate.json` and the grids' data this stage saves (it draws them); it computes nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from oekaki.core import figure_data
 from oekaki.core.config import Config
 from oekaki.core.constants import NETWORK_PAINTERS, PAINTERS
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
@@ -29,7 +30,6 @@ from oekaki.core.device import resolve_device
 from oekaki.core.errors import MissingInputError
 from oekaki.core.io import read_json
 from oekaki.core.paths import Paths
-from oekaki.core.plots import digit_grid
 from oekaki.core.timing import phase
 from oekaki.data import dataset
 from oekaki.models import judge as judge_mod
@@ -41,13 +41,13 @@ ROWS = ("real", *PAINTERS)
 STAGE_PAINTERS = tuple(p for p in PAINTERS if p != "untrained")  # painters made by a stage of their own
 
 
-def sample_grid(name: str, images: np.ndarray, asked: np.ndarray | None, path: Path, dpi: int) -> Path:
-    """Ten samples per asked label, one row each (or the first hundred when unconditional)."""
+def sample_grid(name: str, images: np.ndarray, asked: np.ndarray | None, path: Path) -> Path:
+    """Ten samples per asked label, one row each (or the first hundred when unconditional), as figure data."""
     if asked is not None:
         pick = np.concatenate([np.flatnonzero(asked == c)[:10] for c in range(10)])
         if len(pick) == 100:
-            return digit_grid(images[pick], 10, path, dpi, [str(c) for c in range(10)])
-    return digit_grid(images[:100], 10, path, dpi)
+            return figure_data.digit_grid(path, images[pick], 10, [str(c) for c in range(10)])
+    return figure_data.digit_grid(path, images[:100], 10)
 
 
 def row_board(name: str, paths: Paths, proto: scoreboard.Protocol, device, train) -> scoreboard.Board:
@@ -95,8 +95,8 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         }
         with phase("figures"):
             asked = board.requested[0] if board.conditional else None
-            out = paths.figures("evaluate") / f"{name}.png"
-            figures.append(sample_grid(name, board.images[0], asked, out, cfg.report.figure_dpi))
+            out = paths.figure_data("evaluate") / f"{name}.npz"
+            figures.append(sample_grid(name, board.images[0], asked, out))
         log.info("%-9s FID %8.2f ± %.2f  IS %5.2f ± %.2f", name, scores["fid"], scores["fid_std"], scores["inception_score"],
                  scores["inception_score_std"])  # fmt: skip
     metrics = {

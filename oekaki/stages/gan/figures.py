@@ -1,4 +1,8 @@
-"""Figures of the `gan` stage: per-digit samples, training as a GIF, curves, a noise walk, memorisation."""
+"""Figure data of the `gan` stage: per-digit samples, training (a GIF), curves, a noise walk, memorisation.
+
+Computed here, saved as reports/figure_data/gan/<name>.npz (oekaki/core/figure_data.py), drawn by the
+report stage (oekaki/figures/gan.py and base.py).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from oekaki.core import figure_data
 from oekaki.core.constants import N_CLASSES
-from oekaki.core.io import atomic_path
-from oekaki.core.plots import digit_grid, plt, save_figure
 from oekaki.core.training import Fit
 from oekaki.data.dataset import TensorData
 from oekaki.models.gan import Generator, generate
@@ -19,53 +22,27 @@ from oekaki.models.memorisation import memorisation
 WALK_STEPS = 10
 
 
-def final_grid(G: Generator, path: Path, dpi: int, seed: int) -> Path:
+def final_grid(G: Generator, path: Path, seed: int) -> Path:
     if G.args.conditional:
         labels = np.repeat(np.arange(N_CLASSES), 10)
         images = generate(G, len(labels), labels, seed + 2)
-        return digit_grid(images, 10, path, dpi, [str(c) for c in range(10)])
-    return digit_grid(generate(G, 144, None, seed + 2), 12, path, dpi)
+        return figure_data.digit_grid(path, images, 10, [str(c) for c in range(10)])
+    return figure_data.digit_grid(path, generate(G, 144, None, seed + 2), 12)
 
 
-def training_gif(snapshots: list[np.ndarray], path: Path, seconds_per_frame: float = 0.5) -> Path:
-    """The fixed-noise grid after every epoch as an animated GIF (last frame held longer)."""
-    from PIL import Image, ImageDraw
-
-    frames = []
-    for i, snap in enumerate(snapshots):
-        big = Image.fromarray(np.kron(snap, np.ones((2, 2), dtype=np.uint8))).convert("P")  # 2x, crisp pixels
-        canvas = Image.new("P", (big.width, big.height + 16), 255)
-        canvas.paste(big, (0, 16))
-        ImageDraw.Draw(canvas).text((4, 2), f"{i + 1}/{len(snapshots)}", fill=0)  # epoch / epochs (the caption says so)
-        frames.append(canvas)
-    durations = [int(seconds_per_frame * 1000)] * (len(frames) - 1) + [2000]
-    with atomic_path(path) as tmp:
-        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
-    return Path(path)
-
-
-def curves(history: list[dict], path: Path, dpi: int, conditional: bool) -> Path:
-    steps = [h["step"] for h in history]
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(12, 3.3))
-    a.plot(steps, [h["loss_d"] for h in history], label="discriminator")
-    a.plot(steps, [h["loss_g"] for h in history], label="generator")
-    b.plot(steps, [h["d_real"] for h in history], label="D(real)")
-    b.plot(steps, [h["d_fake"] for h in history], label="D(generated)")
-    b.set_ylim(0, 1)
+def curves(history: list[dict], path: Path, conditional: bool) -> Path:
+    """Losses and the discriminator's outputs per epoch; FID and the mode-coverage measure at the scored epochs."""
     scored = [h for h in history if "fid" in h]  # the epochs the judge scored (gan.eval_every)
-    c.plot([h["step"] for h in scored], [h["fid"] for h in scored], "o-", color="C3", label="FID (log scale)")
-    c.set_yscale("log")
-    twin = c.twinx()
-    key = "within_class_diversity" if conditional else "class_entropy"
-    twin.plot([h["step"] for h in scored], [h[key] for h in scored], "o-", color="C2", label=key.replace("_", " "))
-    twin.set_ylim(0, 1.2)
-    for ax in (a, b, c):
-        ax.set_xlabel("epoch")
-    for ax in (a, b):
-        ax.legend(fontsize=8)
-    c.legend(loc="upper right", fontsize=8)
-    twin.legend(loc="center right", fontsize=8)
-    return save_figure(fig, path, dpi)
+    coverage = "within_class_diversity" if conditional else "class_entropy"
+    return figure_data.save(
+        path,
+        "gan_curves",
+        **{k: [h[k] for h in history] for k in ("step", "loss_d", "loss_g", "d_real", "d_fake")},
+        scored_step=[h["step"] for h in scored],
+        fid=[h["fid"] for h in scored],
+        coverage=[h[coverage] for h in scored],
+        conditional=conditional,
+    )
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -75,7 +52,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def noise_walk(G: Generator, path: Path, dpi: int, seed: int) -> Path:
+def noise_walk(G: Generator, path: Path, seed: int) -> Path:
     was_training = G.training
     G.eval()
     device = next(G.parameters()).device
@@ -89,16 +66,17 @@ def noise_walk(G: Generator, path: Path, dpi: int, seed: int) -> Path:
         rows.append(G.images(z, labels).cpu().numpy())
         names.append(str(int(labels[0])) if labels is not None else "")  # the asked-for digit
     G.train(was_training)
-    return digit_grid(np.concatenate(rows), WALK_STEPS, path, dpi, names)
+    return figure_data.digit_grid(path, np.concatenate(rows), WALK_STEPS, names)
 
 
-def draw_all(G: Generator, judge: Judge, data: TensorData, samples: np.ndarray, done: Fit, out: Path, dpi: int, seed: int):
-    memo_path, ratio = memorisation(judge, data, samples, out / "memorisation.png", dpi)
+def save_all(G: Generator, judge: Judge, data: TensorData, samples: np.ndarray, done: Fit, out: Path, seed: int):
+    """Every figure's data, and the memorisation ratio."""
+    memo_path, ratio = memorisation(judge, data, samples, out / "memorisation.npz")
     figures = [
-        final_grid(G, out / "samples.png", dpi, seed),
-        training_gif(done.snapshots, out / "training.gif"),
-        curves(done.history, out / "curves.png", dpi, G.args.conditional),
-        noise_walk(G, out / "noise_walk.png", dpi, seed),
+        final_grid(G, out / "samples.npz", seed),
+        figure_data.save(out / "training.npz", "training_gif", snapshots=np.stack(done.snapshots)),
+        curves(done.history, out / "curves.npz", G.args.conditional),
+        noise_walk(G, out / "noise_walk.npz", seed),
         memo_path,
     ]
     return figures, ratio

@@ -246,7 +246,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     )  # fmt: skip
     scores, samples = score_final(cfg, paths, G, judge, test_x, test_y)
     with phase("figures"):
-        figures, memo = gan_figures.draw_all(G, judge, data, samples, done, paths.figures("gan"), cfg.report.figure_dpi, cfg.base.seed)
+        figures, memo = gan_figures.save_all(G, judge, data, samples, done, paths.figure_data("gan"), cfg.base.seed)
     metrics = {
         **scores,
         "n_samples": len(samples),

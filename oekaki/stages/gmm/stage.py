@@ -56,9 +56,9 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         np.savez(fh, **digit_model_arrays(pca, mixtures))
 
     with phase("figures"):
-        figures = gmm_figures.draw_all(
-            cfg,
-            paths.figures("gmm"),
+        figures = gmm_figures.save_all(
+            cfg.gmm,
+            paths.figure_data("gmm"),
             truth=truth,
             fitted=fitted,
             contest=contest,

@@ -85,7 +85,7 @@ def _finite(v) -> bool:
 
 
 def has_output(paths: Paths, stage: str) -> bool:
-    return paths.metrics(stage).is_file() and paths.provenance(stage).is_file() and paths.figures(stage).is_dir()
+    return paths.metrics(stage).is_file() and paths.provenance(stage).is_file() and paths.figure_data(stage).is_dir()
 
 
 def gather(paths: Paths) -> Inputs:

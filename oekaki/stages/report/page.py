@@ -1,7 +1,8 @@
 """One language's page, drawn from templates/page.html.j2 by Jinja2 with autoescaping on.
 
 The words come from text.py (`t` in the templates: escaped, `code` spans become <code>), the
-tables from tables.py, the figures from the stages' PNG/GIF files, embedded as data: URIs.
+tables from tables.py, the figures from the PNG/GIF files the report stage drew (oekaki/figures/render.py),
+embedded as data: URIs: the page's language's drawing of a figure with words, the one drawing of a figure without.
 """
 
 from __future__ import annotations
@@ -87,9 +88,15 @@ class Lookups:
         return md(text(key, self.lang, **fields))
 
     def fig(self, stage: str, name: str, key: str, **fields: Any) -> Figure | None:
-        """A stage's figure with its caption, or None when the stage did not draw it."""
-        path = self.paths.figures(stage) / name
-        if not path.is_file():
+        """A stage's figure with its caption, or None when the stage saved no data for it.
+
+        `name` is the figure's file name without a language: the page's own language's drawing
+        (filters.ja.png) is used, or the one drawing of a figure without words (filters.png).
+        """
+        stem, suffix = name.rsplit(".", 1)
+        folder = self.paths.figures(stage)
+        path = next((p for p in (folder / f"{stem}.{self.lang}.{suffix}", folder / name) if p.is_file()), None)
+        if path is None:
             return None
         return Figure(data_uri(path), text(key, self.lang, **fields), self.t(key, **fields))
 

@@ -3,7 +3,9 @@
 Figures are embedded (base64 PNG/GIF) and the CSS is inline, so `reports/index.html` (English)
 and `reports/index.ja.html` (Japanese) open offline, on a phone or a laptop, in light or dark
 mode. It reads only the other stages' outputs (inputs.py): metrics and provenance JSON, their
-figures, and one test image from the prepared data. The pages are Jinja2 templates
+figures' data, and one test image from the prepared data. It draws every figure here, at
+`report.figure_dpi`, once per language when it has words (oekaki/figures/render.py), so a figure's
+look is this stage's parameter and retrains nothing. The pages are Jinja2 templates
 (templates/, page.py) filled with text.py's words and tables.py's rows; `reports/summary.md`
 holds the scoreboard as Markdown (summary.py). A missing stage output or a missing/NaN metric
 stops the stage with a message naming the stage to run, unless `report.allow_partial` is set:
@@ -17,7 +19,9 @@ from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult
 from oekaki.core.errors import ReportError
 from oekaki.core.io import write_text
 from oekaki.core.paths import Paths
-from oekaki.stages.report.inputs import Inputs, gather
+from oekaki.core.timing import phase
+from oekaki.figures.render import render_all
+from oekaki.stages.report.inputs import STAGES, Inputs, gather
 from oekaki.stages.report.page import build_page, fallback_page
 from oekaki.stages.report.summary import summary_markdown
 
@@ -29,7 +33,7 @@ def check_complete(paths: Paths, inputs: Inputs) -> None:
     if inputs.absent:
         s = inputs.absent[0]
         raise ReportError(
-            f"stage {s!r} has no output ({paths.metrics(s).relative_to(paths.root)} or its figures are missing); "
+            f"stage {s!r} has no output ({paths.metrics(s).relative_to(paths.root)} or its figure data is missing); "
             f"run `dvc repro {s}` first, or set report.allow_partial=true for a report that marks the missing sections"
         )
     if inputs.problems:
@@ -43,6 +47,8 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     inputs = gather(paths)
     if not cfg.report.allow_partial:
         check_complete(paths, inputs)
+    with phase("figures"):
+        drawn = render_all({s: paths.figure_data(s) for s in STAGES}, paths.figures_dir, cfg.report.languages, cfg.report.figure_dpi)
     pages = {lang: build_page(lang, cfg, paths, inputs) for lang in cfg.report.languages}
     pages |= {lang: fallback_page(lang, cfg) for lang in DECLARED_LANGUAGES if lang not in pages}
     for lang, page in pages.items():
@@ -54,5 +60,5 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         "missing_stages": len(inputs.missing),
         "problems": len(inputs.problems),
     }
-    figures = [paths.report_page(lang) for lang in pages] + [paths.report_summary]
+    figures = [paths.report_page(lang) for lang in pages] + [paths.report_summary] + drawn  # all logged to the report's MLflow run
     return StageResult(metrics=metrics, figures=figures, details={"missing": inputs.missing, "problems": inputs.problems})

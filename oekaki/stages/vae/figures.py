@@ -1,4 +1,8 @@
-"""Figures of the `vae` stage: reconstructions, new digits, the latent space, a walk, style transfer."""
+"""Figure data of the `vae` stage: reconstructions, new digits, the latent space, a walk, style transfer, training.
+
+Computed here, saved as reports/figure_data/vae/<name>.npz (oekaki/core/figure_data.py), drawn by the
+report stage (oekaki/figures/: digit grids, the latent space).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
+from oekaki.core import figure_data
 from oekaki.core.constants import N_CLASSES
-from oekaki.core.plots import digit_grid, plt, save_figure, training_strip
 from oekaki.data.dataset import TensorData
 from oekaki.models.vae import ConvVAE, encode_means, generate, style_transfer
 
@@ -23,7 +27,7 @@ def first_of_each_class(y: np.ndarray, per_class: int = 1) -> np.ndarray:
 
 
 @torch.no_grad()
-def reconstructions(model: ConvVAE, data: TensorData, path: Path, dpi: int) -> Path:
+def reconstructions(model: ConvVAE, data: TensorData, path: Path) -> Path:
     ix = torch.as_tensor(first_of_each_class(data.test_y.cpu().numpy(), 2))
     x, y = data.test_x[ix], data.test_y[ix]
     mu = encode_means(model, x, y)
@@ -32,38 +36,32 @@ def reconstructions(model: ConvVAE, data: TensorData, path: Path, dpi: int) -> P
     for half in (slice(0, len(ix), 2), slice(1, len(ix), 2)):
         rows += [x[half].cpu().numpy(), recon[half].cpu().numpy()]
     images = np.concatenate(rows)
-    return digit_grid(images, len(ix) // 2, path, dpi)  # rows 1 and 3: test digits; 2 and 4: their reconstructions
+    return figure_data.digit_grid(path, images, len(ix) // 2)  # rows 1 and 3: test digits; 2 and 4: their reconstructions
 
 
-def samples(model: ConvVAE, path: Path, dpi: int, seed: int) -> Path:
+def samples(model: ConvVAE, path: Path, seed: int) -> Path:
     n = 10
     if model.args.conditional:
         labels = np.repeat(np.arange(N_CLASSES), n)
         images = generate(model, len(labels), labels, seed + 2)
-        return digit_grid(images, n, path, dpi, [str(c) for c in range(10)])
-    images = generate(model, n * n, None, seed + 2)
-    return digit_grid(images, n, path, dpi)
+        return figure_data.digit_grid(path, images, n, [str(c) for c in range(10)])
+    return figure_data.digit_grid(path, generate(model, n * n, None, seed + 2), n)
 
 
-def latent_space(model: ConvVAE, data: TensorData, path: Path, dpi: int, seed: int) -> Path:
+def latent_space(model: ConvVAE, data: TensorData, path: Path, seed: int) -> Path:
+    """Test digits' latent means in 2-D: the latent itself when it is 2-D, else its first two principal components."""
     y = data.test_y.cpu().numpy()
     mu = encode_means(model, data.test_x, data.test_y).cpu().numpy()
     if mu.shape[1] == 2:
-        xy, axis = mu, ("z1", "z2")
+        xy, explained = mu, np.zeros(0)
     else:
         pca = PCA(2, random_state=seed).fit(mu)
-        xy, ev = pca.transform(mu), pca.explained_variance_ratio_
-        axis = (f"PC 1 ({ev[0]:.0%} of variance)", f"PC 2 ({ev[1]:.0%})")
-    fig, ax = plt.subplots(figsize=(5.4, 4.6))
-    sc = ax.scatter(xy[:, 0], xy[:, 1], c=y, cmap="tab10", s=4, alpha=0.7, vmin=-0.5, vmax=9.5, linewidths=0)
-    fig.colorbar(sc, ax=ax, ticks=range(10), label="label")
-    ax.set_xlabel(axis[0])
-    ax.set_ylabel(axis[1])
-    return save_figure(fig, path, dpi)
+        xy, explained = pca.transform(mu), pca.explained_variance_ratio_
+    return figure_data.save(path, "vae_latent_space", xy=xy.astype(np.float32), labels=y, explained=explained)
 
 
 @torch.no_grad()
-def latent_walk(model: ConvVAE, data: TensorData, path: Path, dpi: int) -> Path:
+def latent_walk(model: ConvVAE, data: TensorData, path: Path) -> Path:
     """Straight lines in latent space between pairs of test digits, decoded step by step.
 
     For the conditional model the label moves too (a soft one-hot), so a 3 turns into an 8.
@@ -87,7 +85,7 @@ def latent_walk(model: ConvVAE, data: TensorData, path: Path, dpi: int) -> Path:
             )
         )
     names = [f"{y_np[a]} -> {y_np[b]}" for a, b in pairs]
-    return digit_grid(np.concatenate(rows), WALK_STEPS + 2, path, dpi, names)  # first and last columns: the real test digits
+    return figure_data.digit_grid(path, np.concatenate(rows), WALK_STEPS + 2, names)  # first and last columns: the real test digits
 
 
 def style_sources(test_y: np.ndarray) -> np.ndarray:
@@ -95,25 +93,25 @@ def style_sources(test_y: np.ndarray) -> np.ndarray:
     return first_of_each_class(test_y)[:N_STYLE_SOURCES]
 
 
-def style_grid(model: ConvVAE, data: TensorData, path: Path, dpi: int) -> tuple[Path, np.ndarray, np.ndarray]:
+def style_grid(model: ConvVAE, data: TensorData, path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     """Test digits' styles decoded with every label; returns the grid (N, 10, 28, 28) and the sources."""
     ix = torch.as_tensor(style_sources(data.test_y.cpu().numpy()))
     grid = style_transfer(model, data.test_x[ix], data.test_y[ix])
     sources = data.test_x[ix].cpu().numpy()
     images = np.concatenate([np.concatenate([s[None], row]) for s, row in zip(sources, grid, strict=True)])
     names = [str(int(v)) for v in data.test_y[ix].cpu()]  # the source digit's label; column 1 is it, then its style as 0-9
-    return digit_grid(images, N_CLASSES + 1, path, dpi, names), grid, sources
+    return figure_data.digit_grid(path, images, N_CLASSES + 1, names), grid, sources
 
 
-def draw_all(model: ConvVAE, data: TensorData, snapshots: list[np.ndarray], out: Path, dpi: int, seed: int) -> list[Path]:
+def save_all(model: ConvVAE, data: TensorData, snapshots: list[np.ndarray], out: Path, seed: int) -> list[Path]:
     figures = [
-        reconstructions(model, data, out / "reconstructions.png", dpi),
-        samples(model, out / "samples.png", dpi, seed),
-        latent_space(model, data, out / "latent_space.png", dpi, seed),
-        latent_walk(model, data, out / "latent_walk.png", dpi),
+        reconstructions(model, data, out / "reconstructions.npz"),
+        samples(model, out / "samples.npz", seed),
+        latent_space(model, data, out / "latent_space.npz", seed),
+        latent_walk(model, data, out / "latent_walk.npz"),
     ]
     if model.args.conditional:
-        figures.append(style_grid(model, data, out / "style_transfer.png", dpi)[0])
+        figures.append(style_grid(model, data, out / "style_transfer.npz")[0])
     if snapshots:
-        figures.append(training_strip(snapshots, out / "training.png", dpi, 4, (3.0, 3.2)))
+        figures.append(figure_data.training_strip(out / "training.npz", snapshots, panels=4, columns=4))
     return figures

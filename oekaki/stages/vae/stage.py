@@ -1,4 +1,4 @@
-"""Stage `vae`: train the (conditional) VAE (resumable), draw and score its scoreboard samples, draw its figures."""
+"""Stage `vae`: train the (conditional) VAE (resumable), draw and score its scoreboard samples, save its figures' data."""
 
 from __future__ import annotations
 
@@ -221,7 +221,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         if reading is not None:  # how well the VAE's own reader names real test images (the judge's figure is beside it)
             diagnosis["reader_test_accuracy"] = label_reader.accuracy(reading.reader, as_input(data.test_x), data.test_y, c.eval_batch_size)
     with phase("figures"):
-        figures = vae_figures.draw_all(model, data, done.snapshots, paths.figures("vae"), cfg.report.figure_dpi, cfg.base.seed)
+        figures = vae_figures.save_all(model, data, done.snapshots, paths.figure_data("vae"), cfg.base.seed)
     metrics = {
         **test,
         **scores,

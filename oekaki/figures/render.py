@@ -1,0 +1,139 @@
+"""Every report figure drawn from its data (reports/figure_data/<stage>/<name>.npz) at report.figure_dpi, per language.
+
+A figure with words on it (axis labels, legends, tick text) is drawn once per report language,
+reports/figures/<stage>/<name>.<lang>.png, its words from that language's catalog; a figure
+without words (digit grids, training strips, the GIF) is drawn once, reports/figures/<stage>/<name>.png
+(or .gif), and serves every language. `KINDS` says which drawing each data file's `kind` names
+and whether it carries words; tests/test_figure_words.py draws every kind in every language and
+holds both claims.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from oekaki.core import figure_data
+from oekaki.core.figure_data import FigureData
+from oekaki.figures import base, cnn, diffusion, gan, gmm, vae
+from oekaki.figures.base import plt
+
+
+@dataclass(frozen=True)
+class Kind:
+    draw: Callable[[FigureData, str], plt.Figure]  # (data, language) -> a matplotlib Figure
+    has_words: bool  # drawn once per language (True) or once for all (False)
+
+
+def _digit_grid(d: FigureData, lang: str) -> plt.Figure:
+    return base.digit_grid(d["images"], int(d["nrow"]), [str(x) for x in d["row_labels"]])
+
+
+def _training_strip(d: FigureData, lang: str) -> plt.Figure:
+    return base.training_strip(d["snapshots"], d["epochs"], int(d["columns"]))
+
+
+def _memorisation(d: FigureData, lang: str) -> plt.Figure:
+    return base.memorisation(d["samples"], d["neighbours"], lang)
+
+
+KINDS: dict[str, Kind] = {
+    "digit_grid": Kind(_digit_grid, False),
+    "training_strip": Kind(_training_strip, False),
+    "memorisation": Kind(_memorisation, True),
+    "cnn_filters": Kind(cnn.filters, False),
+    "cnn_feature_maps": Kind(cnn.feature_maps, False),
+    "cnn_feature_space": Kind(cnn.feature_space, True),
+    "cnn_confusion": Kind(cnn.confusion, True),
+    "cnn_confidently_wrong": Kind(cnn.confidently_wrong, False),
+    "gmm_contest": Kind(gmm.contest, True),
+    "gmm_density": Kind(gmm.density, True),
+    "gmm_style_slice": Kind(gmm.style_slice, True),
+    "gmm_pictures": Kind(gmm.pictures, False),
+    "gmm_bic": Kind(gmm.bic, True),
+    "vae_latent_space": Kind(vae.latent_space, True),
+    "gan_curves": Kind(gan.curves, True),
+    "diffusion_steps_sweep": Kind(diffusion.steps_sweep, True),
+    "diffusion_guidance_sweep": Kind(diffusion.guidance_sweep, True),
+}
+# drawn straight to a file (not a matplotlib Figure) and without words: kind -> (extension, writer)
+ANIMATIONS: dict[str, tuple[str, Callable[[FigureData, Path], Path]]] = {"training_gif": (".gif", gan.training_gif)}
+
+
+def figure_path(out_dir: Path, name: str, lang: str | None, suffix: str = ".png") -> Path:
+    """reports/figures/<stage>/<name>.<lang>.png for a figure with words, <name>.png (`lang` None) for one without."""
+    return out_dir / f"{name}{'' if lang is None else '.' + lang}{suffix}"
+
+
+def draw(kind: str, data: FigureData, lang: str) -> plt.Figure:
+    """The matplotlib Figure of `kind` drawn from `data` in `lang` (not saved; the caller closes it)."""
+    spec = draw_kind(kind)
+    base.use_japanese_font()
+    return spec.draw(data, lang)
+
+
+def render_file(source: Path, out_dir: Path, languages: tuple[str, ...], dpi: int) -> list[Path]:
+    """Draw one figure-data file into `out_dir`: once per language when it has words, else once; the files written."""
+    try:
+        kind, data = figure_data.load(source)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{source}: cannot read figure data ({e}); rerun the stage that wrote it") from None
+    name = source.stem
+    if kind in ANIMATIONS:
+        suffix, write = ANIMATIONS[kind]
+        return [write(data, figure_path(out_dir, name, None, suffix))]
+    langs = languages if draw_kind(kind).has_words else (None,)
+    return [base.save_figure(draw(kind, data, lang or languages[0]), figure_path(out_dir, name, lang), dpi) for lang in langs]
+
+
+def draw_kind(kind: str) -> Kind:
+    """The drawing `kind` names; an unknown kind (data from another version of the code) is refused by name."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown figure kind {kind!r}; known: {', '.join(sorted(KINDS))} (rerun the stage that wrote it)")
+    return KINDS[kind]
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity), at least 1."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def render_all(data_dirs: dict[str, Path], out_root: Path, languages: tuple[str, ...], dpi: int, workers: int | None = None) -> list[Path]:
+    """Draw every stage's figure data (stage -> its data folder) into out_root/<stage>/; the files written.
+
+    The files are drawn by `workers` forked processes (default: the CPUs this process may use; the
+    drawings are the same for any number), largest data first, so drawing each figure with words once
+    per language costs little more wall time than drawing it once. They are drawn into a fresh folder
+    beside `out_root` and swapped in whole: no drawing of an earlier run (a figure a stage no longer
+    saves) stays behind.
+    """
+    staging = out_root.with_name(f".{out_root.name}.drawing")
+    shutil.rmtree(staging, ignore_errors=True)
+    jobs = [
+        (src, staging / stage) for stage, folder in data_dirs.items() for src in (sorted(folder.glob("*.npz")) if folder.is_dir() else [])
+    ]
+    jobs.sort(key=lambda job: -job[0].stat().st_size)
+    workers = max(1, min(len(jobs), workers or available_cpus()))
+    base.use_japanese_font()  # before the fork: every worker inherits the font
+    try:
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                drawn = pool.map(render_file, *zip(*jobs, strict=True), [languages] * len(jobs), [dpi] * len(jobs))
+                written = [p for files in drawn for p in files]
+        else:
+            written = [p for src, out in jobs for p in render_file(src, out, languages, dpi)]
+        old = out_root.with_name(f".{out_root.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if out_root.exists():
+            out_root.rename(old)
+        staging.mkdir(parents=True, exist_ok=True)
+        staging.rename(out_root)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return sorted(out_root / p.relative_to(staging) for p in written)
