@@ -218,8 +218,8 @@ def test_a_download_that_fails_twice_succeeds_on_the_third_attempt(tmp_path, mir
         result = download.run(cfg_with(*DOWNLOAD), Paths(tmp_path / "project"))
     assert result.metrics["source"] == "download" and result.metrics["verified_checksums"] is True
     assert (result.metrics["n_train"], result.metrics["n_validation"], result.metrics["n_test"]) == (30, 10, 12)
-    data = np.load(tmp_path / "project" / "data" / "prepared.npz")
-    assert np.array_equal(np.sort(data["test_labels"]), np.sort(arrays["test_labels"]))
+    with np.load(tmp_path / "project" / "data" / "prepared.npz") as data:
+        assert np.array_equal(np.sort(data["test_labels"]), np.sort(arrays["test_labels"]))
     assert waits == [1, 2] and caplog.text.count("download attempt") == 2
 
 

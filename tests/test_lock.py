@@ -26,7 +26,8 @@ with project_lock(Paths(Path(sys.argv[1])), "the test's other run", 0):
 
 def hold(root, seconds: float) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-c", HOLD, str(root), str(seconds)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "held"
+    with proc.stdout:  # closed once it said so: nothing else is read
+        assert proc.stdout.readline().strip() == "held"
     return proc
 
 
