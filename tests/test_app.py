@@ -24,16 +24,16 @@ from oekaki.app import drawing
 from oekaki.app.api import MAX_BODY, MAX_SAMPLES, STATIC, create_app, to_array
 from oekaki.app.serve import bind, mlflow_ui_url, server, url_of
 from oekaki.app.service import Models, painter_names
-from oekaki.app.words import REUSED, W, page_words
+from oekaki.app.words import APP_PREFIX, page_words
 from oekaki.core.checkpoints import load_checkpoint
 from oekaki.core.constants import NETWORK_PAINTERS, PAINTERS
 from oekaki.core.contract import stage_results
 from oekaki.core.io import read_json
+from oekaki.core.locales import LANGUAGES, catalog
 from oekaki.core.paths import PROJECT_ROOT, Paths
 from oekaki.models.judge import Judge
 from oekaki.models.loading import NETWORKS, load_network
 from oekaki.pipeline.tracking import Registry
-from oekaki.stages.report.text import T
 from tests.browser import Browser
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -112,14 +112,17 @@ def test_bad_drawings_are_named(data_url, message):
         drawing.read_drawing(data_url)
 
 
-def test_every_word_has_both_languages_with_the_same_fields():
-    fields = re.compile(r"\{(\w+)\}")
-    for key, entry in W.items():
-        assert set(entry) == {"en", "ja"}, key
-        assert set(fields.findall(entry["en"])) == set(fields.findall(entry["ja"])), key
-    assert not set(W) & set(T), "a new word shadows one of the report's"
+def test_the_page_gets_exactly_the_words_it_names_in_every_language():
+    """The words /api/info hands the page are the keys index.html and app.js name (and a name per painter), no more."""
+    named = set(re.findall(r'data-t="(\w+)"', (STATIC / "index.html").read_text()))
+    named |= set(re.findall(r'"((?:app|col|row)_\w+)"', (STATIC / "app.js").read_text()))
+    named |= {f"row_{name}" for name in painter_names()}  # app.js: painterName, `row_${name}`
     words = page_words()
-    assert set(words) == {"en", "ja"} and all(k in words["en"] for k in REUSED if k in T)
+    assert set(words) == set(LANGUAGES)
+    for lang, table in words.items():
+        assert set(table) == named, (lang, set(table) ^ named)
+        assert table == {k: catalog(lang)[k] for k in named}, lang
+    assert {k for k in catalog("en") if k.startswith(APP_PREFIX)} <= named  # every app_ word is on the page
 
 
 def test_the_page_loads_nothing_from_elsewhere():
@@ -169,7 +172,7 @@ def test_info_names_every_model_by_its_registry_version_and_mlflow_run(champion)
         assert src["name"] == name and src["version"] and src["alias"] == "champion" and src["path"] is None
         assert src["run_url"] == f"{UI}/#/experiments/{src['run_url'].split('/')[-3]}/runs/{src['run_id']}"
     assert info["sources"]["gmm"]["path"] == "data/gmm/digit_model.npz"
-    assert info["words"]["ja"]["h_judge"] == W["h_judge"]["ja"]
+    assert info["words"] == page_words()
 
 
 def test_the_page_and_its_files(champion):
@@ -311,7 +314,8 @@ def test_no_champion_in_the_registry_falls_back_to_the_dvc_checkpoints_with_a_no
     assert info["sources"]["gan"] == {**info["sources"]["gan"], "version": None, "path": "models/gan/model.pt", "run_url": None}
     r = client.post("/api/paint", json={"painter": "gan", "label": 3, "n": 4})
     assert r.status_code == 200 and r.json()["source"]["text"] == "DVC checkpoint models/gan/model.pt"
-    assert "DVC checkpoint" in page_words()["en"]["src_dvc"] and "no champion" in page_words()["en"]["notice_fallback"]
+    fallback = re.findall(r"\{(\w+)\}", page_words()["en"]["app_notice_fallback"])  # what the page fills in
+    assert fallback and all(n[field] for n in info["notices"] for field in fallback)
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")  # no registry entry at all
     client, _ = _client(paths)
@@ -379,7 +383,8 @@ def test_draw_a_one_in_chromium_then_japanese_then_sevens_from_the_gan(live_app,
         b.click(*b.centre_of("#lang-switch"))
         assert b.wait_until("document.documentElement.lang") == "ja"
         headings = b.evaluate("[...document.querySelectorAll('h1, h2')].map(h => h.textContent)")
-        assert headings == [W["app_title"]["ja"], *(W[k]["ja"] for k in ("h_draw", "h_judge", "h_style", "h_paint"))]
+        ja = page_words()["ja"]
+        assert headings == [ja[k] for k in ("app_title", "app_h_draw", "app_h_judge", "app_h_style", "app_h_paint")]
         assert all(JAPANESE.search(h) for h in headings)
         assert JAPANESE.search(b.evaluate("document.querySelector('#judge-answer').textContent"))  # answers switch too
 

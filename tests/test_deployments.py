@@ -226,11 +226,11 @@ def test_a_failed_run_leaves_outputs_record_and_aliases_and_alerts(served):
     paths = served["paths"]
     before = {rel: (paths.root / rel).read_bytes() for rel in ("dvc.lock", "metrics/gmm.json", "metrics/report.json")}
     aliases = champions(served)
-    text_py = paths.root / "oekaki" / "stages" / "report" / "text.py"
-    original, params = text_py.read_text(), paths.params.read_text()
-    try:  # gmm re-runs with new params, then the report stage fails (a broken edit of its code)
+    catalog = paths.root / "oekaki" / "locales" / "en.yaml"
+    original, params = catalog.read_text(), paths.params.read_text()
+    try:  # gmm re-runs with new params, then the report stage fails (a broken edit of its words: a heading's key renamed)
         paths.params.write_text(params.replace("n_artworks: 300", "n_artworks: 250"))
-        text_py.write_text(original.replace('"h_registry"', '"h_registry_broken"'))
+        catalog.write_text(original.replace("\nh_registry:", "\nh_registry_broken:"))
         Hook.received.clear()
         run_id = trigger(served)
         assert state_of(served, run_id) == "Failed"
@@ -242,7 +242,7 @@ def test_a_failed_run_leaves_outputs_record_and_aliases_and_alerts(served):
             time.sleep(0.5)
         assert Hook.received and Hook.received[0]["state"] == "Failed" and Hook.received[0]["flow_run_id"] == run_id
     finally:
-        text_py.write_text(original)
+        catalog.write_text(original)
         paths.params.write_text(params)
 
 

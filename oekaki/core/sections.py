@@ -253,7 +253,7 @@ class PromoteConfig(Section):
 
 
 class ReportConfig(Section):
-    title: Str
+    # the page's title is the catalogs' `title` (oekaki/locales/<lang>.yaml), like every word of the report
     figure_dpi: Int = bounded("an integer", ge=30, le=300)
     languages: tuple[Literal["en", "ja"], ...] = Field(
         description="a list of distinct languages that includes en (reports/index.html), e.g. [en, ja]"

@@ -3,10 +3,11 @@
 A stage's cache key (DVC's, and so the Prefect task's) covers exactly its `deps`. This module walks
 the project's imports with `ast` (module-level and function-level alike) from the stage's own
 module, `oekaki/stages/<stage>/stage.py`, and lists the transitive closure of project files it
-reaches, the packages' `__init__.py` files Python runs on the way, and the data files of the
-stage's folder (the report's templates). `python -m oekaki.pipeline.code_deps --write` rewrites
-the code part of each stage's `deps` (other deps and comments stay); `--check` fails naming the
-stage and the file. `make run` writes, `make test` checks.
+reaches, the packages' `__init__.py` files Python runs on the way, the data files of the
+stage's folder (the report's templates) and the data files a reached module reads (DATA_FILES:
+the word catalogs). `python -m oekaki.pipeline.code_deps --write` rewrites the code part of each
+stage's `deps` (other deps and comments stay); without `--write` it checks, failing with the stage
+and the file. `make run` writes, `make test` checks.
 
 Exempt, by design: the machinery that runs a stage without computing its numbers
 (EXEMPT_PACKAGES below). It is reached only from the command line (`python -m oekaki stage`),
@@ -32,6 +33,8 @@ STAGE_PACKAGE = "oekaki.stages"
 # the draw-it-yourself app (oekaki/app), which only loads trained models.
 EXEMPT_PACKAGES = ("oekaki.pipeline", "oekaki.__main__", "oekaki.app", "flows", "tasks")
 CODE_PREFIX = "oekaki/"  # deps under this prefix are code deps, rewritten by --write
+# A module that reads files of the project -> (their folder, a glob): a stage reaching the module depends on them too.
+DATA_FILES = {"oekaki.core.locales": ("oekaki/locales", "*.yaml")}  # the word catalogs: they change pages and figures
 
 
 def module_files(root: Path) -> dict[str, Path]:
@@ -101,10 +104,18 @@ def stage_code_deps(root: Path, stage: str, graph: dict[str, set[str]] | None = 
     start = f"{STAGE_PACKAGE}.{stage}.stage"
     if start not in modules:
         raise KeyError(f"stage {stage!r} has no module {start} ({root / 'oekaki' / 'stages' / stage / 'stage.py'})")
-    files = {modules[m].relative_to(root).as_posix() for m in closure(graph, start)}
+    reached = closure(graph, start)
+    files = {modules[m].relative_to(root).as_posix() for m in reached}
     folder = root / "oekaki" / "stages" / stage
     files |= {p.relative_to(root).as_posix() for p in folder.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")}
+    files |= {p.relative_to(root).as_posix() for m in reached if m in DATA_FILES for p in data_files(root, m)}
     return sorted(f for f in files if "__pycache__" not in f)
+
+
+def data_files(root: Path, module: str) -> list[Path]:
+    """The files `module` reads (DATA_FILES), as they are on disk now."""
+    folder, pattern = DATA_FILES[module]
+    return sorted(p for p in (root / folder).glob(pattern) if p.is_file())
 
 
 def _dep_path(entry) -> str:
@@ -148,13 +159,16 @@ CHECKED = Path(".dvc") / "tmp" / "oekaki-code-deps.sha256"  # the inputs' digest
 
 def inputs_digest(root: Path) -> str:
     """SHA-256 of everything the code deps are computed from: dvc.yaml, every project module's text,
-    and the names of the stages' other files. Equal digests: the same deps, without parsing anything."""
+    and the names of the stages' other files and of the DATA_FILES. Equal digests: the same deps, without parsing anything."""
     h = hashlib.sha256((root / "dvc.yaml").read_bytes())
     for name, path in sorted(module_files(root).items()):
         h.update(f"\0{name}\0".encode())
         h.update(path.read_bytes())
     for path in sorted((root / "oekaki" / "stages").rglob("*")):
         if path.is_file() and path.suffix not in (".py", ".pyc"):
+            h.update(f"\0{path.relative_to(root).as_posix()}".encode())
+    for module in sorted(DATA_FILES):
+        for path in data_files(root, module):
             h.update(f"\0{path.relative_to(root).as_posix()}".encode())
     return h.hexdigest()
 

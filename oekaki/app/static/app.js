@@ -27,7 +27,7 @@ function applyLanguage(lang) {
     el.textContent = word(el.dataset.t, el.dataset.f ? JSON.parse(el.dataset.f) : {});
   }
   for (const opt of document.querySelectorAll("#painter option")) {
-    opt.textContent = painterName(opt.value) + (opt.disabled ? ` ${word("painter_missing")}` : "");
+    opt.textContent = painterName(opt.value) + (opt.disabled ? ` ${word("app_painter_missing")}` : "");
   }
   try { localStorage.setItem("oekaki-lang", lang); } catch (_) { /* private mode */ }
 }
@@ -78,9 +78,9 @@ function showSource(el, source) {
   if (!source) return;
   const line = document.createElement("span");
   if (source.version) {
-    setText(line, "src_registry", { name: source.name, version: source.version, alias: source.alias ? ` (@${source.alias})` : "" });
+    setText(line, "app_src_registry", { name: source.name, version: source.version, alias: source.alias ? ` (@${source.alias})` : "" });
   } else {
-    setText(line, source.kind === "gmm" ? "src_file" : "src_dvc", { path: source.path });
+    setText(line, source.kind === "gmm" ? "app_src_file" : "app_src_dvc", { path: source.path });
   }
   el.append(line);
   if (source.run_url) {
@@ -169,7 +169,7 @@ function setUpCanvas() {
 }
 
 function resetAnswers() {
-  status($("#judge-status"), "start");
+  status($("#judge-status"), "app_start");
   for (const id of ["#judge-answer"]) $(id).hidden = true;
   for (const id of ["#probs", "#maps1", "#maps2", "#judge-source", "#style-grid", "#style-source"]) $(id).replaceChildren();
   $("#style-status").hidden = true;
@@ -193,7 +193,7 @@ async function askJudge(image, asked) {
     const seen = $("#seen");
     seen.getContext("2d").drawImage(greyCanvas(r.digit), 0, 0);
     const answer = $("#judge-answer");
-    setText(answer, "judge_answer", { label: r.label, prob: `${(100 * r.probs[r.label]).toFixed(1)} %` });
+    setText(answer, "app_judge_answer", { label: r.label, prob: `${(100 * r.probs[r.label]).toFixed(1)} %` });
     answer.dataset.label = r.label;
     answer.hidden = false;
     showBars(r.probs, r.label);
@@ -201,7 +201,7 @@ async function askJudge(image, asked) {
       const target = $(`#maps${block.block}`);
       target.replaceChildren(...block.channels.map((rows, i) => greyCanvas(rows, `block ${block.block} channel ${i}`)));
     }
-    status(el, "took_one", { ms: ms(r.ms), rt });
+    status(el, "app_took_one", { ms: ms(r.ms), rt });
     showSource($("#judge-source"), r.source);
   } catch (err) {
     if (asked === state.asked) fail(el, err);
@@ -237,7 +237,7 @@ async function askStyle(image, asked) {
     const [r, rt] = await post("/api/style", { image });
     if (asked !== state.asked) return;
     showGrid($("#style-grid"), r.images, r.images.map((_, i) => String(i)));
-    status(el, "took_one", { ms: ms(r.ms), rt });
+    status(el, "app_took_one", { ms: ms(r.ms), rt });
     showSource($("#style-source"), r.source);
   } catch (err) {
     if (asked === state.asked) fail(el, err);
@@ -253,8 +253,8 @@ async function askPainter(e) {
     const [r, rt] = await post("/api/paint", { painter, label, n, seed });
     showGrid($("#paint-grid"), r.images);
     $("#path-block").hidden = !r.path;
-    if (r.path) showGrid($("#path-grid"), r.path, r.path.map((_, i) => (i === 0 ? word("path_noise") : i === r.path.length - 1 ? word("path_digit") : "")));
-    status(el, "took", { n: r.images.length, ms: ms(r.ms), rt });
+    if (r.path) showGrid($("#path-grid"), r.path, r.path.map((_, i) => (i === 0 ? word("app_path_noise") : i === r.path.length - 1 ? word("app_path_digit") : "")));
+    status(el, "app_took", { n: r.images.length, ms: ms(r.ms), rt });
     $("#paint-note").hidden = r.conditional;
     showSource($("#paint-source"), r.source);
   } catch (err) {
@@ -263,7 +263,7 @@ async function askPainter(e) {
 }
 
 function fail(el, err) {
-  status(el, "error", { message: err instanceof ApiError ? err.message : String(err) }, true);
+  status(el, "app_error", { message: err instanceof ApiError ? err.message : String(err) }, true);
 }
 
 // ------------------------------------------------------------------ start
@@ -272,14 +272,14 @@ function showNotices(info) {
   list.replaceChildren();
   for (const n of info.notices) {
     const li = document.createElement("li");
-    setText(li, "notice_fallback", { name: n.name, path: n.path });
+    setText(li, "app_notice_fallback", { name: n.name, path: n.path });
     li.title = n.detail || "";
     li.className = "fallback";
     list.append(li);
   }
   for (const [kind, reason] of Object.entries(info.missing)) {
     const li = document.createElement("li");
-    setText(li, "notice_missing", { kind, reason });
+    setText(li, "app_notice_missing", { kind, reason });
     li.className = "missing";
     list.append(li);
   }

@@ -1,6 +1,6 @@
 """One language's page, drawn from templates/page.html.j2 by Jinja2 with autoescaping on.
 
-The words come from text.py (`t` in the templates: escaped, `code` spans become <code>), the
+The words come from the catalogs oekaki/locales/<lang>.yaml by key (`t` in the templates: escaped, `code` spans become <code>), the
 tables from tables.py, the figures from the PNG/GIF files the report stage drew (oekaki/figures/render.py),
 embedded as data: URIs: the page's language's drawing of a figure with words, the one drawing of a figure without.
 """
@@ -20,10 +20,10 @@ from markupsafe import Markup
 
 from oekaki.core import provenance
 from oekaki.core.config import Config
+from oekaki.core.locales import text
 from oekaki.core.paths import Paths
 from oekaki.stages.report.inputs import Inputs
 from oekaki.stages.report.tables import GENERATOR_ROWS, ROW_STAGE, Cell, metrics_table, mlflow_link, promotion_table, scoreboard_table
-from oekaki.stages.report.text import text
 
 TEMPLATES = Path(__file__).parent / "templates"
 ENV = jinja2.Environment(
@@ -139,7 +139,7 @@ def build_page(lang: str, cfg: Config, paths: Paths, inputs: Inputs) -> str:
     others = [{"href": paths.report_page(x).name, "lang": x} for x in cfg.report.languages if x != lang][:1]
     context = {
         "lang": lang,
-        "title": cfg.report.title if lang == "en" else text("title", lang),
+        "title": text("title", lang),
         "others": others,
         "sections": [replace(s, missing=tuple(inputs.missing_for(s.needs))) for s in SECTIONS],
         "metrics": inputs.metrics,
@@ -159,4 +159,4 @@ def build_page(lang: str, cfg: Config, paths: Paths, inputs: Inputs) -> str:
 
 def fallback_page(lang: str, cfg: Config) -> str:
     """A page for a language not in report.languages: a link to the English one."""
-    return ENV.get_template("fallback.html.j2").render(lang=lang, title=cfg.report.title, languages=list(cfg.report.languages))
+    return ENV.get_template("fallback.html.j2").render(lang=lang, title=text("title", "en"), languages=list(cfg.report.languages))

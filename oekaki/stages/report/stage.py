@@ -6,7 +6,7 @@ mode. It reads only the other stages' outputs (inputs.py): metrics and provenanc
 figures' data, and one test image from the prepared data. It draws every figure here, at
 `report.figure_dpi`, once per language when it has words (oekaki/figures/render.py), so a figure's
 look is this stage's parameter and retrains nothing. The pages are Jinja2 templates
-(templates/, page.py) filled with text.py's words and tables.py's rows; `reports/summary.md`
+(templates/, page.py) filled with the words of oekaki/locales/<lang>.yaml and tables.py's rows; `reports/summary.md`
 holds the scoreboard as Markdown (summary.py). A missing stage output or a missing/NaN metric
 stops the stage with a message naming the stage to run, unless `report.allow_partial` is set:
 then the page marks what is missing.
@@ -53,7 +53,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     pages |= {lang: fallback_page(lang, cfg) for lang in DECLARED_LANGUAGES if lang not in pages}
     for lang, page in pages.items():
         write_text(paths.report_page(lang), page)
-    write_text(paths.report_summary, summary_markdown(cfg, inputs))
+    write_text(paths.report_summary, summary_markdown(inputs))
     metrics = {
         **{f"bytes_{lang}": len(page.encode("utf-8")) for lang, page in pages.items()},
         "figures_embedded": pages["en"].count('src="data:image/'),

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from oekaki.core.config import Config
+from oekaki.core.locales import text
 from oekaki.stages.report.inputs import Inputs
 from oekaki.stages.report.tables import promotion_table, scoreboard_table
 
 
-def summary_markdown(cfg: Config, inputs: Inputs) -> str:
-    """The scoreboard and key numbers as a small Markdown file (committed like the metrics)."""
-    lines = [f"# {cfg.report.title}: summary", ""]
+def summary_markdown(inputs: Inputs) -> str:
+    """The scoreboard and key numbers as a small Markdown file (committed like the metrics), in English."""
+    lines = [f"# {text('title', 'en')}: summary", ""]
     d, c, g, v = (inputs.metrics.get(s) for s in ("download", "cnn", "gmm", "vae"))
     if d:
         sample = " (the small offline sample)" if d["source"] == "bundled" else ""

@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from oekaki.core.constants import PAINTERS
 from oekaki.core.contract import flat_metrics
-from oekaki.stages.report.text import text
+from oekaki.core.locales import text
 
 GENERATOR_ROWS = ("real", *PAINTERS)  # the scoreboard's rows, as evaluate writes them
 # whose MLflow run a row links: a painter made by a stage links that stage's run, the others evaluate's
