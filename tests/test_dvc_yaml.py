@@ -51,7 +51,7 @@ def test_outputs_match_paths_py():
         "gan": painter_outs("gan"),
         "diffusion": painter_outs("diffusion"),
         "evaluate": {rel(paths.figure_data("evaluate")), rel(paths.metrics("evaluate"))},
-        "promote": {rel(paths.promote_decision), rel(paths.metrics("promote"))},
+        "promote": {rel(paths.promote_decision), rel(paths.metrics("promote")), rel(paths.headline_metrics)},
         "report": {
             rel(paths.figures_dir),
             rel(paths.report_page("en")),

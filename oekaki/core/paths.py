@@ -93,7 +93,13 @@ class Paths:
         return self.root / "metrics"
 
     def metrics(self, stage: str) -> Path:
+        """A stage's numbers (a plain output: `dvc metrics show` prints only the headline file)."""
         return self.metrics_dir / f"{stage}.json"
+
+    @property
+    def headline_metrics(self) -> Path:
+        """The few numbers a user compares between runs, the one file dvc.yaml declares as metrics (written by promote)."""
+        return self.metrics_dir / "scoreboard.json"
 
     @property
     def plots_dir(self) -> Path:

@@ -23,7 +23,8 @@ This stage only decides: metrics/promote.json holds the numbers (means, stds, ma
 decision file (models/promote/decision.json) the decisions, reasons, versions and evaluation
 keys, which the report reads and oekaki/pipeline/gate.py applies: it moves the `champion` alias,
 called by both entry points once the whole run succeeded (`make run` after `dvc repro`, the
-Prefect flow when it ran without overrides).
+Prefect flow when it ran without overrides). It also writes the run's headline numbers,
+metrics/scoreboard.json (`headline`): the gate is the last stage that knows every model's result.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from oekaki.core.config import Config, PromoteConfig
+from oekaki.core.constants import NETWORK_PAINTERS
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult, get_logger
+from oekaki.core.errors import MissingInputError
 from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
 from oekaki.core.timing import phase
@@ -118,12 +121,33 @@ def scored(
 
 
 def numbers(rows: dict[str, dict], n_validation: int, seeds: int) -> dict:
-    """metrics/promote.json: only numbers users compare across runs (dvc metrics show), per model."""
+    """metrics/promote.json: the gate's numbers per model (a plain output; the headline is metrics/scoreboard.json)."""
     out: dict = {"n_validation": n_validation, "seeds": seeds}
     for stage, r in rows.items():
         m = {f"{who}_{stat}": r[who][stat] for who in ("candidate", "champion", "untrained") if r.get(who) for stat in ("mean", "std")}
         out[stage] = m | {k: r[k] for k in ("margin", "gain", "floor") if k in r}
     return out
+
+
+def headline(paths: Paths, rows: dict[str, dict]) -> dict:
+    """metrics/scoreboard.json, the only file dvc.yaml declares as metrics: the few numbers a user compares between runs.
+
+    The judge's test accuracy, each network painter's FID on the scoreboard (the stages' own numbers,
+    metrics/<stage>.json, which evaluate's scoreboard repeats), the four networks' training seconds added up,
+    and how many models the gate promotes (models/promote/decision.json says which and why). Few keys, so
+    `dvc metrics show` is one short line and `dvc exp show` a table that fits a terminal (docs/pipeline.md).
+    """
+    want = {"cnn": ("test_accuracy", "train_seconds"), **{p: ("fid", "train_seconds") for p in NETWORK_PAINTERS}}
+    found = {stage: read_json(paths.metrics(stage)) for stage in want}
+    for stage, keys in want.items():
+        if missing := [k for k in keys if k not in found[stage]]:
+            raise MissingInputError(f"{paths.metrics(stage)} lacks {', '.join(missing)}: rerun stage {stage!r} (`dvc repro {stage}`)")
+    return {
+        "cnn": {"accuracy": found["cnn"]["test_accuracy"]},
+        **{p: {"fid": found[p]["fid"]} for p in NETWORK_PAINTERS},
+        "train_seconds": sum(found[stage]["train_seconds"] for stage in want),
+        "promoted": sum(bool(r["promote"]) for r in rows.values()),
+    }
 
 
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
@@ -136,6 +160,6 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     n = len(scorer.data.val_y)
     decision = {"models": rows, "validation": {"n": n, "sha256": scorer.data.validation_sha256}, "seeds": list(scorer.seeds)}
     write_json(paths.promote_decision, decision)  # the stage's non-metric output: what the gate's apply and the report read
+    write_json(paths.headline_metrics, headline(paths, rows))
     # the decision file is also logged with the stage's MLflow run (as a file, like a figure)
     return StageResult(metrics=numbers(rows, n, len(scorer.seeds)), figures=[paths.promote_decision], details={"applied": False})
-
