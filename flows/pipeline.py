@@ -5,7 +5,7 @@
     python -m flows.pipeline --stages gmm report               # a subset, with what it needs upstream
     python -m flows.pipeline --force                           # ignore caches, re-run everything
 
-Each task's cache key is its stage's DVC fingerprint (oekaki/fingerprint.py). A stage that
+Each task's cache key is its stage's DVC fingerprint (oekaki/pipeline/fingerprint.py). A stage that
 `dvc repro` already brought up to date is found in dvc.lock and its cache seeded, so it ends
 Cached; a cached result whose outputs were deleted or altered is refused and the stage re-runs.
 At the end the flow records its outputs with `dvc commit`, so `dvc repro` has nothing to do.

@@ -17,7 +17,7 @@ class Paths:
     """Paths of one project checkout (the real one, or a temporary copy in tests).
 
     `home`: the project folder whose MLflow store, Prefect state and lock this checkout
-    uses; itself, except in the isolated copy a retraining run works in (oekaki/isolation.py).
+    uses; itself, except in the isolated copy a retraining run works in (oekaki/pipeline/isolation.py).
     """
 
     root: Path
@@ -116,7 +116,6 @@ class Paths:
     def figure_data(self, stage: str) -> Path:
         """What `stage`'s figures show, as arrays (oekaki/core/figure_data.py): the stage's output, the report draws it."""
         return self.root / "reports" / "figure_data" / stage
-
 
     @property
     def report_html(self) -> Path:
