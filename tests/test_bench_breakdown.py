@@ -20,7 +20,7 @@ def test_the_breakdown_lists_every_stage_and_what_no_stage_accounts_for_is_dvcs(
     (written,) = tmp_path.glob("breakdown-*.json")
     record = json.loads(written.read_text())
     figures = record["figures"]
-    assert list(figures["stages"]) == stage_names(paths)[1:]  # the tiny pipeline ran every stage after `source`
+    assert sorted(figures["stages"]) == sorted(stage_names(paths)[1:])  # every stage after `source` ran (the file sorts keys)
     for stage, s in figures["stages"].items():
         assert abs(s["seconds"] - sum(s["phases"].values())) < 1e-6 and f"| {stage} | {s['seconds']:.1f} |" in done.stdout
     assert abs(sum(figures["phases"].values()) - figures["wall"]) < 1e-6  # every second of the wall is somewhere

@@ -56,9 +56,9 @@ def test_deleted_or_altered_output_changes_the_outputs_digest(project):
             (target / "a.png").write_bytes(b"png")
     digest = fingerprint.outs_digest(project, "gmm")
     assert None not in digest.values() and fingerprint.outs_digest(project, "gmm") == digest
-    (project.root / "reports" / "figures" / "gmm" / "a.png").write_bytes(b"other")
+    (project.figure_data("gmm") / "a.png").write_bytes(b"other")
     altered = fingerprint.outs_digest(project, "gmm")
     assert altered != digest
-    (project.root / "reports" / "figures" / "gmm" / "a.png").unlink()
+    (project.figure_data("gmm") / "a.png").unlink()
     (project.metrics("gmm")).unlink()
     assert fingerprint.outs_digest(project, "gmm")["metrics/gmm.json"] is None
