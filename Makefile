@@ -20,6 +20,7 @@ $(VENV)/.installed: requirements.txt
 
 ## run: the whole pipeline with `dvc repro` on the defaults in params.yaml (params validated and dvc.yaml's code deps regenerated from the imports first, in the same process)
 run: venv
+	bash scripts/ensure-ja-font.sh
 	$(PY) -m oekaki repro
 
 ## flow: the same pipeline as a Prefect flow (ARGS="--set gmm.n_artworks=500")
