@@ -96,6 +96,8 @@ def apply_gate(paths) -> None:
     from oekaki.core.io import read_json
     from oekaki.pipeline import dvc_ops, gate
 
+    if gate.decision_applied(paths):  # a no-op repro: the decision was applied already (no DVC or MLflow import)
+        return
     if not dvc_ops.stage_up_to_date(paths, "promote"):
         print("promotion gate: not applied, stage promote is not up to date (`dvc repro promote`)", file=sys.stderr)
         return

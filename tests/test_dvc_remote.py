@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from oekaki.core.paths import Paths
 from tests.conftest import copy_project, tool_env
 
 
@@ -59,3 +60,19 @@ def test_the_remote_is_overridden_per_checkout_and_the_committed_config_stays(tm
     assert (first / ".dvc" / "config").read_text() == committed
     status = subprocess.run(["git", "status", "--porcelain"], cwd=first, capture_output=True, text=True, check=True).stdout
     assert status == ""  # .dvc/config.local is ignored by git
+
+
+def test_a_push_that_fails_is_logged_and_the_run_goes_on(tmp_path, monkeypatch, caplog):
+    """The flow pushes after a successful run: a remote that cannot be written warns, it does not undo the run."""
+    from oekaki.pipeline import dvc_ops
+
+    first = tracked_clone(tmp_path)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the remote folder should be")
+    dvc(first, tmp_path, "remote", "modify", "--local", "local-store", "url", str(blocker / "dvc"))
+    for key, value in tool_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+
+    with caplog.at_level("WARNING", logger="oekaki.dvc"):
+        assert dvc_ops.push_if_remote(Paths(first)) is False
+    assert "dvc push failed" in caplog.text and "dvc push" in caplog.text

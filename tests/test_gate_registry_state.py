@@ -99,3 +99,23 @@ def test_no_store_no_champions_and_none_created(tmp_path, monkeypatch):
     paths = copy_project(tmp_path / "repo")
     assert gate.read_champions(paths, ["cnn-classifier"]) == {"cnn-classifier": None}
     assert not db.exists()
+
+
+def test_a_champion_rolled_back_by_hand_is_not_moved_forward_again(project):
+    """The gate applies a decision once: the next make run (promote up to date) leaves a hand rollback alone."""
+    paths, client = project
+    row = {"model": "gan-generator", "promote": True, "decision": "promote", "reason": "better"}
+    write_json(paths.promote_decision, {"models": {"gan": row | {"candidate": {"version": "2"}, "champion": {"version": "1"}}}})
+    assert gate.apply_decision(paths, "a-pipeline-run") == ["gan-generator v2"]
+    assert gate.decision_applied(paths)
+
+    client.set_registered_model_alias("gan-generator", "champion", "1")  # rolled back by hand
+    assert gate.apply_decision(paths, "the-next-run") == []
+    assert str(client.get_model_version_by_alias("gan-generator", "champion").version) == "1"
+
+    # a new decision (promote re-ran) is applied again
+    write_json(
+        paths.promote_decision, {"models": {"gan": row | {"candidate": {"version": "2"}, "champion": {"version": "1"}, "reason": "re-run"}}}
+    )
+    assert not gate.decision_applied(paths)
+    assert gate.apply_decision(paths, "a-third-run") == ["gan-generator v2"]

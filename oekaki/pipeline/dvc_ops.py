@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
 from typing import Any
 
 from oekaki.core.paths import Paths
+
+log = logging.getLogger("oekaki.dvc")
 
 
 class DvcError(RuntimeError):
@@ -75,8 +78,17 @@ def cache_dir(paths: Paths) -> str:
 
 
 def push_if_remote(paths: Paths) -> bool:
-    """`dvc push` to the default remote (.dvc/config names one: docs/pipeline.md); False when a checkout removed it."""
+    """`dvc push` to the default remote (.dvc/config names one: docs/pipeline.md); False when a checkout removed it.
+
+    A push that fails (a remote folder that cannot be written, a server down) is logged, not raised:
+    the run's outputs are in the workspace and the local DVC cache already, and `dvc push` later
+    sends them; a finished run is not undone for a copy it could not make.
+    """
     if not dvc(paths, "remote", "list").strip():
         return False
-    dvc(paths, "push", "--quiet")
+    try:
+        dvc(paths, "push", "--quiet")
+    except DvcError as exc:
+        log.warning("dvc push failed, the outputs stay in the local cache until `dvc push` succeeds: %s", exc)
+        return False
     return True

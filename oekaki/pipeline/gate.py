@@ -53,11 +53,43 @@ def apply_decision(paths: Paths, pipeline_run_id: str) -> list[str]:
     """
     from oekaki.pipeline.tracking import Registry, Tracker
 
+    if decision_applied(paths):
+        log.info("the gate's decision %s was applied already: champions left as they are", paths.promote_decision)
+        return []
     moved = apply(read_json(paths.promote_decision), Registry(paths))
     if moved:
         tracker = Tracker(paths)
         tracker.client.set_tag(tracker.pipeline_run(pipeline_run_id, {}), PROMOTED_TAG, ", ".join(moved))
+    write_json(_applied_file(paths), _applied_key(paths))
     return moved
+
+
+def decision_applied(paths: Paths) -> bool:
+    """Whether this very decision (its bytes) was applied to this very store already.
+
+    A decision is applied once: a later `make run` or flow run that finds promote up to date must
+    not move `champion` again, or a champion rolled back by hand after the gate moved it (which
+    promote's registry dependency deliberately does not count as a change: see registry_state)
+    would be moved forward again. A new decision, or another tracking store, is applied.
+    """
+    target = _applied_file(paths)
+    return target.is_file() and paths.promote_decision.is_file() and _read_or_none(target) == _applied_key(paths)
+
+
+def _applied_file(paths: Paths) -> Path:
+    return paths.state_dir / "gate_applied.json"  # the project's (home's) state: the flow's isolated copy shares it
+
+
+def _applied_key(paths: Paths) -> dict[str, str]:
+    """The decision file's and the tracking store's digests (the store's, not its URI: no password is written)."""
+    import hashlib
+
+    from oekaki.pipeline.tracking import tracking_uri
+
+    return {
+        "decision_sha256": hashlib.sha256(paths.promote_decision.read_bytes()).hexdigest(),
+        "store_sha256": hashlib.sha256(tracking_uri(paths).encode()).hexdigest(),
+    }
 
 
 def registry_state_file(paths: Paths) -> Path:
