@@ -89,3 +89,29 @@ def test_registry_errors_name_the_store_without_its_password(tmp_path, monkeypat
         with pytest.raises(NoSuchModel) as err:
             call()
         assert PASSWORD not in str(err.value) and "postgresql+psycopg2://***@127.0.0.1:5432/mlflow" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"API request to http://oekaki:{PASSWORD}@127.0.0.1:5000/api/2.0/mlflow/registered-models/get failed",
+        f"could not connect: postgresql+psycopg2://oekaki:{PASSWORD}@db/mlflow and https://tok{PASSWORD}@host/x",
+    ],
+)
+def test_mask_credentials_hides_every_urls_user_part_in_any_text(text):
+    masked = tracking.mask_credentials(text)
+    assert PASSWORD not in masked and masked.count("://***@") == text.count("@")
+
+
+def test_the_apps_notice_of_a_failing_registry_quotes_mlflows_error_without_the_password(tmp_path, monkeypatch):
+    """MLflow's own error text names the URL it failed on; the app's notice (shown on the page) masks it."""
+    from oekaki.app import service
+
+    def down(*args, **kwargs):
+        raise MlflowException(f"API request to http://oekaki:{PASSWORD}@127.0.0.1:9/api/2.0/mlflow/x failed with exception")
+
+    monkeypatch.setattr(service, "resolve", down)
+    models = service.Models.__new__(service.Models)
+    models.paths, models.missing = Paths(tmp_path), {}
+    assert models._checkpoint("vae", tmp_path) is None
+    assert PASSWORD not in models.missing["vae"] and "http://***@127.0.0.1:9" in models.missing["vae"]

@@ -1,4 +1,4 @@
-"""The MLflow store on a real PostgreSQL server instead of SQLite (README, "Scaling out").
+"""The MLflow store on a real PostgreSQL server instead of SQLite (docs/deployments.md, "Scaling out").
 
 Debian's postgresql (scripts/ensure-postgres.sh) started by the test on 127.0.0.1 as the
 `postgres` user (initdb and postgres refuse to run as root), a tiny `dvc repro` of the

@@ -60,11 +60,20 @@ def test_an_error_after_the_work_ends_the_stage_run_failed(project, monkeypatch,
     monkeypatch.setattr(target, name, fail)
     with pytest.raises(OSError, match="injected"):
         runner.run_stage("download", load_config(project.params), project, runner.RunContext("p1"))
-    assert run_statuses(project)["stage"] == "FAILED"
+    assert run_statuses(project) == {"stage": "FAILED", "pipeline": "FAILED"}  # the pipeline run fails with its stage
 
 
 def test_an_error_in_the_work_ends_the_stage_run_failed(project, monkeypatch):
     monkeypatch.setattr(download, "run", fail)
     with pytest.raises(OSError, match="injected"):
         runner.run_stage("download", load_config(project.params), project, runner.RunContext("p1"))
-    assert run_statuses(project)["stage"] == "FAILED"
+    assert run_statuses(project) == {"stage": "FAILED", "pipeline": "FAILED"}  # the pipeline run fails with its stage
+
+
+def test_an_error_from_mlflow_while_failing_does_not_hide_the_stages_own(project, monkeypatch):
+    monkeypatch.setattr(download, "run", fail)
+    monkeypatch.setattr(
+        tracking.Tracker, "finish", lambda self, run_id, status="FINISHED": (_ for _ in ()).throw(RuntimeError("store gone"))
+    )
+    with pytest.raises(OSError, match="injected"):
+        runner.run_stage("download", load_config(project.params), project, runner.RunContext("p1"))

@@ -29,6 +29,7 @@ from oekaki.models.judge import Judge
 from oekaki.models.loading import NETWORKS, load_network
 from oekaki.models.vae import style_transfer
 from oekaki.pipeline.champions import ModelUnavailable, resolve, run_url
+from oekaki.pipeline.tracking import mask_credentials
 
 ALIAS = "champion"
 MAP_BLOCKS = 2  # feature maps of the first two conv blocks
@@ -132,7 +133,7 @@ class Models:
             self.missing[kind] = str(exc)
             return None
         except Exception as exc:  # the registry itself failed (a server that is down, a store of another version): no crash
-            first = (str(exc).splitlines() or [""])[0]
+            first = mask_credentials((str(exc).splitlines() or [""])[0])  # MLflow's errors quote the store's URL
             self.missing[kind] = f"the MLflow registry could not be read ({type(exc).__name__}: {first})"
             return None
         url = run_url(self.ui_url, found.experiment_id, found.run_id) if found.run_id and found.experiment_id else None

