@@ -50,11 +50,24 @@ def test_render_all_draws_each_language_once_and_leaves_nothing_stale(tmp_path):
     assert not list(tmp_path.glob(".figures*")), "the staging folders are gone"
 
 
-def test_drawing_in_parallel_draws_the_same_files(tmp_path):
+def test_drawing_twice_draws_the_same_files(tmp_path):
     stage_data(tmp_path / "data")
-    one = render.render_all({"gmm": tmp_path / "data"}, tmp_path / "one", ("en", "ja"), 40, workers=1)
-    two = render.render_all({"gmm": tmp_path / "data"}, tmp_path / "two", ("en", "ja"), 40, workers=2)
+    one = render.render_all({"gmm": tmp_path / "data"}, tmp_path / "one", ("en", "ja"), 40)
+    two = render.render_all({"gmm": tmp_path / "data"}, tmp_path / "two", ("en", "ja"), 40)
     assert [p.name for p in one] == [p.name for p in two] and [p.read_bytes() for p in one] == [p.read_bytes() for p in two]
+
+
+def test_figures_are_drawn_inside_a_daemonic_worker(tmp_path):
+    """The flow's Dask task runner runs the report stage in a daemonic process, which may not start children."""
+    import multiprocessing
+
+    stage_data(tmp_path / "data")
+    worker = multiprocessing.get_context("fork").Process(
+        target=render.render_all, args=({"gmm": tmp_path / "data"}, tmp_path / "out", ("en", "ja"), 40), daemon=True
+    )
+    worker.start()
+    worker.join(120)
+    assert worker.exitcode == 0 and (tmp_path / "out" / "gmm").is_dir()
 
 
 def test_the_figure_dpi_is_the_drawing_resolution(tmp_path):

@@ -10,11 +10,8 @@ holds both claims.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import shutil
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,35 +95,21 @@ def draw_kind(kind: str) -> Kind:
     return KINDS[kind]
 
 
-def available_cpus() -> int:
-    """The CPUs this process may run on (its affinity), at least 1."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def render_all(data_dirs: dict[str, Path], out_root: Path, languages: tuple[str, ...], dpi: int, workers: int | None = None) -> list[Path]:
+def render_all(data_dirs: dict[str, Path], out_root: Path, languages: tuple[str, ...], dpi: int) -> list[Path]:
     """Draw every stage's figure data (stage -> its data folder) into out_root/<stage>/; the files written.
 
-    The files are drawn by `workers` forked processes (default: the CPUs this process may use; the
-    drawings are the same for any number), largest data first, so drawing each figure with words once
-    per language costs little more wall time than drawing it once. They are drawn into a fresh folder
-    beside `out_root` and swapped in whole: no drawing of an earlier run (a figure a stage no longer
-    saves) stays behind.
+    One after another, in this process: a pool of drawing processes would save a few seconds of a
+    pipeline run and fails where the stage itself runs in a daemonic worker (the flow's Dask task
+    runner). The files are drawn into a fresh folder beside `out_root` and swapped in whole: no
+    drawing of an earlier run (a figure a stage no longer saves) stays behind.
     """
     staging = out_root.with_name(f".{out_root.name}.drawing")
     shutil.rmtree(staging, ignore_errors=True)
     jobs = [
         (src, staging / stage) for stage, folder in data_dirs.items() for src in (sorted(folder.glob("*.npz")) if folder.is_dir() else [])
     ]
-    jobs.sort(key=lambda job: -job[0].stat().st_size)
-    workers = max(1, min(len(jobs), workers or available_cpus()))
-    base.use_japanese_font()  # before the fork: every worker inherits the font
     try:
-        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                drawn = pool.map(render_file, *zip(*jobs, strict=True), [languages] * len(jobs), [dpi] * len(jobs))
-                written = [p for files in drawn for p in files]
-        else:
-            written = [p for src, out in jobs for p in render_file(src, out, languages, dpi)]
+        written = [p for src, out in jobs for p in render_file(src, out, languages, dpi)]
         old = out_root.with_name(f".{out_root.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         if out_root.exists():
