@@ -7,7 +7,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: run test test-slow flow serve trigger ui app bench bench-diffusion bench-pairs format clean venv
+.PHONY: run test test-slow flow serve trigger ui app bench bench-diffusion bench-pairs bench-stage-host format clean venv
 PREFECT_PORT ?= 4200
 MLFLOW_PORT ?= 5000
 
@@ -66,9 +66,13 @@ bench: venv
 bench-diffusion: venv
 	$(PY) bench/diffusion.py $(ARGS)
 
-## bench-pairs: this checkout's HEAD against a reference commit, back to back in fresh clones (REF=6d31aa9 PAIRS=2; ~8 min a pair)
+## bench-pairs: this checkout's HEAD against a reference commit, back to back in fresh clones (REF=615be87 PAIRS=2; ~10 min a pair)
 bench-pairs: venv
-	$(PY) bench/pairs.py --ref $(or $(REF),6d31aa9) --pairs $(or $(PAIRS),2)
+	$(PY) bench/pairs.py --ref $(or $(REF),615be87) --pairs $(or $(PAIRS),2)
+
+## bench-stage-host: `python -m oekaki repro` with and without the stage host, back to back in fresh clones (PAIRS=2; ~10 min a pair)
+bench-stage-host: venv
+	$(PY) bench/stage_host.py --pairs $(or $(PAIRS),2)
 
 ## format: apply ruff's formatter and safe fixes
 format: venv
