@@ -64,11 +64,7 @@ _URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^\s/@]+@")
 
 
 def mask_credentials(text: str) -> str:
-    """Any text (a third-party error message, a log line) with the user:password of every URL in it shown as `***`.
-
-    MLflow's own errors quote the URL they failed on ("API request to http://user:pw@host/... failed"):
-    text from outside the project goes through this before it reaches a page, a log or a message.
-    """
+    """Any text with every URL's user:password shown as `***` (MLflow's own errors quote the URL they failed on)."""
     return _URL_USERINFO.sub(r"\1***@", text)
 
 
