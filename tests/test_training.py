@@ -170,5 +170,6 @@ def test_kept_memory_spares_each_training_step_the_kernels_fresh_pages():
         probe = [sys.executable, "-c", FAULTS_PROBE, mode]
         return int(subprocess.run(probe, cwd=project_paths().root, capture_output=True, text=True, check=True).stdout.split()[-1])
 
-    default, kept = faults("default"), faults("keep")
+    # the median of three probes each: a single probe of either mode is sometimes an outlier (seen: 0 faults by default)
+    default, kept = (sorted(faults(mode) for _ in range(3))[1] for mode in ("default", "keep"))
     assert kept * 4 < default, (kept, default)
