@@ -33,7 +33,7 @@ from oekaki.core.paths import Paths, project_paths
 from oekaki.pipeline import alerts, code_deps, dvc_ops, fingerprint, gate, isolation, runner
 from oekaki.pipeline.lock import GLOBAL_LIMIT, project_lock
 from oekaki.pipeline.tracking import Tracker
-from tasks.stages import STAGE_TASKS, source
+from tasks.stages import STAGE_TASKS, contributions, source
 
 
 def cache_decision(paths: Paths, stage: str, key: str, force: bool) -> tuple[bool, str]:
@@ -176,6 +176,8 @@ def stage_call(stage: str, cfg: Config, paths: Paths, ctx: runner.RunContext, fo
     """(task with this run's cache options, its parameters, why it will or will not be cached)."""
     if stage == "source":
         return source, {"cfg": cfg, "root": str(paths.root)}, "always checked"
+    if stage == "contributions":  # reads the project's store (paths.home), also from an isolated copy
+        return contributions, {"cfg": cfg, "root": str(paths.root), "home": ctx.home}, "always checked"
     key = fingerprint.stage_key(paths, stage, cfg)
     refresh, reason = cache_decision(paths, stage, key, force)
     task = STAGE_TASKS[stage].with_options(cache_key_fn=lambda *_, k=key: k, refresh_cache=refresh)

@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.name == "source":
                 runner.run_source(cfg, paths, mint_pipeline_run="OEKAKI_PIPELINE_RUN_ID" not in os.environ)
                 return 0
+            if args.name == "contributions":
+                runner.run_contributions(cfg, paths)
+                return 0
             ctx = runner.RunContext(
                 pipeline_run_id=os.environ.get("OEKAKI_PIPELINE_RUN_ID") or runner.current_pipeline_run_id(paths),
                 tags={"entry_point": "dvc"},
@@ -109,11 +112,11 @@ def apply_gate(paths) -> None:
 def _stage_host_hand_off() -> int | None:
     """Under `python -m oekaki repro`: a stage command runs in the stage host (None: run it here).
 
-    `source` always runs here: it is the freshness check of every repro, a no-op one included, and
-    imports no library worth sharing.
+    `source` and `contributions` always run here: they are the freshness checks of every repro, a no-op one
+    included, and import no library worth sharing.
     """
     argv = sys.argv[1:]
-    if len(argv) != 2 or argv[0] != "stage" or argv[1] == "source":
+    if len(argv) != 2 or argv[0] != "stage" or argv[1] in ("source", "contributions"):
         return None
     from oekaki.pipeline import stage_host
 

@@ -37,4 +37,11 @@ def source(cfg: Config, root: str) -> dict:
     return runner.run_source(cfg, project_paths(Path(root)), mint_pipeline_run=False)
 
 
-STAGE_TASKS = {name: make_stage_task(name) for name in runner.stage_names() if name != "source"}
+@task(name="contributions", cache_policy=NO_CACHE)
+def contributions(cfg: Config, root: str, home: str | None = None) -> dict:
+    """The contributions snapshot (oekaki/stages/contributions); never cached: it reads the store, which DVC cannot see."""
+    manifest = runner.run_contributions(cfg, Paths(Path(root).resolve(), home=Path(home) if home else None))
+    return {k: manifest[k] for k in ("digest", "n", "newest_id", "counts")}
+
+
+STAGE_TASKS = {name: make_stage_task(name) for name in runner.stage_names() if name not in runner.CHECK_STAGES}

@@ -17,7 +17,7 @@ def rel(p):
 def test_stages_match_the_pipeline():
     stages = fingerprint._dvc_stages(paths.dvc_yaml, paths.dvc_yaml.stat().st_mtime_ns)
     assert list(stages) == runner.stage_names(paths) == [
-        "source", "download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate", "promote", "report",
+        "contributions", "source", "download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate", "promote", "report",
     ]  # fmt: skip
     for name, spec in stages.items():
         assert spec["cmd"] == f"python -m oekaki stage {name}"
@@ -37,6 +37,7 @@ def painter_outs(stage: str) -> set[str]:
 
 def test_outputs_match_paths_py():
     expected = {
+        "contributions": {rel(paths.contributions_snapshot), rel(paths.contributions_manifest)},
         "source": {rel(paths.source_fingerprint), rel(gate.registry_state_file(paths))},
         "download": {rel(paths.raw_dir), rel(paths.prepared), rel(paths.figure_data("download")), rel(paths.metrics("download"))},
         "gmm": {rel(paths.gmm_dir), rel(paths.figure_data("gmm")), rel(paths.metrics("gmm")), rel(paths.plots_dir / "gmm_bic.json")},
@@ -62,7 +63,7 @@ def test_outputs_match_paths_py():
     }
     for stage, outs in expected.items():
         declared = set(fingerprint.output_paths(paths, stage))
-        if stage != "source":
+        if stage not in runner.CHECK_STAGES:
             outs |= {rel(paths.provenance(stage))}
         assert declared == outs, stage
 
@@ -86,11 +87,13 @@ def test_stage_graph_comes_from_dvc_yaml():
     assert fingerprint.upstream_stages(paths, "source") == []
     assert fingerprint.upstream_stages(paths, "download") == ["source"]
     assert fingerprint.upstream_stages(paths, "report") == ["download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate", "promote"]
-    assert fingerprint.upstream_stages(paths, "promote") == ["source", "download", "cnn", "vae", "gan", "diffusion"]
-    assert fingerprint.upstream_stages(paths, "vae") == fingerprint.upstream_stages(paths, "gan") == ["download", "cnn"]
-    assert fingerprint.upstream_stages(paths, "diffusion") == ["download", "cnn"]
+    assert fingerprint.upstream_stages(paths, "contributions") == []
+    assert fingerprint.upstream_stages(paths, "promote") == ["contributions", "source", "download", "cnn", "vae", "gan", "diffusion"]
+    assert fingerprint.upstream_stages(paths, "vae") == fingerprint.upstream_stages(paths, "gan") == ["contributions", "download", "cnn"]
+    assert fingerprint.upstream_stages(paths, "diffusion") == ["contributions", "download", "cnn"]
+    assert fingerprint.upstream_stages(paths, "cnn") == ["contributions", "download"]
     assert runner.with_upstream(paths, ["gmm"]) == ["source", "download", "gmm"]
-    assert runner.with_upstream(paths, ["cnn", "gmm"]) == ["source", "download", "gmm", "cnn"]
+    assert runner.with_upstream(paths, ["cnn", "gmm"]) == ["contributions", "source", "download", "gmm", "cnn"]
     assert runner.with_upstream(paths, ["report"]) == runner.stage_names(paths)
 
 

@@ -20,6 +20,7 @@ from oekaki.core.sections import (  # noqa: F401  (re-exported: the section mode
     Bool,
     Channels,
     CnnConfig,
+    ContributionsConfig,
     DataConfig,
     DiffusionConfig,
     EvaluateConfig,
@@ -43,6 +44,7 @@ class Config(BaseModel):
 
     base: BaseConfig
     data: DataConfig
+    contributions: ContributionsConfig
     gmm: GmmConfig
     cnn: CnnConfig
     vae: VaeConfig

@@ -46,6 +46,21 @@ class Paths:
         return self.root / "data" / "raw"
 
     @property
+    def contributions_store(self) -> Path:
+        """The default contributions store (SQLite, WAL): the project's own (`home`), never in git or DVC, kept by `make clean`."""
+        return self.home_root / "data" / "contributions" / "store.sqlite"
+
+    @property
+    def contributions_snapshot(self) -> Path:
+        """The accepted contributions frozen by the `contributions` stage (DVC-tracked, content-addressed)."""
+        return self.root / "data" / "snapshot" / "contributions.npz"
+
+    @property
+    def contributions_manifest(self) -> Path:
+        """The snapshot's counts, digest and newest id (`cache: false`, kept in git)."""
+        return self.root / "data" / "snapshot" / "manifest.json"
+
+    @property
     def prepared(self) -> Path:
         return self.root / "data" / "prepared.npz"
 

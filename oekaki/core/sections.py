@@ -79,6 +79,23 @@ class DataConfig(Section):
         return self
 
 
+class ContributionsConfig(Section):
+    """Drawings people teach the judge (oekaki/data/contributions.py): the store, the door's limits, the snapshot's
+    quarantine and held-out split (oekaki/data/snapshot.py), and how much a contributed digit weighs in training."""
+
+    store_url: Str | None = Field(
+        description="null = SQLite (WAL) at data/contributions/store.sqlite of the project; or postgresql+psycopg2://user@host/db"
+    )
+    weight: Int = bounded("an integer", "each contributed training digit is repeated this many times in an epoch", ge=1, le=100)
+    validation_share: Num = bounded("a fraction", "accepted contributions held out for the gate, never trained on", gt=0, lt=1)
+    validation_by_writer_min: Int = bounded("an integer", "hold out whole contributors when there are at least this many", ge=2)
+    quarantine_confidence: Num = bounded("a probability", "the judge's certainty in a reading that contradicts the label", gt=0, le=1)
+    quarantine_agreement: Num = bounded("a fraction", "... quarantined when the contributor's agreement rate is below this", ge=0, le=1)
+    max_batch: Int = bounded("an integer", "digits per request or file", ge=1)
+    rate_per_token_hour: Int = bounded("an integer", "accepted digits per contributor token per hour", ge=1)
+    rate_total_hour: Int = bounded("an integer", "accepted digits per hour, all contributors", ge=1)
+
+
 class GmmConfig(Section):
     seed: Int
     n_artworks: Int = bounded("an integer", ge=10)

@@ -6,9 +6,10 @@ evaluation and the promotion gate all read data/prepared.npz through `TensorData
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ import torch
 from oekaki.core.constants import DATA_KEYS
 from oekaki.core.errors import TrainingError
 from oekaki.core.io import arrays_sha256
+from oekaki.core.paths import Paths
+from oekaki.data import snapshot as snapshot_mod
 
 
 @dataclass
@@ -35,6 +38,12 @@ class TensorData:
     val_x: torch.Tensor
     val_y: torch.Tensor
     validation_sha256: str  # over the validation arrays alone (the promotion gate's evaluation key)
+    # contributed digits (load_training): the held-out ones the gate scores, never trained on, and what was merged
+    contrib_val_x: torch.Tensor | None = None
+    contrib_val_y: torch.Tensor | None = None
+    snapshot_digest: str | None = None
+    n_contributed: int = 0  # distinct contributed digits in train_x (before the weight's repeats)
+    n_base_train: int | None = None  # train_x[:n_base_train] is the source's training split
 
     @classmethod
     def load(cls, path: Path, device: torch.device) -> TensorData:
@@ -55,6 +64,38 @@ class TensorData:
             t("train_images"), t("train_labels").long(), t("test_images"), t("test_labels").long(), arrays_sha256(arrays),
             t("validation_images"), t("validation_labels").long(), arrays_sha256(validation),
         )  # fmt: skip
+
+
+def load_training(paths: Paths, device: torch.device, weight: int) -> TensorData:
+    """The data every training stage trains on, read the one way they all read it: data/prepared.npz plus
+    the contributions snapshot's training digits, each repeated `weight` times (contributions.weight).
+
+    The snapshot's held-out digits become contrib_val_x/y (the gate's, never trained on); quarantined ones are
+    left out. With no contributed training digit the data and its sha256 are exactly data/prepared.npz's, so
+    checkpoints, caches and numbers stay those of the base dataset; otherwise the sha256 also covers the
+    snapshot's digest and the weight, so a checkpoint never resumes across snapshots.
+    """
+    base = TensorData.load(paths.prepared, device)
+    return with_contributions(base, snapshot_mod.read(paths.contributions_snapshot), weight)
+
+
+def with_contributions(base: TensorData, snap: dict, weight: int) -> TensorData:
+    """`base` with the snapshot `snap` merged in (see load_training)."""
+    device = base.train_x.device
+    split = snap["split"]
+    val = split == snapshot_mod.VALIDATION
+    held_x = torch.from_numpy(snap["images"][val]).to(device)
+    held_y = torch.from_numpy(snap["labels"][val]).long().to(device)
+    train = split == snapshot_mod.TRAIN
+    n = int(train.sum())
+    digest = arrays_sha256(snap) if len(split) else None
+    out = replace(base, contrib_val_x=held_x, contrib_val_y=held_y, snapshot_digest=digest, n_base_train=len(base.train_y))
+    if n == 0:
+        return out
+    x = torch.from_numpy(snap["images"][train]).to(device).repeat(weight, 1, 1)
+    y = torch.from_numpy(snap["labels"][train]).long().to(device).repeat(weight)
+    sha = hashlib.sha256(f"{base.sha256}+{digest}x{weight}".encode()).hexdigest()
+    return replace(out, train_x=torch.cat([base.train_x, x]), train_y=torch.cat([base.train_y, y]), sha256=sha, n_contributed=n)
 
 
 def check_class_labels(stage: str, conditional: bool, data: TensorData, n_classes: int = 10) -> None:

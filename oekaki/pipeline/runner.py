@@ -94,6 +94,18 @@ def run_source(cfg: Config, paths: Paths, mint_pipeline_run: bool) -> dict:
     return fingerprint
 
 
+def run_contributions(cfg: Config, paths: Paths) -> dict:
+    """The store frozen into the contributions snapshot (oekaki/stages/contributions): no torch, no MLflow run."""
+    from oekaki.stages.contributions.stage import take
+
+    return take(cfg, paths)
+
+
+# The stages that only check something outside DVC's view and run on every repro (`always_changed`), cheap, with
+# no MLflow run: the flow calls them uncached, `python -m oekaki stage` directly.
+CHECK_STAGES = ("contributions", "source")
+
+
 def current_pipeline_run_id(paths: Paths) -> str:
     """The id minted by this `dvc repro`'s source stage (a fresh one if there is none)."""
     if paths.pipeline_run_file.is_file():

@@ -87,7 +87,7 @@ def train(
 
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
     device = resolve_device(cfg.base)
-    data = dataset.TensorData.load(paths.prepared, device)
+    data = dataset.load_training(paths, device, cfg.contributions.weight)
     model, history, seconds, epochs = train(cfg, paths, data, device, monitor)
     test, probs = evaluate_classifier(model, data.test_x, data.test_y, cfg.cnn.eval_batch_size)
     checkpoints.save_checkpoint(
@@ -98,7 +98,8 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     test_x, test_y = data.test_x.cpu().numpy(), data.test_y.cpu().numpy()
     with phase("scoring"):  # the judge's scale at the scoreboard's n, as its real and untrained rows score it
         proto = scoreboard.protocol_of(cfg, test_y)
-        pool = (data.train_x.cpu().numpy(), data.train_y.cpu().numpy())
+        base = slice(0, data.n_base_train)  # the source's training split: contributed digits are no reference
+        pool = (data.train_x[base].cpu().numpy(), data.train_y[base].cpu().numpy())
         real, noise = scoreboard.real_board(pool, proto), scoreboard.noise_board(proto)
         calibration = scoreboard.calibrate(judge, real, noise, *scoreboard.reference(judge, test_x, test_y, proto))
     with phase("figures"):

@@ -203,7 +203,7 @@ def sweeps(model: Denoiser, scorer: Scorer, c: DiffusionConfig) -> tuple[list[di
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
     c = cfg.diffusion
     device = resolve_device(cfg.base)
-    data = dataset.TensorData.load(paths.prepared, device)
+    data = dataset.load_training(paths, device, cfg.contributions.weight)
     dataset.check_class_labels("diffusion", True, data, N_CLASSES)
     judge, cnn_metrics = load_judge(paths, data, device)
     test_x, test_y = data.test_x.cpu().numpy(), data.test_y.cpu().numpy()

@@ -224,7 +224,7 @@ def train(cfg: Config, paths: Paths, data: dataset.TensorData, device: torch.dev
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
     c = cfg.gan
     device = resolve_device(cfg.base)
-    data = dataset.TensorData.load(paths.prepared, device)
+    data = dataset.load_training(paths, device, cfg.contributions.weight)
     check_labels(c, data)
     judge, cnn_metrics = load_judge(paths, data, device)
     test_x, test_y = data.test_x.cpu().numpy(), data.test_y.cpu().numpy()

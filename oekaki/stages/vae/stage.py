@@ -195,7 +195,7 @@ def train(cfg: Config, paths: Paths, data: dataset.TensorData, device: torch.dev
 def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResult:
     c = cfg.vae
     device = resolve_device(cfg.base)
-    data = dataset.TensorData.load(paths.prepared, device)
+    data = dataset.load_training(paths, device, cfg.contributions.weight)
     check_labels(c, data)
     judge, cnn_metrics = load_judge(paths, data, device)
     model, done, epochs, reading = train(cfg, paths, data, device, monitor)

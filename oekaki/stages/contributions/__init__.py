@@ -1,0 +1,1 @@
+"""Stage `contributions`: the accepted contributions frozen into a DVC-versioned snapshot."""
