@@ -78,10 +78,10 @@ bench-stage-host: venv
 format: venv
 	$(PY) -m ruff format . && $(PY) -m ruff check --fix .
 
-## clean: remove what a run generates and git ignores under the output folders (committed files such as metrics/*.json and data/source.json stay); asks before touching the MLflow store
+## clean: remove what a run generates and git ignores under the output folders (committed files such as metrics/*.json and data/source.json stay, and the contributions store data/contributions/); asks before touching the MLflow store
 # `git clean -X` removes only ignored files, so the list of generated files is the .gitignore files' list, kept in one place.
 clean:
-	git clean -f -d -X -- data models reports metrics .oekaki test-artifacts dvc_plots
+	git clean -f -d -X -e '!/data/contributions/' -- data models reports metrics .oekaki test-artifacts dvc_plots
 	@read -p "Also delete the MLflow store (mlflow.db, mlartifacts/) and Prefect state (.prefect/)? [y/N] " ans; \
 	  if [ "$$ans" = y ]; then rm -rf mlflow.db mlartifacts .prefect; echo removed; fi
 	@echo "The DVC cache (.dvc/cache) is kept; prune it with: dvc gc --workspace"

@@ -27,6 +27,9 @@ def test_make_clean_removes_generated_files_and_keeps_committed_ones(tmp_path):
         (paths.root / rel).write_bytes(b"generated")
     store = paths.root / "mlflow.db"
     store.write_bytes(b"store")
+    contributed = paths.root / "data" / "contributions" / "store.sqlite"  # people's digits: never a run's output
+    contributed.parent.mkdir(parents=True, exist_ok=True)
+    contributed.write_bytes(b"precious")
     tracked = subprocess.run(["git", "ls-files", "metrics", "data", "reports", "models"], cwd=paths.root, capture_output=True, text=True)
     assert "metrics/cnn.json" in tracked.stdout.split() and "data/source.json" in tracked.stdout.split()
 
@@ -37,3 +40,4 @@ def test_make_clean_removes_generated_files_and_keeps_committed_ones(tmp_path):
     assert status == "", f"make clean changed tracked files:\n{status}"
     assert [rel for rel in GENERATED if (paths.root / rel).exists()] == []
     assert store.read_bytes() == b"store"  # answered "n": the MLflow store stays
+    assert contributed.read_bytes() == b"precious"
