@@ -73,7 +73,7 @@ def test_concurrent_writers_lose_nothing_and_store_each_image_once(store):
     lock = threading.Lock()
 
     def client(k: int) -> None:
-        for rep in range(3):
+        for _ in range(3):
             items = [Item(stroke(i % 10, i), i % 10) for i in range(k, k + 10)]
             out = store.add(f"client-{k:02d}-xxxxxxxxxx", items, BIG, BIG)
             with lock:
