@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import add_results_arguments, write_results  # noqa: E402
 from oekaki.core.paths import Paths, project_paths  # noqa: E402
 from oekaki.core.timing import WORK_PHASES  # noqa: E402
-from oekaki.pipeline.runner import stage_names  # noqa: E402
+from oekaki.pipeline.runner import CHECK_STAGES, stage_names  # noqa: E402
 from tests.conftest import VENV_BIN, copy_project, tool_env  # noqa: E402
 
 
@@ -56,7 +56,7 @@ def breakdown(paths: Paths, wall: float) -> dict:
     stages, totals = {}, defaultdict(float)
     accounted = 0.0
     for stage in stage_names(paths):
-        if stage == "source" or not paths.provenance(stage).is_file():
+        if stage in CHECK_STAGES or not paths.provenance(stage).is_file():
             continue
         rec = json.loads(paths.provenance(stage).read_text())
         phases = {"process start-up": rec["started_unix"] - rec["process_started_unix"], **rec["phases"]}

@@ -45,7 +45,7 @@ MODES = {"with": {}, "without": {OFF_ENV: "1"}}
 def startup_and_imports(root: Path) -> dict[str, float]:
     """Per stage that ran in the clone at `root`: seconds from its command's start to its work, imports included."""
     paths, out = Paths(root), {}
-    for stage in stage_names(paths)[1:]:
+    for stage in stage_names(paths):  # the check stages keep no provenance record
         if paths.provenance(stage).is_file():
             rec = json.loads(paths.provenance(stage).read_text())
             out[stage] = rec["started_unix"] - rec["process_started_unix"] + rec["phases"].get("imports", 0.0)

@@ -41,8 +41,17 @@ class FakeRegistry:
 class FakeScorer:
     """Given scores per checkpoint file name; `untrained` for the fresh network."""
 
-    def __init__(self, by_file: dict[str, tuple[float, ...]], untrained: tuple[float, ...] = (100.0, 100.0, 100.0)):
+    def __init__(self, by_file: dict[str, tuple[float, ...]], untrained: tuple[float, ...] = (100.0, 100.0, 100.0), contributed=None):
         self.cfg, self.by_file, self._untrained, self.scored = CFG, by_file, untrained, []
+        self.contributed = contributed or {}  # checkpoint file name -> accuracy on the held-out contributed digits
+        self.contrib_y = [0] * (50 if contributed else 0)
+
+    def contributed_key(self):
+        return "c"
+
+    def score_contributed(self, checkpoint):
+        self.scored.append("contributed:" + checkpoint.name)
+        return Score((self.contributed[checkpoint.name],))
 
     def key(self, gate):
         return "k"
@@ -61,11 +70,11 @@ class FakeScorer:
         return None
 
 
-def decide(tmp_path, stage: str, candidate, champion=None, untrained=(100.0, 100.0, 100.0)):
+def decide(tmp_path, stage: str, candidate, champion=None, untrained=(100.0, 100.0, 100.0), contributed=None):
     paths = Paths(tmp_path)
     write_json(paths.provenance(stage), {"mlflow_run_id": "run"})
     scores = {"model.pt": candidate} | ({"v1.pt": champion} if champion else {})
-    scorer = FakeScorer(scores, untrained)
+    scorer = FakeScorer(scores, untrained, contributed)
     return promote.decide_one(GATE[stage], FakeRegistry("1" if champion else None), scorer, paths, tmp_path), scorer
 
 
@@ -138,3 +147,33 @@ def test_the_metrics_file_holds_only_numbers(tmp_path):
         return [x for v in d.values() for x in (leaves(v) if isinstance(v, dict) else [v])]
 
     assert all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in leaves(numbers))
+
+
+@pytest.mark.parametrize(
+    ("mnist", "contributed", "decision"),
+    [
+        ((0.9805,), (0.95, 0.70), "promote"),  # MNIST within the margin (0.002), the new writers read far better
+        ((0.975,), (0.95, 0.70), "refuse"),  # old users lose more than the margin: refused, however good for the new
+        ((0.990,), (0.69, 0.70), "refuse"),  # better on MNIST, but one contributed digit read worse: refused
+        ((0.990,), (0.70, 0.70), "promote"),  # better on MNIST beyond the margin, no contributed drop
+        ((0.981,), (0.70, 0.70), "keep"),  # within the margin on MNIST, equal on the contributed digits
+    ],
+)
+def test_the_judges_two_conditions_once_contributed_digits_are_held_out(tmp_path, mnist, contributed, decision):
+    row, scorer = decide(tmp_path, "cnn", mnist, (0.982,), contributed={"model.pt": contributed[0], "v1.pt": contributed[1]})
+    assert row["decision"] == decision, row["reason"]
+    assert row["contributed"] == {"n": 50, "candidate": contributed[0], "champion": contributed[1]}
+    assert "contributed validation (50 digits)" in row["reason"]
+    numbers = promote.numbers({"cnn": row}, 500, 3)["cnn"]
+    assert numbers["candidate_contributed_mean"] == contributed[0] and numbers["n_contributed_validation"] == 50
+
+
+def test_contributed_scores_are_cached_on_the_versions_like_the_others(tmp_path):
+    registry = FakeRegistry("1")
+    paths = Paths(tmp_path)
+    write_json(paths.provenance("cnn"), {"mlflow_run_id": "run"})
+    scorer = FakeScorer({"model.pt": (0.98,), "v1.pt": (0.98,)}, contributed={"model.pt": 0.9, "v1.pt": 0.7})
+    promote.decide_one(GATE["cnn"], registry, scorer, paths, tmp_path)
+    again = FakeScorer({"model.pt": (0.98,), "v1.pt": (0.98,)}, contributed={"model.pt": 0.9, "v1.pt": 0.7})
+    row = promote.decide_one(GATE["cnn"], registry, again, paths, tmp_path)
+    assert again.scored == [] and row["decision"] == "promote"  # every score came from the version tags

@@ -29,8 +29,9 @@ import torch
 from oekaki.core import checkpoints
 from oekaki.core.config import Config
 from oekaki.core.device import resolve_device
+from oekaki.core.io import arrays_sha256
 from oekaki.core.paths import Paths
-from oekaki.data import dataset
+from oekaki.data import dataset, snapshot
 from oekaki.models import judge as judge_mod
 from oekaki.models import scoreboard
 from oekaki.models.cnn import evaluate_classifier
@@ -92,6 +93,11 @@ class GateScorer:
         # the painters' request: the scoreboard's (n, the test set's label mix), with the gate's seeds
         self.request = scoreboard.protocol(self.data.test_y.numpy(), cfg.evaluate.n_samples, cfg.base.seed, cfg.promote.seeds)
         self._judge, self._real_features = None, None
+        # the contributed digits the snapshot holds out (never trained on): the judge's second gate
+        snap = snapshot.read(paths.contributions_snapshot)
+        held = snap["split"] == snapshot.VALIDATION
+        self.contrib_x, self.contrib_y = torch.from_numpy(snap["images"][held]), torch.from_numpy(snap["labels"][held]).long()
+        self.contrib_sha = arrays_sha256({"images": snap["images"][held], "labels": snap["labels"][held]})
 
     def n_values(self, gate: Gate) -> int:
         return 1 if gate.stage == "cnn" else len(self.seeds)
@@ -108,6 +114,16 @@ class GateScorer:
                 "judge": hashlib.sha256(self.judge_path.read_bytes()).hexdigest()[:16],
             }
         return json.dumps(parts, sort_keys=True)
+
+    def contributed_key(self) -> str:
+        """What a contributed-validation accuracy was measured on (the held-out digits' hash)."""
+        return json.dumps({"contributed": self.contrib_sha[:16], "n": len(self.contrib_y)}, sort_keys=True)
+
+    def score_contributed(self, checkpoint: Path) -> Score:
+        """A judge checkpoint's accuracy on the held-out contributed digits (one value: deterministic)."""
+        model = load_network(checkpoints.load_checkpoint(checkpoint)).to(self.device)
+        x, y = self.contrib_x.to(self.device), self.contrib_y.to(self.device)
+        return Score((float(evaluate_classifier(model, x, y, self.cfg.cnn.eval_batch_size)[0]["test_accuracy"]),))
 
     def score(self, gate: Gate, checkpoint: Path, board: scoreboard.Board | None = None, seeds: int | None = None) -> Score:
         """`board`: drawings of this very checkpoint for the request (a painter's scoreboard.npz); `seeds`: the first k only."""

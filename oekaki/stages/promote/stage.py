@@ -10,6 +10,10 @@ The rules:
   margin = max(std candidate, std champion), the seed-to-seed spread of either: a difference no
   larger than what re-drawing the same model with another seed gives is noise, not progress.
   The CNN's accuracy has no seed spread; its margin is promote.cnn_min_margin.
+- **Two conditions for the judge** once the contributions snapshot holds digits out (never trained on):
+  refused when its MNIST validation accuracy drops by more than the margin, or its accuracy on the held-out
+  contributed digits drops at all; promoted when neither drops and one improves (MNIST by more than the
+  margin, or one contributed digit more read right). Protect old users, serve new ones (`two_conditions`).
 - **Sanity floor.** A first candidate (no champion yet) is promoted only when it beats an
   untrained network of its own architecture by a wide margin: CNN accuracy at least
   promote.cnn_min_accuracy; VAE loss at most promote.vae_max_loss_fraction of the untrained
@@ -40,9 +44,11 @@ from oekaki.core.errors import MissingInputError
 from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
 from oekaki.core.timing import phase
+from oekaki.data import snapshot
 from oekaki.stages.promote.scoring import GATES, Gate, GateScorer, Score
 
 log = get_logger("promote")
+CONTRIBUTED_METRIC = "contributed_accuracy"  # the judge's second gate: the snapshot's held-out contributed digits
 
 
 def margin(gate: Gate, rules: PromoteConfig, candidate: Score, champion: Score) -> float:
@@ -79,15 +85,44 @@ def decide_one(gate: Gate, registry, scorer: GateScorer, paths: Paths, tmp: Path
     if champion == candidate:
         row["champion"] = dict(row["candidate"])
         return row | {"decision": "keep", "promote": False, "reason": "the candidate already is the champion"}
-    old, rescored = scored(gate, registry, scorer, champion, key, lambda: registry.checkpoint(gate.name, champion, tmp))
+    fetched: list[Path] = []
+
+    def champion_checkpoint() -> Path:  # downloaded once, whichever score needs it first
+        if not fetched:
+            fetched.append(registry.checkpoint(gate.name, champion, tmp))
+        return fetched[0]
+
+    old, rescored = scored(gate, registry, scorer, champion, key, champion_checkpoint)
     row["champion"] = {"version": champion, **old.as_dict(), "rescored": rescored}
     need, by = margin(gate, rules, new, old), gain(gate, new.mean, old.mean)
     row |= {"margin": need, "gain": by}
     said = f"{gate.metric} {new.mean:.4f} ± {new.std:.4f} vs champion's {old.mean:.4f} ± {old.std:.4f}"
+    if gate.stage == "cnn" and len(scorer.contrib_y):
+        mine = scored_contributed(gate, registry, scorer, candidate, lambda: paths.final_model(gate.stage))
+        theirs = scored_contributed(gate, registry, scorer, champion, champion_checkpoint)
+        row["contributed"] = {"n": len(scorer.contrib_y), "candidate": mine.mean, "champion": theirs.mean}
+        return row | two_conditions(said, by, need, mine.mean, theirs.mean, len(scorer.contrib_y))
     if by > need:
         return row | {"decision": "promote", "promote": True, "reason": f"{said}: better by {by:.4f} > margin {need:.4f}"}
     why = "a tie" if by == 0 else "not better" if by < 0 else f"better by only {by:.4f}, within the margin {need:.4f}"
     return row | {"decision": "keep", "promote": False, "reason": f"{said}: {why}"}
+
+
+def two_conditions(said: str, by: float, need: float, mine: float, theirs: float, n: int) -> dict:
+    """The judge's gate once contributed digits are held out: protect old users and serve new ones.
+
+    Refused when MNIST validation accuracy drops by more than the margin, or when accuracy on the held-out
+    contributed digits drops at all. Promoted when, with neither drop, one of the two improves: MNIST by more
+    than the margin, or the contributed digits by at least one digit more read right. Otherwise kept.
+    """
+    said += f"; contributed validation ({n} digits) {mine:.4f} vs champion's {theirs:.4f}"
+    if by < -need:
+        return {"decision": "refuse", "promote": False, "reason": f"{said}: MNIST validation drops by {-by:.4f} > margin {need:.4f}"}
+    if mine < theirs:
+        return {"decision": "refuse", "promote": False, "reason": f"{said}: the contributed digits are read worse"}
+    if by > need or mine > theirs:
+        return {"decision": "promote", "promote": True, "reason": f"{said}: no drop beyond the margins, and better"}
+    return {"decision": "keep", "promote": False, "reason": f"{said}: no better on either"}
 
 
 def first_candidate(gate: Gate, rules: PromoteConfig, new: Score, untrained: Score) -> dict:
@@ -120,12 +155,30 @@ def scored(
     return value, True
 
 
+def scored_contributed(gate: Gate, registry, scorer: GateScorer, version: str, checkpoint: Callable[[], Path]) -> Score:
+    """A judge version's accuracy on the held-out contributed digits: its registry tag when measured on the same
+    digits, else measured now and tagged (`contributed_accuracy`)."""
+    key = scorer.contributed_key()
+    cached = registry.version_score(gate.name, version, CONTRIBUTED_METRIC, key)
+    if cached is not None:
+        return Score((cached,))
+    value = scorer.score_contributed(checkpoint())
+    registry.tag_score(gate.name, version, CONTRIBUTED_METRIC, key, value.values[0])
+    return value
+
+
 def numbers(rows: dict[str, dict], n_validation: int, seeds: int) -> dict:
     """metrics/promote.json: the gate's numbers per model (a plain output; the headline is metrics/scoreboard.json)."""
     out: dict = {"n_validation": n_validation, "seeds": seeds}
     for stage, r in rows.items():
         m = {f"{who}_{stat}": r[who][stat] for who in ("candidate", "champion", "untrained") if r.get(who) for stat in ("mean", "std")}
         out[stage] = m | {k: r[k] for k in ("margin", "gain", "floor") if k in r}
+        if c := r.get("contributed"):
+            out[stage] |= {
+                "candidate_contributed_mean": c["candidate"],
+                "champion_contributed_mean": c["champion"],
+                "n_contributed_validation": c["n"],
+            }
     return out
 
 
@@ -159,6 +212,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         log.info("%-15s %-8s %s", r["model"], r["decision"], r["reason"])
     n = len(scorer.data.val_y)
     decision = {"models": rows, "validation": {"n": n, "sha256": scorer.data.validation_sha256}, "seeds": list(scorer.seeds)}
+    decision["snapshot"] = {"digest": snapshot.digest_of(paths.contributions_snapshot), "n_held_out": len(scorer.contrib_y)}
     write_json(paths.promote_decision, decision)  # the stage's non-metric output: what the gate's apply and the report read
     write_json(paths.headline_metrics, headline(paths, rows))
     # the decision file is also logged with the stage's MLflow run (as a file, like a figure)
