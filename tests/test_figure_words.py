@@ -73,6 +73,12 @@ def synthetic() -> dict[str, FigureData]:
             "guidance": np.asarray([0.0, 1.0, 2.0, 4.0]), "conditional_accuracy": np.asarray([0.3, 0.8, 0.95, 0.99]),
             "within_class_diversity": np.asarray([0.9, 0.85, 0.8, 0.6]),
         },
+        "contrib_per_class": {"counts": rng.integers(0, 30, (3, 10))},
+        "contrib_over_time": {"ids": np.arange(1, 41), "split": rng.integers(0, 3, 40)},
+        "contrib_quarantined": {
+            "images": digits[:3], "labels": np.asarray([8, 8, 1]), "judge_label": np.asarray([3, 3, 7]),
+            "confidence": np.asarray([0.99, 0.97, 0.96]),
+        },
     }  # fmt: skip
 
 

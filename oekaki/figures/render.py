@@ -17,7 +17,7 @@ from pathlib import Path
 
 from oekaki.core import figure_data
 from oekaki.core.figure_data import FigureData
-from oekaki.figures import base, cnn, diffusion, gan, gmm, vae
+from oekaki.figures import base, cnn, contributions, diffusion, gan, gmm, vae
 from oekaki.figures.base import plt
 
 
@@ -57,6 +57,9 @@ KINDS: dict[str, Kind] = {
     "gan_curves": Kind(gan.curves, True),
     "diffusion_steps_sweep": Kind(diffusion.steps_sweep, True),
     "diffusion_guidance_sweep": Kind(diffusion.guidance_sweep, True),
+    "contrib_per_class": Kind(contributions.per_class, True),
+    "contrib_over_time": Kind(contributions.over_time, True),
+    "contrib_quarantined": Kind(contributions.quarantined, False),
 }
 # drawn straight to a file (not a matplotlib Figure) and without words: kind -> (extension, writer)
 ANIMATIONS: dict[str, tuple[str, Callable[[FigureData, Path], Path]]] = {"training_gif": (".gif", gan.training_gif)}

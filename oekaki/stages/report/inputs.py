@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from oekaki.core.contract import stage_results
 from oekaki.core.io import read_json
 from oekaki.core.paths import Paths
+from oekaki.stages.report.contributed import Contributed, load_snapshot
+from oekaki.stages.report.history import History
 from oekaki.stages.report.tables import check_scoreboard
 
 STAGES = ("download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate")
@@ -50,6 +52,8 @@ class Inputs:
     problems: list[str] = field(default_factory=list)  # missing keys or NaN values, "file: key ..."
     absent: list[str] = field(default_factory=list)  # stages with no output at all
     promotion: dict | None = None  # the promotion gate's decision (models/promote/decision.json)
+    contributed: Contributed | None = None  # the contributions snapshot, when it holds a digit (data/snapshot/)
+    history: History | None = None  # the judge's champion history (stage.py reads it only when there are contributions)
 
     def missing_for(self, needs: tuple[str, ...]) -> list[str]:
         """The stages a section needs that it cannot draw (the scoreboard marks its own bad cells)."""
@@ -104,7 +108,8 @@ def gather(paths: Paths) -> Inputs:
         problems += check_scoreboard(metrics["evaluate"])
     absent = [s for s in missing if not has_output(paths, s)]
     promote = paths.promote_decision
-    inputs = Inputs(metrics, prov, missing, problems, absent, read_json(promote) if promote.is_file() else None)
+    decision = read_json(promote) if promote.is_file() else None
+    inputs = Inputs(metrics, prov, missing, problems, absent, decision, load_snapshot(paths))
     for stage in missing:  # sections never read half-valid numbers
         if stage != "evaluate" or "scoreboard" not in (metrics.get("evaluate") or {}):
             metrics[stage], prov[stage] = None, None

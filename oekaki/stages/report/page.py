@@ -22,6 +22,7 @@ from oekaki.core import provenance
 from oekaki.core.config import Config
 from oekaki.core.locales import text
 from oekaki.core.paths import Paths
+from oekaki.stages.report import contributed
 from oekaki.stages.report.inputs import Inputs
 from oekaki.stages.report.tables import GENERATOR_ROWS, ROW_STAGE, Cell, metrics_table, mlflow_link, promotion_table, scoreboard_table
 
@@ -69,6 +70,7 @@ SECTIONS = (
     Section("generation", "h_generation", ("gmm", "vae", "gan", "diffusion")),
     Section("scoreboard", "h_scoreboard", ("evaluate", "cnn")),
     Section("model-registry", "h_registry", ()),
+    Section("contributions", "h_contributions", ()),
     Section("provenance", "h_provenance", ("download",), appendix="sections/metrics.html.j2"),
 )
 
@@ -119,6 +121,7 @@ def table_context(lang: str, cfg: Config, inputs: Inputs) -> dict[str, Any]:
         "scoreboard": scoreboard,
         "promotion_table": promotion_table(promotion, lang) if promotion else None,
         "metrics_table": metrics_table(inputs.metrics, lang),
+        "contributed": contributed.context(lang, inputs.contributed, promotion, inputs.history),
     }
 
 

@@ -7,12 +7,16 @@ figures' data, and one test image from the prepared data. It draws every figure 
 `report.figure_dpi`, once per language when it has words (oekaki/figures/render.py), so a figure's
 look is this stage's parameter and retrains nothing. The pages are Jinja2 templates
 (templates/, page.py) filled with the words of oekaki/locales/<lang>.yaml and tables.py's rows; `reports/summary.md`
-holds the scoreboard as Markdown (summary.py). A missing stage output or a missing/NaN metric
-stops the stage with a message naming the stage to run, unless `report.allow_partial` is set:
+holds the scoreboard as Markdown (summary.py). The section on contributed digits (contributed.py, history.py)
+reads the contributions snapshot (data/snapshot/) and, only when that holds a digit, the model registry.
+A missing stage output or a missing/NaN metric stops the stage with a message naming the stage to run, unless `report.allow_partial` is set:
 then the page marks what is missing.
 """
 
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 from oekaki.core.config import Config
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult
@@ -21,6 +25,8 @@ from oekaki.core.io import write_text
 from oekaki.core.paths import Paths
 from oekaki.core.timing import phase
 from oekaki.figures.render import render_all
+from oekaki.stages.report.contributed import FIGURES, save_figure_data
+from oekaki.stages.report.history import read_history
 from oekaki.stages.report.inputs import STAGES, Inputs, gather
 from oekaki.stages.report.page import build_page, fallback_page
 from oekaki.stages.report.summary import summary_markdown
@@ -47,8 +53,14 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     inputs = gather(paths)
     if not cfg.report.allow_partial:
         check_complete(paths, inputs)
-    with phase("figures"):
-        drawn = render_all({s: paths.figure_data(s) for s in STAGES}, paths.figures_dir, cfg.report.languages, cfg.report.figure_dpi)
+    judge = ((inputs.promotion or {}).get("models", {}).get("cnn") or {}).get("model")  # its registered name, as the gate scored it
+    if inputs.contributed and judge:  # the registry is asked only when people contributed digits
+        inputs.history = read_history(monitor, judge)
+    with phase("figures"), tempfile.TemporaryDirectory() as tmp:
+        sources = {s: paths.figure_data(s) for s in STAGES}
+        if inputs.contributed:  # the contributed digits' figures: data written here from the snapshot, drawn with the rest
+            sources[FIGURES] = save_figure_data(inputs.contributed, Path(tmp))
+        drawn = render_all(sources, paths.figures_dir, cfg.report.languages, cfg.report.figure_dpi)
     pages = {lang: build_page(lang, cfg, paths, inputs) for lang in cfg.report.languages}
     pages |= {lang: fallback_page(lang, cfg) for lang in DECLARED_LANGUAGES if lang not in pages}
     for lang, page in pages.items():

@@ -28,6 +28,12 @@ def summary_markdown(inputs: Inputs) -> str:
         e = inputs.metrics["evaluate"]
         lines += ["", f"## Scoreboard ({e['n_samples']:,} samples per seed, mean ± std over {e['n_seeds']} seeds, judged by the CNN)", ""]
         lines += scoreboard_table(e, "en").markdown()
+    if k := inputs.contributed:
+        n, m = k.manifest["counts"], k.manifest
+        lines.append(
+            f"- Contributed digits: {m['n']:,} from {m['contributors']:,} contributors ({n['train']:,} trained on, "
+            f"{n['validation']:,} held out for the gate, {n['quarantine']:,} quarantined; snapshot {m['digest'][:12]})"
+        )
     if inputs.promotion:
         lines += ["", "## Promotion gate (candidate vs champion, validation split)", ""]
         lines += promotion_table(inputs.promotion, "en").markdown()
