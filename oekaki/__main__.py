@@ -32,7 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check-config", help="validate params.yaml and exit")
     rp = sub.add_parser("repro", help="check params, regenerate dvc.yaml's code deps, then `dvc repro` under the project lock")
     rp.add_argument("dvc_args", nargs=argparse.REMAINDER, help="passed on to `dvc repro` (any of its options: --force, --dry, ...)")
+    sub.add_parser("contribute", help="teach the judge the digits of an .npz file (its options: python -m oekaki contribute -h)")
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["contribute"]:  # its own options and exit statuses: oekaki/contribute.py
+        from oekaki.contribute import main as contribute
+
+        return contribute(argv[1:])
     if argv[:1] == ["repro"]:  # everything after `repro` is dvc's, options included (REMAINDER stops at a leading option)
         args = argparse.Namespace(command="repro", dvc_args=argv[1:])
     else:

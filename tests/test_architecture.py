@@ -21,6 +21,7 @@ LAYERS = [  # (module prefix, rank): a module may import its own rank or lower
     ("oekaki.app", 5),  # the draw-it-yourself app: at the flows level (registry through oekaki.pipeline)
     ("tasks", 4),
     ("oekaki.__main__", 4),
+    ("oekaki.contribute", 4),  # `python -m oekaki contribute`: the CLI's own module, beside oekaki.__main__
     ("oekaki.pipeline", 3),
     ("oekaki.stages", 2),
     ("oekaki.models", 1),

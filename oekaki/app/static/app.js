@@ -1,9 +1,12 @@
-// The draw-it-yourself page: a canvas, the judge's reading, the VAE's styles, the painters. No library, no network but this app.
+// The draw-it-yourself page: a canvas, the judge's reading and teaching it, the VAE's styles, the painters. No library, no network
+// but this app.
 "use strict";
 
 const BRUSH = 22; // pixels on the 280-pixel canvas: about 2 pixels once scaled into MNIST's 20-pixel box
 const $ = (sel) => document.querySelector(sel);
-const state = { lang: "en", words: {}, info: null, strokes: [], current: null, asked: 0 };
+const TOKEN_KEY = "oekaki-contributor-token"; // localStorage: the random token that links this browser's taught digits
+const TOKEN_RE = /^[A-Za-z0-9_-]{16,128}$/;
+const state = { lang: "en", words: {}, info: null, strokes: [], current: null, asked: 0, teach: false, label: null, token: null };
 
 // ------------------------------------------------------------------ words
 function word(key, fields = {}) {
@@ -83,6 +86,12 @@ function showSource(el, source) {
     setText(line, source.kind === "gmm" ? "app_src_file" : "app_src_dvc", { path: source.path });
   }
   el.append(line);
+  if (source.version && typeof source.contributed_digits === "number") {
+    // what this registered version learned from people (the runner tags each version with its snapshot's count)
+    const taught = document.createElement("span");
+    setText(taught, "app_src_contributed", { n: source.contributed_digits.toLocaleString("en-US") });
+    el.append(" · ", taught);
+  }
   if (source.run_url) {
     const link = document.createElement("a");
     link.href = source.run_url;
@@ -102,16 +111,23 @@ function status(el, key, fields = {}, isError = false) {
 }
 
 // ------------------------------------------------------------------ API
-class ApiError extends Error {}
+class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
 
-async function post(url, body) {
+async function call(url, init) {
   const t0 = performance.now();
-  const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const r = await fetch(url, init);
   let data;
   try { data = await r.json(); } catch (_) { data = { error: `${r.status} ${r.statusText}` }; }
-  if (!r.ok) throw new ApiError(data.error || `${r.status} ${r.statusText}`);
+  if (!r.ok) throw new ApiError(data.error || `${r.status} ${r.statusText}`, r.status);
   return [data, Math.round(performance.now() - t0)];
 }
+
+const post = (url, body) => call(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
 
 const ms = (x) => x.toFixed(1);
 
@@ -170,6 +186,7 @@ function setUpCanvas() {
 
 function resetAnswers() {
   status($("#judge-status"), "app_start");
+  $("#teach").hidden = true;
   for (const id of ["#judge-answer"]) $(id).hidden = true;
   for (const id of ["#probs", "#maps1", "#maps2", "#judge-source", "#style-grid", "#style-source"]) $(id).replaceChildren();
   $("#style-status").hidden = true;
@@ -182,6 +199,7 @@ async function ask() {
   const asked = ++state.asked;
   if (!state.strokes.length) { resetAnswers(); return; }
   const image = pad().toDataURL("image/png");
+  newDrawing();
   await Promise.all([askJudge(image, asked), askStyle(image, asked)]);
 }
 
@@ -196,6 +214,7 @@ async function askJudge(image, asked) {
     setText(answer, "app_judge_answer", { label: r.label, prob: `${(100 * r.probs[r.label]).toFixed(1)} %` });
     answer.dataset.label = r.label;
     answer.hidden = false;
+    chooseLabel(r.label); // the judge's reading, for the person to confirm or correct
     showBars(r.probs, r.label);
     for (const block of r.maps.slice(0, 2)) {
       const target = $(`#maps${block.block}`);
@@ -266,6 +285,98 @@ function fail(el, err) {
   status(el, "app_error", { message: err instanceof ApiError ? err.message : String(err) }, true);
 }
 
+// ------------------------------------------------------------------ teaching the judge
+function savedToken() {
+  if (state.token) return state.token;
+  try { state.token = localStorage.getItem(TOKEN_KEY); } catch (_) { /* private mode: a token for this visit only */ }
+  if (state.token && !TOKEN_RE.test(state.token)) state.token = null;
+  return state.token;
+}
+
+function contributorToken() {
+  // made once, at the first teach: 32 random bytes, URL-safe base64; no account, nothing about the person
+  if (savedToken()) return state.token;
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  state.token = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  try { localStorage.setItem(TOKEN_KEY, state.token); } catch (_) { /* private mode */ }
+  return state.token;
+}
+
+function chooseLabel(digit) {
+  state.label = digit;
+  for (const b of document.querySelectorAll("#teach-labels button")) b.setAttribute("aria-pressed", String(Number(b.dataset.digit) === digit));
+  $("#teach-button").disabled = digit === null || !state.strokes.length;
+}
+
+function newDrawing() {
+  $("#teach").hidden = !state.teach;
+  $("#teach-status").hidden = true;
+  delete $("#teach-status").dataset.outcome;
+  chooseLabel(null);
+}
+
+function teachStatus(key, fields, outcome) {
+  const el = $("#teach-status");
+  status(el, key, fields, outcome === "duplicate" || outcome === "error");
+  el.dataset.outcome = outcome;
+}
+
+async function teach() {
+  const label = state.label;
+  if (label === null || !state.strokes.length) return;
+  const button = $("#teach-button");
+  button.disabled = true;
+  try {
+    const [r] = await post("/api/teach", { image: pad().toDataURL("image/png"), label, token: contributorToken() });
+    teachStatus("app_teach_stored", { id: r.id, label: r.label }, "stored");
+    showCount();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 409) teachStatus("app_teach_duplicate", {}, "duplicate");
+    else teachStatus("app_error", { message: err instanceof ApiError ? err.message : String(err) }, "error");
+  } finally {
+    button.disabled = state.label === null;
+  }
+}
+
+async function forget() {
+  const token = savedToken();
+  try {
+    const [r] = token ? await call("/api/contributions", { method: "DELETE", headers: { "X-Contributor-Token": token } }) : [{ erased: 0 }];
+    teachStatus("app_forgot", { n: r.erased }, "erased");
+    showCount();
+  } catch (err) {
+    teachStatus("app_error", { message: err instanceof ApiError ? err.message : String(err) }, "error");
+  }
+}
+
+async function showCount() {
+  const el = $("#teach-count"), token = savedToken();
+  if (!token) return;
+  try {
+    const [r] = await call("/api/contributions", { headers: { "X-Contributor-Token": token } });
+    status(el, "app_teach_count", { n: r.count });
+  } catch (_) {
+    el.hidden = true;
+  }
+}
+
+function setUpTeach(info) {
+  state.teach = Boolean(info.teach); // false: the app has no contributions store, the block stays hidden
+  $("#teach-labels").replaceChildren(
+    ...Array.from({ length: info.n_classes }, (_, d) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = b.dataset.digit = String(d);
+      b.setAttribute("aria-pressed", "false");
+      b.addEventListener("click", () => chooseLabel(d));
+      return b;
+    }),
+  );
+  $("#teach-button").addEventListener("click", teach);
+  $("#forget-button").addEventListener("click", forget);
+  if (state.teach) showCount();
+}
+
 // ------------------------------------------------------------------ start
 function showNotices(info) {
   const list = $("#notices");
@@ -315,6 +426,7 @@ async function start() {
   state.words = info.words;
   showNotices(info);
   setUpPainters(info);
+  setUpTeach(info);
   setUpCanvas();
   const asked = new URLSearchParams(location.search).get("lang");
   let saved = null;
