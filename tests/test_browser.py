@@ -88,6 +88,11 @@ def test_draw_correct_the_label_teach_and_the_same_drawing_again_is_a_duplicate(
         assert b.wait_until(f"{teach_status}.dataset.outcome !== 'stored' && {teach_status}.dataset.outcome") == "duplicate"
         assert "Already taught" in b.evaluate(f"{teach_status}.textContent") and store.count() == 1
 
+        seven = "{kind: 'cnn', name: 'cnn-classifier', version: '7', alias: 'champion', contributed_digits: 1234}"  # a registry version
+        b.evaluate(f"showSource(document.querySelector('#judge-source'), {seven})")
+        source = b.evaluate("document.querySelector('#judge-source').textContent")
+        assert "cnn-classifier version 7 (@champion) · trained on 1,234 contributed digits" in source
+
         b.click(*b.centre_of("#lang-switch"))
         assert b.wait_until("document.documentElement.lang") == "ja"
         assert b.evaluate("document.querySelector('#teach-button').textContent") == "教える"
