@@ -36,7 +36,7 @@ def test_each_stage_that_reads_the_data_records_it_as_an_mlflow_dataset(stage_ru
     assert readers == {"gmm", "cnn", "vae", "gan", "diffusion", "evaluate", "promote", "report"}
     assert set(runs) == readers | {"download"}
     for stage, run in runs.items():
-        inputs = run.inputs.dataset_inputs
+        inputs = [i for i in run.inputs.dataset_inputs if i.dataset.name != "contributions"]  # the snapshot: below
         if stage not in readers:
             assert inputs == [], stage
             continue
@@ -97,3 +97,29 @@ def test_no_code_sets_mlflows_tracking_uri_for_the_whole_process():
     for path in [*(PROJECT_ROOT / "oekaki").rglob("*.py"), *(PROJECT_ROOT / "flows").rglob("*.py")]:
         text = path.read_text()
         assert "mlflow.set_tracking_uri(" not in text, f"{path}: use oekaki.pipeline.tracking.fluent_tracking_uri"
+
+
+def test_from_a_served_version_to_its_snapshot_and_commit(stage_runs, tiny_pipeline):
+    """The chain docs/contributions.md describes: the app names a model version; the version's tags give the
+    snapshot digest, the commit and the run; the run's dataset input "contributions" has that digest and the
+    snapshot file's MD5, which is what dvc.lock records for data/snapshot/contributions.npz."""
+    from mlflow.tracking import MlflowClient
+
+    from oekaki.data import snapshot
+
+    paths, runs = stage_runs
+    client = MlflowClient(tiny_pipeline[1])
+    digest = snapshot.digest_of(paths.contributions_snapshot)
+    md5 = hashlib.md5(paths.contributions_snapshot.read_bytes()).hexdigest()
+    readers = {s for s in runner.stage_names(paths) if "data/snapshot/contributions.npz" in fingerprint.dep_paths(paths, s)}
+    assert readers == {"cnn", "vae", "gan", "diffusion", "promote", "report"}
+    for name, stage in (("cnn-classifier", "cnn"), ("vae", "vae"), ("gan-generator", "gan"), ("diffusion", "diffusion")):
+        version = max(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))  # what the app names
+        assert version.tags["snapshot_digest"] == digest and version.tags["contributed_digits"] == "0", name
+        assert version.tags["git_commit"] == json.loads(paths.provenance(stage).read_text())["git_commit"]
+        run = client.get_run(version.run_id)
+        assert run.data.tags[runner.SNAPSHOT_TAG] == digest
+        (snap,) = [i for i in run.inputs.dataset_inputs if i.dataset.name == "contributions"]
+        tags = {t.key: t.value for t in snap.tags}
+        assert tags["oekaki.dvc_path"] == "data/snapshot/contributions.npz" and tags["oekaki.dvc_md5"] == md5
+        assert snap.dataset.digest == digest[:DIGEST_CHARS] and json.loads(snap.dataset.profile)["counts"]["train"] == 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 # Measured on the bundled MNIST sample (5,000), scikit-learn's digits scaled the MNIST way (1,797) and noise
-# (uniform 0-255, 10 % salt, Gaussian grey; 500/500/200), as min-max: tests/test_screening.py checks the same sets.
+# (uniform 0-255, 10 % salt, Gaussian grey; 500/500/200), as min-max: tests/test_contributions_store.py checks them.
 INK = 64  # a pixel at least this bright (0-255, paper 0) counts as ink
 MIN_INK_SHARE = 0.02  # blank or nearly: MNIST's least inked digit has 3.6 % ink pixels, scikit-learn's 13.4 %
 MAX_INK_SHARE = 0.45  # MNIST's most inked 34.1 %, scikit-learn's 29.7 %; uniform noise 71-79 %, Gaussian grey 93-96 %

@@ -34,6 +34,7 @@ TRAINING_STAGES = ("cnn", *NETWORK_PAINTERS)
 SYSTEM_METRICS_S = 10.0
 # How a stage uses the prepared data, for its MLflow dataset input (mlflow.data.context); default "training".
 DATA_CONTEXT = {"evaluate": "evaluation", "promote": "evaluation", "report": "report"}
+SNAPSHOT_TAG = "oekaki.snapshot_digest"  # run tag: the contributions snapshot's digest (its dataset input's full digest)
 
 
 def stage_names(paths: Paths | None = None) -> list[str]:
@@ -177,6 +178,43 @@ def data_input(stage: str, cfg: Config, paths: Paths) -> dict | None:
     }
 
 
+def snapshot_input(stage: str, paths: Paths) -> dict | None:
+    """The contributions snapshot `stage` reads (when dvc.yaml lists it in its deps), for MLflow, as data_input.
+
+    Its digest (the content hash the `contributions` stage computed, manifest.json's `digest`), the file's MD5
+    (dvc.lock's), the counts per split, and the arrays' shapes; the run gets the tag `oekaki.snapshot_digest`.
+    """
+    from oekaki.core.io import arrays_sha256
+    from oekaki.data import snapshot
+    from oekaki.pipeline import fingerprint
+
+    path = paths.contributions_snapshot
+    rel = path.relative_to(paths.root).as_posix()
+    if rel not in fingerprint.dep_paths(paths, stage) or not path.is_file():
+        return None
+    arrays = snapshot.read(path)
+    manifest = read_json(paths.contributions_manifest) if paths.contributions_manifest.is_file() else {}
+    return {
+        "name": "contributions",
+        "source": "contributions store",
+        "path": rel,
+        "sha256": arrays_sha256(arrays),
+        "md5": hashlib.md5(path.read_bytes()).hexdigest(),  # DVC's content hash, not a security use
+        "context": DATA_CONTEXT.get(stage, "training"),
+        "arrays": {k: (str(a.dtype), list(a.shape)) for k, a in arrays.items()},
+        "profile": {"counts": manifest.get("counts", {}), "newest_id": manifest.get("newest_id", 0)},
+        "run_tag": SNAPSHOT_TAG,
+    }
+
+
+def version_tags(data: dict | None, git: dict) -> dict[str, str]:
+    """The tags every model version a stage registers carries: the snapshot it was trained on and the commit."""
+    tags = {"git_commit": str(git["git_commit"]), "git_dirty": str(git["git_dirty"])}
+    if data is not None:
+        tags |= {"snapshot_digest": data["sha256"], "contributed_digits": str(data["profile"]["counts"].get("train", 0))}
+    return tags
+
+
 def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
     """Run `stage`, write its metrics, plots and provenance, log it to MLflow; return a summary."""
     from threadpoolctl import threadpool_limits
@@ -202,9 +240,10 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
     try:  # every exit ends the stage's run: FAILED on any error (the work, its files, the logging), else FINISHED
         monitor = tracker.monitor(run_id)
         with timing.phase("mlflow_logging"):
-            data = data_input(stage, cfg, paths)
-            if data is not None:
-                tracker.log_dataset(run_id, data)
+            data, snap = data_input(stage, cfg, paths), snapshot_input(stage, paths)
+            for given in (data, snap):
+                if given is not None:
+                    tracker.log_dataset(run_id, given)
         system = tracker.system_metrics(run_id, SYSTEM_METRICS_S) if stage in TRAINING_STAGES else contextlib.nullcontext()
         with threadpool_limits(cfg.base.threads), system, timing.phase("stage_other"):  # what no inner phase claims
             result = module.run(cfg, paths, monitor)
@@ -214,6 +253,11 @@ def run_stage(stage: str, cfg: Config, paths: Paths, ctx: RunContext) -> dict:
         unstreamed = {k: v for k, v in result.history.items() if k not in monitor.streamed}
         with timing.phase("mlflow_logging"):  # metrics, figures, the models' export and registration
             tracker.log_results(stage, run_id, {**result.metrics, **result.settings}, unstreamed, result.figures, result.models)
+            if result.models:  # lineage: from a served version to its snapshot (and dvc.lock's entry) and commit
+                registry = monitor.registry()
+                for name in result.models:
+                    if (version := registry.version_of_run(name, run_id)) is not None:
+                        registry.tag_version(name, version, version_tags(snap, git))
         record = {
             "stage": stage,
             "started": started,

@@ -6,8 +6,8 @@ figures, and tags for the git commit, the DVC stage and the Prefect flow run). U
 Prefect flow the parent is the flow's; under `dvc repro`, where each stage is its own
 process, the `source` stage mints the id and the first stage that logs creates the parent,
 so the stage runs of one `dvc repro` sit together under one parent as well.
-A stage run that reads the prepared data records it as a dataset input (its DVC version);
-the training stages' runs also carry MLflow's system metrics.
+A stage run records the prepared data and the contributions snapshot it reads as dataset inputs
+(their DVC versions); the training stages' runs also carry MLflow's system metrics.
 Run ids are always passed explicitly (MLflow's fluent active run is per thread).
 """
 
@@ -155,7 +155,7 @@ class Tracker:
             source_type="dvc",
             source=json.dumps(source, sort_keys=True),
             schema=json.dumps({"mlflow_tensorspec": {"features": json.dumps(features), "targets": None}}),
-            profile=json.dumps({"shapes": {k: list(shape) for k, (_, shape) in sorted(data["arrays"].items())}}),
+            profile=json.dumps({"shapes": {k: list(shape) for k, (_, shape) in sorted(data["arrays"].items())}, **data.get("profile", {})}),
         )
         tags = [
             InputTag(MLFLOW_DATASET_CONTEXT, data["context"]),
@@ -164,7 +164,7 @@ class Tracker:
             InputTag("oekaki.dvc_path", data["path"]),
         ]
         self.client.log_inputs(run_id, datasets=[DatasetInput(dataset, tags)])
-        self.client.set_tag(run_id, DATA_TAG, data["sha256"])
+        self.client.set_tag(run_id, data.get("run_tag", DATA_TAG), data["sha256"])  # the snapshot's: oekaki.snapshot_digest
 
     @contextlib.contextmanager
     def system_metrics(self, run_id: str, interval_s: float = 10.0):
@@ -246,11 +246,8 @@ class Tracker:
         MLflow's `pt2` model (torch.export: `data/model.pt2`, no pickled Python objects), asked
         for explicitly since MLflow's default is pickle on Databricks. MLflow loads it only
         after checking the archive holds no pickle payload. Explicit pip requirements skip
-        MLflow's slow inference of them. MLflow's serving-input check is off: it reloads the
-        logged pt2 and runs the example, and only warns when that fails; tests/test_registry.py
-        does the same for every registered model and fails instead. Measured 2026-12-02: the
-        diffusion sampler's log_model 10.0-13.8 s with the check, 6.7-6.9 s without (the other
-        models 0.4 s and 0.3 s).
+        MLflow's slow inference of them. Its serving-input check is off (it only warns; tests/test_registry.py
+        fails instead): diffusion's log_model 10.0-13.8 s with it, 6.7-6.9 s without (2026-12-02).
         """
         import mlflow
         import torch
@@ -276,8 +273,7 @@ class Tracker:
 def fluent_tracking_uri(uri: str):
     """mlflow.set_tracking_uri for one block, then what it was before.
 
-    MLflow 3's set_tracking_uri is process-wide: it keeps the URI in a module global and also
-    writes os.environ["MLFLOW_TRACKING_URI"] (for subprocesses). Left in place, a model export
+    MLflow 3's set_tracking_uri is process-wide: a module global and os.environ["MLFLOW_TRACKING_URI"]. Left in place, a model export
     in one project's store would point every later in-process MLflow call, and every child
     process, at that store (a flow over several copies, a test after another).
     """
@@ -332,6 +328,10 @@ class Registry:
     def tag_score(self, name: str, version: str, metric: str, key: str, value: float) -> None:
         self.client.set_model_version_tag(name, str(version), KEY_TAG + metric, key)
         self.client.set_model_version_tag(name, str(version), SCORE_TAG + metric, repr(float(value)))
+
+    def tag_version(self, name: str, version: str, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, str(version), key, value)
 
     def checkpoint(self, name: str, version: str, dest: Path) -> Path:
         """The self-describing checkpoint logged with model version `version` (downloaded into dest)."""
