@@ -158,6 +158,8 @@ def run_in_place(cfg: Config, paths: Paths, order: list[str], override_list: lis
         outcome = run_stages(cfg, paths, order, override_list, force, logger)
         if override_list:
             save_experiment(paths, override_list)
+        elif dvc_ops.push_if_remote(paths):  # as after an isolated run: any clone can pull what this run trained on
+            logger.info("outputs pushed to the DVC remote")
     except BaseException:
         if override_list:  # a failed experiment must not leave params.yaml disagreeing with dvc.lock
             write_text(paths.params, original_params)

@@ -68,6 +68,7 @@ def take(rows: dict[str, np.ndarray], validation_share: float, by_writer_min: in
     tokens = rows["token_sha"].tolist()
     people = [w if w else t for t, w in zip(tokens, rows["writer"].tolist(), strict=True)]  # who drew it
     why = quarantine(tokens, rows["labels"], rows["judge_label"], rows["judge_confidence"], min_confidence, min_agreement)
+    rates = agreement_rates(tokens, rows["labels"], rows["judge_label"])
     distinct = len(set(people))
     by_person = distinct >= by_writer_min
     split = np.full(n, TRAIN, dtype=np.int8)
@@ -97,7 +98,15 @@ def take(rows: dict[str, np.ndarray], validation_share: float, by_writer_min: in
         "contributors": distinct,
         "held_out_by": "contributor" if by_person else "image",
         "quarantined": [
-            {"id": int(arrays["ids"][i]), "label": int(arrays["labels"][i]), "judge_label": int(arrays["judge_label"][i]), "reason": why[i]}
+            {
+                "id": int(arrays["ids"][i]),
+                "label": int(arrays["labels"][i]),
+                "judge_label": int(arrays["judge_label"][i]),
+                "confidence": float(arrays["judge_confidence"][i]),
+                "agreement": rates[tokens[i]],
+                "min_agreement": min_agreement,
+                "reason": why[i],
+            }  # fmt: skip
             for i in range(n)
             if why[i] is not None
         ],

@@ -11,7 +11,6 @@ history.py's. Every text quotes the numbers it rests on (oekaki/locales, keys `c
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +28,6 @@ from oekaki.stages.report.tables import Cell, Row, Table
 FIGURES = "contributions"  # the figures' folder, reports/figures/contributions/ (drawn from data this stage writes)
 QUARANTINE_SHOWN = 40  # quarantined digits drawn and listed, in store order (the caption says how many there are)
 SPLITS = (("train", "con_row_train"), ("validation", "con_row_held_out"), ("quarantine", "con_row_quarantined"))
-# oekaki/data/quarantine.py's reason; a reason in another form is shown as written
-REASON = re.compile(r"agrees with this contributor's labels (\d+)% of the time \(under (\d+)%\)")
 
 
 @dataclass(frozen=True)
@@ -88,8 +85,7 @@ def quarantine_table(c: Contributed, lang: str) -> Table:
     """The listed quarantined digits: store id, label, the judge's reading and confidence, the contributor's agreement."""
     a, rows = c.arrays, []
     for q, k in c.shown():
-        found = REASON.search(q["reason"] or "")
-        agree = text("con_agreement", lang, agree=int(found[1]), under=int(found[2])) if found else q["reason"]
+        agree = text("con_agreement", lang, agree=round(100 * q["agreement"]), under=round(100 * q["min_agreement"]))
         read = f"{q['judge_label']} ({float(a['judge_confidence'][k]):.0%})"
         rows.append(Row((Cell(str(q["id"])), Cell(str(q["label"])), Cell(read), Cell(agree))))
     names = ("col_con_id", "col_con_label", "col_con_read", "col_con_agreement")
