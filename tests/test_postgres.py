@@ -79,3 +79,51 @@ def test_a_tiny_pipeline_logs_to_postgresql_and_reads_back(postgres, tmp_path):
     assert len(client.get_metric_history(gan.info.run_id, "gan_history/fid")) >= 1
     assert {m.name for m in client.search_registered_models()} >= {"cnn-classifier", "vae", "gan-generator", "diffusion"}
     assert not (paths.root / "mlflow.db").exists()  # nothing went to the SQLite default
+
+
+def test_the_contributions_store_on_postgresql_behaves_as_on_sqlite(postgres, tmp_path):
+    """The same Store code on PostgreSQL: once per token, rate limits, concurrent writers serialised, erase;
+    the same rows and array types as on SQLite, and the same snapshot counts."""
+    import threading
+
+    import numpy as np
+
+    from oekaki.data import quarantine
+    from oekaki.data.contributions import Item, Store
+
+    bin_dir, port = BIN[-1], postgres.rsplit(":", 1)[1].split("/")[0]
+    subprocess.run([f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "contributions"], check=True)
+    pg = Store(postgres.rsplit("/", 1)[0] + "/contributions")
+    lite = Store.of_project(None, tmp_path / "store.sqlite")
+
+    def digit(k: int) -> np.ndarray:
+        img = np.zeros((28, 28), np.uint8)
+        img[5 + k % 5 : 23, 10 + k % 7 : 14 + k % 7] = 255
+        img[12, 6 : 8 + k % 11] = 128 + k
+        return img
+
+    for store in (pg, lite):
+        out = store.add("one-token-aaaaaaaaaa", [Item(digit(k), k % 10) for k in range(6)] + [Item(digit(0), 0)], 5, 10**6, now=100.0)
+        assert [o.status for o in out] == [201] * 5 + [429, 409]
+        errors: list[BaseException] = []
+
+        def client(c: int, store=store, errors=errors) -> None:
+            try:
+                store.add(f"client-{c}-bbbbbbbbbbbb", [Item(digit(k), k % 10) for k in range(20, 40)], 10**6, 10**6, now=200.0)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [] and store.count() == 5 + 6 * 20
+        assert store.erase("client-0-bbbbbbbbbbbb") == 20 and store.count() == 5 + 5 * 20
+    a, b = pg.export(), lite.export()  # the threads' order differs between the two: compare what was stored
+
+    def rows(x):
+        return sorted(zip(x["token_sha"].tolist(), x["image_sha"].tolist(), x["labels"].tolist(), strict=True))
+
+    assert rows(a) == rows(b) and {k: (v.dtype, v.shape) for k, v in a.items()} == {k: (v.dtype, v.shape) for k, v in b.items()}
+    assert quarantine.take(a, 0.2, 5, 0.95, 0.5)[1]["counts"] == quarantine.take(b, 0.2, 5, 0.95, 0.5)[1]["counts"]
