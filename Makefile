@@ -10,6 +10,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 .PHONY: run test test-slow flow serve trigger ui app bench bench-diffusion bench-pairs bench-stage-host format clean venv
 PREFECT_PORT ?= 4200
 MLFLOW_PORT ?= 5000
+APP_PORT ?= 8000
 
 venv: $(VENV)/.installed
 
@@ -27,9 +28,9 @@ run: venv
 flow: venv
 	$(PY) -m flows.pipeline $(ARGS)
 
-## serve: Prefect server (unless PREFECT_API_URL is set) + deployments of prefect.yaml + a worker; Ctrl-C stops all
+## serve: the whole loop: Prefect server (unless PREFECT_API_URL is set), deployments of prefect.yaml (the trigger too), a worker, the app (:8000, APP_PORT=...); prints the addresses; Ctrl-C stops all
 serve: venv
-	OEKAKI_PREFECT_PORT=$(PREFECT_PORT) $(PY) -m flows.serve
+	OEKAKI_PREFECT_PORT=$(PREFECT_PORT) OEKAKI_APP_PORT=$(APP_PORT) $(PY) -m flows.serve
 
 ## trigger: run deployment training-pipeline/manual on the server `make serve` started (ARGS="--param force=true")
 trigger: venv

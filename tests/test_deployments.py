@@ -1,11 +1,13 @@
 """The deployments as users run them: `python -m flows.serve` (what `make serve` runs) starts a
-real Prefect server, the work pool, the concurrency limit, the deployments of prefect.yaml and
-a worker, in a temporary copy of the project; runs are triggered with the Prefect CLI and
-checked through Prefect's API, DVC and the MLflow registry; Ctrl-C (SIGINT) stops it all.
-A small HTTP server on 127.0.0.1 stands in for the failure webhook."""
+real Prefect server, the work pool, the concurrency limit, the deployments of prefect.yaml (the
+trigger of retrain-on-contributions too, its threshold cut to TRIGGER_N), a worker and the app,
+in a temporary copy of the project; runs are triggered with the Prefect CLI, or by contributions
+posted to the app, and checked through Prefect's API, DVC, the MLflow registry and the app's
+/api/info; Ctrl-C (SIGINT) stops it all. A small HTTP server on 127.0.0.1 stands in for the failure webhook."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -16,17 +18,24 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from oekaki.core.io import read_json
+from oekaki.data.sources import bundled_file
+from oekaki.pipeline import events
 from oekaki.pipeline.servers import free_port
 from tests.conftest import VENV_BIN, tiny_project, tool_env
 
-pytestmark = pytest.mark.slow  # about 5 minutes: a server, a worker and five pipeline runs
+pytestmark = pytest.mark.slow  # about 5 minutes: a server, a worker, the app and six pipeline runs
 
 MODELS = ("cnn-classifier", "vae", "gan-generator", "diffusion")
 RUNNER_STORAGE = Path("/tmp/runner_storage")
 RUNNER_STORAGE_BEFORE = set(RUNNER_STORAGE.iterdir()) if RUNNER_STORAGE.is_dir() else set()
+DEPLOYMENTS = ("nightly", "manual", "retrain-on-contributions")
+TRIGGER_N = 20  # the trigger's threshold in the copy's prefect.yaml (100 in the project's)
+RELOAD_S = 30  # the app serves a new champion within this long of its alias moving (issue 36)
 
 
 class Hook(BaseHTTPRequestHandler):
@@ -69,7 +78,10 @@ def served(tmp_path_factory, webhook):
     paths = tiny_project(tmp)
     remote = tmp / "dvc-remote"  # a DVC remote: successful runs without overrides push to it
     subprocess.run(["dvc", "remote", "add", "--local", "-d", "store", str(remote)], cwd=paths.root, check=True, env=tool_env(tmp))
-    port = free_port()
+    prefect_yaml = paths.root / "prefect.yaml"
+    assert "threshold: 100\n" in prefect_yaml.read_text()
+    prefect_yaml.write_text(prefect_yaml.read_text().replace("threshold: 100\n", f"threshold: {TRIGGER_N}\n"))
+    port, app_port = free_port(), free_port()
     env = tool_env(
         tmp,
         OEKAKI_PROJECT_DIR=str(paths.root),
@@ -81,7 +93,7 @@ def served(tmp_path_factory, webhook):
     env.pop("PREFECT_API_URL", None)
     log = open(tmp / "serve.log", "w")
     proc = subprocess.Popen(
-        [f"{VENV_BIN}/python", "-m", "flows.serve", "--port", str(port)],
+        [f"{VENV_BIN}/python", "-m", "flows.serve", "--port", str(port), "--app-port", str(app_port)],
         cwd=paths.root,
         env=env,
         stdout=log,
@@ -90,12 +102,13 @@ def served(tmp_path_factory, webhook):
     )
     base = f"http://127.0.0.1:{port}/api"
     storage = RUNNER_STORAGE_BEFORE
-    state = {"paths": paths, "env": {**env, "PREFECT_API_URL": base}, "api": base, "tmp": tmp, "proc": proc, "storage": storage}
+    app = f"http://127.0.0.1:{app_port}"
+    state = {"paths": paths, "env": {**env, "PREFECT_API_URL": base}, "api": base, "app": app, "tmp": tmp, "proc": proc, "storage": storage}
     try:
-        deadline = time.time() + 240
+        deadline = time.time() + 400
         while time.time() < deadline and proc.poll() is None:
             try:
-                if len(api(base, "/deployments/filter", {})) == 2 and "worker on pool" in (tmp / "serve.log").read_text():
+                if len(api(base, "/deployments/filter", {})) == 3 and "oekaki is up" in (tmp / "serve.log").read_text():
                     break
             except OSError:
                 pass
@@ -160,12 +173,28 @@ def test_nightly_schedule_is_registered_with_its_cron(served):
     manual = api(served["api"], "/deployments/name/training-pipeline/manual")
     assert manual["schedules"] == []
     assert api(served["api"], "/v2/concurrency_limits/oekaki-pipeline")["limit"] == 1
+    on_contributions = api(served["api"], "/deployments/name/training-pipeline/retrain-on-contributions")
+    assert on_contributions["schedules"] == [] and on_contributions["work_pool_name"] == "oekaki-process"
+    [automation] = api(served["api"], "/automations/filter", {})
+    trigger, [action] = automation["trigger"], automation["actions"]
+    assert (trigger["expect"], trigger["threshold"], trigger["posture"]) == ([events.EVENT], TRIGGER_N, "Reactive")
+    assert action["type"] == "run-deployment" and action["deployment_id"] == on_contributions["id"]
+
+
+def test_make_serve_prints_every_address_and_its_app_answers(served):
+    log = (served["tmp"] / "serve.log").read_text()
+    assert f"Prefect UI  {served['api'].removesuffix('/api')}" in log and f"app         {served['app']}/" in log
+    assert "MLflow UI" in log and "make ui" in log
+    info = api(served["app"], "/api/info")
+    assert set(info["sources"]) | set(info["missing"]) >= {"cnn", "vae", "gan", "diffusion"}
+    state = json.loads((served["paths"].state_dir / "serve.json").read_text())
+    assert state["app"] == served["app"] + "/" and state["api"] == served["api"]
 
 
 def test_the_deployments_hold_no_secret_and_a_secret_block_is_read_at_run_time(served):
     """The worker has both secrets in its environment; the deployment records (what the API and UI show) hold neither."""
     env = served["env"]
-    for name in ("nightly", "manual"):
+    for name in DEPLOYMENTS:
         dep = api(served["api"], f"/deployments/name/training-pipeline/{name}")
         stored = json.dumps({k: dep.get(k) for k in ("job_variables", "parameters", "parameter_openapi_schema", "pull_steps")})
         for secret in ("OEKAKI_ALERT_WEBHOOK", "MLFLOW_TRACKING_URI"):
@@ -259,12 +288,68 @@ def test_two_runs_at_once_one_waits_for_the_other(served):
     assert dvc_status(served) == {"source": ["always changed"]}
 
 
+def app_versions(served) -> dict[str, str | None]:
+    """Registered model name -> the version the app of `make serve` answers with now (None: no registry version)."""
+    sources = api(served["app"], "/api/info")["sources"]
+    return {s["name"]: s["version"] for k, s in sources.items() if k != "gmm"}
+
+
+def wait_for_app(served, expected: dict[str, str | None], timeout_s: float = RELOAD_S) -> float:
+    """Seconds until the app names `expected` (name -> version); fails after `timeout_s`."""
+    start = time.monotonic()
+    while (seen := app_versions(served)) != expected:
+        assert time.monotonic() - start < timeout_s, f"the app still answers with {seen}, not {expected}"
+        time.sleep(0.5)
+    return time.monotonic() - start
+
+
+def bundled_digits(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`n` of the 5,000 bundled MNIST digits, spread over the sample (its rows are sorted by label)."""
+    with gzip.open(bundled_file(), "rt") as fh:
+        table = np.loadtxt(fh, delimiter=",", dtype=np.int64)  # (5000, 785): 784 pixels, then the label
+    rows = table[np.linspace(0, len(table) - 1, n).astype(int)]
+    return rows[:, :-1].reshape(-1, 28, 28), rows[:, -1]
+
+
+def test_the_app_serves_every_champion_without_a_restart(served):
+    """The app started before any model existed; the runs above promoted: it answers with each champion now."""
+    wait_for_app(served, champions(served))
+
+
+def test_contributions_posted_to_the_app_trigger_a_retraining_and_the_app_serves_its_champion(served):
+    paths = served["paths"]
+    dep = api(served["api"], "/deployments/name/training-pipeline/retrain-on-contributions")
+    images, labels = bundled_digits(TRIGGER_N)
+    body = {"images": images.tolist(), "labels": labels.tolist(), "token": "deployments-test-token"}
+    answer = api(served["app"], "/api/contribute", body)  # urllib raises on a 4xx/5xx
+    assert answer["accepted"] == TRIGGER_N, answer
+    posted = time.monotonic()
+    while not (runs := api(served["api"], "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [dep["id"]]}}})):
+        assert time.monotonic() - posted < 120, (served["tmp"] / "serve.log").read_text()[-5000:]
+        time.sleep(1)
+    print(f"retrain-on-contributions: flow run created {time.monotonic() - posted:.1f} s after the app accepted {TRIGGER_N} digits")
+    [run] = runs
+    wait_final(served, run["id"])
+    assert state_of(served, run["id"]) == "Completed", (served["tmp"] / "serve.log").read_text()[-5000:]
+    manifest = read_json(paths.contributions_manifest)
+    assert manifest["n"] == TRIGGER_N  # the snapshot the run trained on holds every digit accepted before it started
+    wait_for_app(served, champions(served))  # promoted or kept, the app answers with the champion
+    client = MlflowClient(tracking_uri=served["env"]["MLFLOW_TRACKING_URI"])
+    newest = max(client.search_model_versions("name='cnn-classifier'"), key=lambda v: int(v.version))
+    client.set_registered_model_alias("cnn-classifier", "champion", newest.version)  # the retrained judge, by hand if the gate kept
+    moved = time.monotonic()
+    wait_for_app(served, champions(served))
+    print(f"the app served cnn-classifier v{newest.version} {time.monotonic() - moved:.1f} s after its alias moved")
+    judge = api(served["app"], "/api/info")["sources"]["cnn"]
+    assert judge["contributed_digits"] == int(newest.tags.get("contributed_digits", "0"))
+
+
 def test_ctrl_c_stops_every_process_and_leaves_no_runner_storage(served):
     state = json.loads((served["paths"].state_dir / "serve.json").read_text())
     proc = served["proc"]
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(120) == 0
-    for pid in (state["pid"], state["worker_pid"], state["server_pid"]):
+    for pid in (state["pid"], state["worker_pid"], state["app_pid"], state["server_pid"]):
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
     assert not (served["paths"].state_dir / "serve.json").exists()
     now = set(RUNNER_STORAGE.iterdir()) if RUNNER_STORAGE.is_dir() else set()

@@ -1,9 +1,11 @@
-"""prefect.yaml and its docker variant declare the same deployments (only the pool differs), and
-no secret is ever stored in a deployment: the flow reads them at run time (flows/secrets.py)."""
+"""prefect.yaml and its docker variant declare the same deployments (only the pool differs), the trigger of
+retrain-on-contributions counts the events the app emits, and no secret is ever stored in a deployment: the flow
+reads them at run time (flows/secrets.py)."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 import yaml
@@ -12,6 +14,7 @@ from flows import secrets
 from flows.pipeline import training_pipeline
 from flows.serve import POOL
 from oekaki.core.paths import PROJECT_ROOT
+from oekaki.pipeline import events
 
 
 def deployments(name: str) -> dict[str, dict]:
@@ -20,15 +23,35 @@ def deployments(name: str) -> dict[str, dict]:
 
 def test_deployments_agree_between_the_process_and_the_docker_variant():
     local, docker = deployments("prefect.yaml"), deployments("prefect.docker.yaml")
-    assert set(local) == set(docker) == {"nightly", "manual"}
+    assert set(local) == set(docker) == {"nightly", "manual", "retrain-on-contributions"}
     for name in local:
         a, b = dict(local[name]), dict(docker[name])
         assert a.pop("work_pool")["name"] == POOL and b.pop("work_pool")["name"] == "oekaki-docker"
         assert a == b, name
     assert local["nightly"]["schedules"] == [{"cron": "0 3 * * *", "timezone": "Asia/Tokyo", "active": True}]
-    assert "schedules" not in local["manual"]
+    assert "schedules" not in local["manual"] and "schedules" not in local["retrain-on-contributions"]
+    assert {d["entrypoint"] for d in local.values()} == {local["manual"]["entrypoint"]}  # one flow, three ways to start it
     module, func = local["manual"]["entrypoint"].split(":")
     assert (PROJECT_ROOT / module).is_file() and func == training_pipeline.fn.__name__ and training_pipeline.name == "training-pipeline"
+
+
+def test_retrain_on_contributions_fires_after_n_accepted_contributions_within_a_window():
+    """The trigger as Prefect reads it at `prefect deploy`: it counts the events the app emits, one per accepted digit."""
+    from prefect.cli.deploy._triggers import DeploymentTriggerAdapter
+    from prefect.events.schemas.automations import Posture
+    from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
+
+    dep = deployments("prefect.yaml")["retrain-on-contributions"]
+    assert dep["work_pool"]["name"] == POOL and dep["parameters"] == {"force": False}  # the pool whose runs take the global limit
+    [spec] = dep["triggers"]
+    trigger = DeploymentTriggerAdapter.validate_python({"name": "retrain-on-contributions__automation_1", **spec})
+    assert isinstance(trigger, DeploymentEventTrigger) and trigger.enabled
+    assert trigger.expect == {events.EVENT} and trigger.after == set() and trigger.for_each == set()
+    assert trigger.match.root == {"prefect.resource.id": events.RESOURCE["prefect.resource.id"]}
+    assert trigger.posture == Posture.Reactive  # fires on the N-th event, not at the end of the window
+    assert (trigger.threshold, trigger.within) == (100, timedelta(hours=1))  # the two parameters, explained in prefect.yaml
+    text = (PROJECT_ROOT / "prefect.yaml").read_text()
+    assert "threshold 100" in text and "within 3600" in text  # the comments say why these two values
 
 
 SECRET_NAMES = set(secrets.SECRETS)  # MLFLOW_TRACKING_URI, OEKAKI_ALERT_WEBHOOK

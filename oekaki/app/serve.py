@@ -5,8 +5,12 @@
     python -m oekaki.app --root /path/to/trained/checkout
     APP_HOST=0.0.0.0 python -m oekaki.app       # other machines too: put a TLS + auth proxy in front first (docs/app.md)
 
-The project folder is only read: its models, data/gmm and params.yaml (report.mlflow_ui_url),
-and its MLflow store (MLFLOW_TRACKING_URI when set) for the `champion` versions.
+The project folder's models, data/gmm and params.yaml (report.mlflow_ui_url) are only read, and
+its MLflow store (MLFLOW_TRACKING_URI when set) for the `champion` versions: the app watches
+their aliases (every --poll seconds) and serves a new champion without a restart. What people
+teach goes to the contributions store (params.yaml `contributions.store_url`; by default SQLite
+under data/contributions/); with PREFECT_API_URL set (`make serve` sets it) each accepted digit
+is a Prefect event, which the deployment retrain-on-contributions counts (oekaki/pipeline/events.py).
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ def mlflow_ui_url(paths: Paths) -> str:
 
 
 def build(root: Path | None = None):
-    """(the FastAPI app, its Models) for project folder `root` (default: this checkout)."""
-    from oekaki.app.api import create_app
+    """(the FastAPI app, its Models) for project folder `root` (default: this checkout), with its contributions store."""
+    from oekaki.app.api import create_app, open_contributions
     from oekaki.app.service import Models
     from oekaki.pipeline.env import apply_tool_defaults
 
@@ -45,7 +49,12 @@ def build(root: Path | None = None):
     apply_tool_defaults(paths)
     ui = mlflow_ui_url(paths)
     models = Models(paths, ui)
-    return create_app(models, ui), models
+    try:
+        store, rules = open_contributions(paths)
+    except (ConfigError, OSError) as exc:
+        log.warning("%s; teaching is off (its routes answer 503)", str(exc).splitlines()[0])
+        store = rules = None
+    return create_app(models, ui, store=store, rules=rules), models
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -77,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", type=Path, default=os.environ.get("APP_ROOT"), help="project folder with trained models (APP_ROOT)")
     p.add_argument("--host", default=os.environ.get("APP_HOST", "127.0.0.1"), help="address to bind (APP_HOST; default 127.0.0.1)")
     p.add_argument("--port", type=int, default=int(os.environ.get("APP_PORT") or 0), help="port (APP_PORT; default: a free one)")
+    p.add_argument("--poll", type=float, help="seconds between two looks at the champion aliases (0: never; default: service.POLL_S)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.root is not None and not Path(args.root).is_dir():
@@ -87,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     app, models = build(args.root)
+    from oekaki.app.service import POLL_S
+
     for kind, source in models.sources.items():
         print(f"  {kind:<9} {source.text()}" + (f"  (notice: {source.notice})" if source.notice else ""))
     for kind, why in models.missing.items():
@@ -94,5 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host}: anyone who can reach it can use it; see docs/app.md before exposing it")
     print(f"oekaki app: {url_of(sock)}  (Ctrl-C stops it)", flush=True)
-    server(app).run(sockets=[sock])
+    models.watch(POLL_S if args.poll is None else args.poll)
+    try:
+        server(app).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn raises the SIGINT it caught again once it has shut down: the way to stop, not an error
+        pass
+    finally:
+        from oekaki.pipeline import events
+
+        models.stop()
+        events.close()  # the events of the last contributions, still queued
     return 0
