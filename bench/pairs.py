@@ -10,7 +10,8 @@ is what `make run` does after its installs: a fresh clone of the commit in a tem
 (this checkout's .venv linked in, so no install is timed) and `python -m oekaki check-config &&
 python -m oekaki repro` on the defaults, timed by the clock. Successive pairs swap which commit
 runs first, so a drift weighs on both. Prints every run, each pair's ratio (commit / ref), their
-mean and spread, and the breakdown of the commit's last run (bench/breakdown.py --here). Nothing
+mean and spread, the breakdown of the commit's last run (bench/breakdown.py --here), and after each run the
+median of three no-op `python -m oekaki repro` (the idle cost: nothing new, every stage cached). Nothing
 else may run meanwhile: a pair takes about 8 minutes on 2 cores. Writes its figures (every run,
 the ratios, the commit's breakdown) to bench/results/pairs-<commit>.json (bench/common.py).
 """
@@ -81,6 +82,16 @@ def timed_run(
     return wall
 
 
+def noop_seconds(repo: Path, runs: int = 3) -> float:
+    """The median wall time of `runs` no-op `python -m oekaki repro` in `repo` after its full run (nothing new to do)."""
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "oekaki", "repro"], cwd=repo, env=user_env(), capture_output=True, check=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def runs_first(pair: int) -> str:
     """Which commit opens pair `pair` (0-based): successive pairs swap, so a drifting machine weighs on both."""
     return "commit" if pair % 2 == 0 else "ref"
@@ -110,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     commit, ref = resolve(args.commit), resolve(args.ref)
     print(f"# {commit[:7]} against {ref[:7]}, {dt.datetime.now():%Y-%m-%d %H:%M}, {platform.node()}, {os.cpu_count()} CPUs", flush=True)
     walls, breakdown, breakdown_figures = [], [], None
+    noop: dict[str, list[float]] = {"commit": [], "ref": []}
     with tempfile.TemporaryDirectory(prefix="oekaki-pairs-") as tmp:
         for i in range(args.pairs):
             shas, first = {"commit": commit, "ref": ref}, runs_first(i)
@@ -134,9 +146,15 @@ def main(argv: list[str] | None = None) -> None:
                     files = sorted(found.glob("breakdown-*.json")) if ok else []
                     breakdown_figures = json.loads(files[-1].read_text())["figures"] if files else None
                     shutil.rmtree(found, ignore_errors=True)
+                if args.command == PIPELINE:  # the idle cost: what a run that finds everything cached takes, median of 3
+                    noop[name].append(noop_seconds(dest))
+                    print(f"{dt.datetime.now():%H:%M:%S} pair {i + 1}: {name} no-op repro {noop[name][-1]:.2f} s", flush=True)
                 shutil.rmtree(dest)
             walls.append((pair["commit"], pair["ref"]))
     print("\n".join(["", *summary(walls), "", f"The commit's last run, {commit[:7]}:", *breakdown]))
+    if noop["commit"]:
+        c, r = statistics.fmean(noop["commit"]), statistics.fmean(noop["ref"])
+        print(f"no-op repro (median of 3 per run): commit {c:.2f} s, ref {r:.2f} s")
     ratios = [c / r for c, r in walls]
     figures = {
         "commit": commit,
@@ -147,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         "ratio_max": max(ratios),
         "ratio_stdev": statistics.stdev(ratios) if len(ratios) > 1 else None,
         "breakdown": breakdown_figures,
+        "noop_s": noop,  # per pair: the median of three no-op `python -m oekaki repro` after the full run
     }
     args.tag = args.tag or f"vs-{ref[:7]}"  # one file per (commit, reference)
     write_results("pairs", args, figures, commit=commit)

@@ -12,6 +12,7 @@ import contextlib
 import io
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -153,9 +154,33 @@ def test_an_npz_upload_is_a_batch_too(app):
     assert np.array_equal(store.export()["images"], images) and [r["writer"] for r in store.list(TOKEN)] == ["w1", "w2", "w3", "w4"]
 
 
+def test_a_batch_from_another_site_is_refused(app):
+    """A form post is a "simple" cross-site request: a page elsewhere could make a visitor's browser send one."""
+    client, store, _ = app
+    data = npz(images=digits(1), labels=np.array([1]))
+    r = client.post(BATCH_ROUTE, files={"file": ("a.npz", data)}, data={"token": TOKEN}, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403 and "another site" in r.json()["error"] and store.count() == 0
+    same = client.post(BATCH_ROUTE, files={"file": ("a.npz", data)}, data={"token": TOKEN}, headers={"Origin": "http://testserver"})
+    assert same.status_code == 201
+
+
+def huge_header() -> bytes:
+    """An .npz whose images.npy declares 10**13 bytes in a few: loading it would ask for all of them."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (10**13,)})
+        z.writestr("images.npy", header.getvalue() + b"\0" * 64)
+        labels = io.BytesIO()
+        np.save(labels, np.array([1]))
+        z.writestr("labels.npy", labels.getvalue())
+    return buf.getvalue()
+
+
 @pytest.mark.parametrize(
     "files, data, status, message",
     [
+        ({"file": ("a.npz", huge_header())}, {"token": TOKEN}, 422, "a.npz: key 'images' declares shape (10000000000000,)"),
         ({"file": ("a.npz", npz(images=np.zeros((1, 28, 28), np.uint8)))}, {"token": TOKEN}, 422, "a.npz: no key 'labels' (it has images)"),
         ({"file": ("a.npz", b"PK not really")}, {"token": TOKEN}, 422, "a.npz: not an .npz file"),
         ({"file": ("a.npz", npz(images=np.zeros((1, 28, 28)), labels=[1], writers=np.array([None])))}, {"token": TOKEN}, 422, "objects"),

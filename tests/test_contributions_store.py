@@ -32,7 +32,7 @@ def store(tmp_path):
     return Store.of_project(None, tmp_path / "data" / "contributions" / "store.sqlite")
 
 
-def test_sqlite_store_is_wal_and_syncs_on_commit(store, tmp_path):
+def test_sqlite_store_is_wal_and_syncs_on_commit_and_readers_take_no_write_lock(store, tmp_path):
     store.add("a" * 20, [Item(stroke(1), 1)], BIG, BIG)
     with store.engine.connect() as conn:
         dbapi = conn.connection.dbapi_connection
@@ -41,6 +41,12 @@ def test_sqlite_store_is_wal_and_syncs_on_commit(store, tmp_path):
     # acknowledged = committed: a separate plain connection sees the row at once
     path = tmp_path / "data" / "contributions" / "store.sqlite"
     assert sqlite3.connect(path).execute("SELECT count(*) FROM contributions").fetchone()[0] == 1
+    other = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing: a snapshot's read must not wait for it
+    try:
+        assert len(store.export()["ids"]) == 1 and store.count() == 1
+    finally:
+        other.execute("ROLLBACK")
 
 
 def test_the_token_is_stored_hashed_and_duplicates_from_one_token_once(store, tmp_path):
@@ -122,6 +128,7 @@ def test_the_door_refuses_noise_and_blanks_and_lets_digits_in():
 def rows_of(contributors, labels, judged, confidence, writers=None):
     n = len(labels)
     images = np.stack([stroke(i % 10, i) for i in range(n)])
+    images[:, 20, 14], images[:, 21, 14] = np.arange(n) % 200 + 56, np.arange(n) // 200 + 56  # every row its own image
     return {
         "ids": np.arange(1, n + 1), "token_sha": np.array(contributors), "writer": np.array(writers or [""] * n),
         "images": images, "labels": np.array(labels), "judge_label": np.array(judged),
@@ -134,27 +141,46 @@ def test_quarantine_needs_a_confident_judge_and_a_contributor_who_disagrees_with
     honest = (["h"] * 10, list(range(10)), [0, 1, 2, 3, 4, 5, 9, 9, 9, 9], [0.99] * 10)
     # a poisoner: 20 threes labelled 8, the judge reads 3 with confidence
     poison = (["p"] * 20, [8] * 20, [3] * 20, [0.99] * 20)
-    # a newcomer with one misread digit, and a poisoner's digits the judge is unsure of
-    single = (["s"], [7], [1], [0.99])
-    rows = rows_of(*(sum((list(part[k]) for part in (honest, poison, single)), []) for k in range(4)))
-    arrays, manifest = quarantine.take(rows, 0.2, 5, 0.95, 0.5)
+    # a poisoner with a fresh token per digit: each one's only reading contradicts it
+    fresh = ([f"f{i}" for i in range(5)], [8] * 5, [3] * 5, [0.99] * 5)
+    rows = rows_of(*(sum((list(part[k]) for part in (honest, poison, fresh)), []) for k in range(4)))
+    arrays, manifest = quarantine.take(rows, 0.2, 0.95, 0.5)
     why = arrays["split"] == snapshot.QUARANTINE
-    assert why[10:30].all() and not why[:10].any() and not why[30]
-    assert manifest["counts"]["quarantine"] == 20 and "agrees with this contributor's labels" in manifest["quarantined"][0]["reason"]
-    unsure = rows_of(["p"] * 4, [8] * 4, [3] * 4, [0.6] * 4)
-    assert (quarantine.take(unsure, 0.2, 5, 0.95, 0.5)[0]["split"] != snapshot.QUARANTINE).all()
+    assert why[10:35].all() and not why[:10].any()
+    assert manifest["counts"]["quarantine"] == 25 and "agrees with this contributor's labels" in manifest["quarantined"][0]["reason"]
+    unsure = rows_of(["p"] * 4, [8] * 4, [3] * 4, [0.6] * 4)  # the judge is not sure: nothing quarantined
+    assert (quarantine.take(unsure, 0.2, 0.95, 0.5)[0]["split"] != snapshot.QUARANTINE).all()
+    trusted = rows_of(["t"] * 6, [0, 1, 2, 3, 4, 7], [0, 1, 2, 3, 4, 1], [0.99] * 6)  # agreed 5 times, then misread once
+    assert (quarantine.take(trusted, 0.2, 0.95, 0.5)[0]["split"] != snapshot.QUARANTINE).all()
 
 
-def test_held_out_by_contributor_when_there_are_many_else_by_image():
-    many = rows_of([f"w{i % 20}" for i in range(200)], [i % 10 for i in range(200)], [-1] * 200, [0.0] * 200)
-    arrays, manifest = quarantine.take(many, 0.2, 5, 0.95, 0.5)
-    assert manifest["held_out_by"] == "contributor"
+def test_held_out_by_writer_where_named_else_by_image_and_never_on_both_sides():
+    writers = [f"w{i % 20}" for i in range(200)]
+    named = rows_of(["one"] * 200, [i % 10 for i in range(200)], [-1] * 200, [0.0] * 200, writers)
+    arrays, manifest = quarantine.take(named, 0.2, 0.95, 0.5)
     held = {int(c) for c, s in zip(arrays["contributor"], arrays["split"], strict=True) if s == snapshot.VALIDATION}
     trained = {int(c) for c, s in zip(arrays["contributor"], arrays["split"], strict=True) if s == snapshot.TRAIN}
-    assert held and trained and not held & trained  # no contributor on both sides
-    few = rows_of(["one"] * 200, [i % 10 for i in range(200)], [-1] * 200, [0.0] * 200)
-    arrays, manifest = quarantine.take(few, 0.2, 5, 0.95, 0.5)
-    assert manifest["held_out_by"] == "image" and 20 < (arrays["split"] == snapshot.VALIDATION).sum() < 60
+    assert held and trained and not held & trained and manifest["writers"] == 20  # whole writers held out
+    other = rows_of(["two"] * 200, [i % 10 for i in range(200)], [-1] * 200, [0.0] * 200, writers)  # the same ids, another token
+    other["token_sha"] = np.array(["two"] * 200)
+    both = {k: np.concatenate([named[k], other[k]]) for k in named}
+    both["ids"] = np.arange(1, 401)
+    assert quarantine.take(both, 0.2, 0.95, 0.5)[1]["writers"] == 40  # a writer id counts within its token
+    plain = rows_of(["one"] * 200, [i % 10 for i in range(200)], [-1] * 200, [0.0] * 200)
+    arrays, _ = quarantine.take(plain, 0.2, 0.95, 0.5)
+    assert 20 < (arrays["split"] == snapshot.VALIDATION).sum() < 60  # by image
+    grown = rows_of(["one"] * 200 + [f"t{i}" for i in range(50)], [i % 10 for i in range(250)], [-1] * 250, [0.0] * 250)
+    assert np.array_equal(quarantine.take(grown, 0.2, 0.95, 0.5)[0]["split"][:200], arrays["split"])  # no digit changes sides
+    dup = rows_of(["a"] * 60, [i % 10 for i in range(60)], [-1] * 60, [0.0] * 60)
+    twice = {k: np.concatenate([dup[k], dup[k]]) for k in dup}  # the same 60 images from a second token
+    twice["token_sha"] = np.array(["a"] * 60 + ["b"] * 60)
+    twice["writer"] = np.array([""] * 60 + ["x"] * 60)  # named writers: split apart from the image rule
+    twice["ids"] = np.arange(1, 121)
+    arrays, _ = quarantine.take(twice, 0.5, 0.95, 0.5)
+    sides = {}
+    for sha, split in zip(twice["image_sha"].tolist(), arrays["split"].tolist(), strict=True):
+        sides.setdefault(sha, set()).add(split)
+    assert all(not {snapshot.TRAIN, snapshot.VALIDATION} <= s for s in sides.values())  # no image both trained on and held out
 
 
 def test_the_same_accepted_set_gives_the_same_snapshot_bytes(store, tmp_path):
@@ -162,13 +188,13 @@ def test_the_same_accepted_set_gives_the_same_snapshot_bytes(store, tmp_path):
     store.add("a" * 20, items, BIG, BIG)
     paths = [tmp_path / f"s{k}" / "contributions.npz" for k in range(2)]
     for p in paths:
-        arrays, manifest = quarantine.take(store.export(), 0.2, 5, 0.95, 0.5)
+        arrays, manifest = quarantine.take(store.export(), 0.2, 0.95, 0.5)
         assert snapshot.write(p, p.with_name("manifest.json"), arrays, manifest)
         assert not snapshot.write(p, p.with_name("manifest.json"), arrays, manifest)  # same digest: left as it is
     assert paths[0].read_bytes() == paths[1].read_bytes()
     assert snapshot.digest_of(paths[0]) == manifest["digest"] and manifest["newest_id"] == 30
     store.erase("a" * 20, ids=[5])
-    arrays, changed = quarantine.take(store.export(), 0.2, 5, 0.95, 0.5)
+    arrays, changed = quarantine.take(store.export(), 0.2, 0.95, 0.5)
     assert changed["digest"] != manifest["digest"] and changed["n"] == 29
 
 
@@ -184,7 +210,7 @@ def test_training_data_merges_the_snapshot_once_weighted_and_holds_the_validatio
     none = dataset.load_training(paths, cpu, weight=4)  # no snapshot file: the base data, its hash unchanged
     assert none.sha256 == plain.sha256 and len(none.train_y) == 50 and none.n_contributed == 0
     rows = rows_of(["a"] * 30, [i % 10 for i in range(30)], [-1] * 30, [0.0] * 30)
-    arrays, manifest = quarantine.take(rows, 0.2, 5, 0.95, 0.5)
+    arrays, manifest = quarantine.take(rows, 0.2, 0.95, 0.5)
     snapshot.write(paths.contributions_snapshot, paths.contributions_manifest, arrays, manifest)
     merged = dataset.load_training(paths, cpu, weight=4)
     n_train = manifest["counts"]["train"]
@@ -193,3 +219,24 @@ def test_training_data_merges_the_snapshot_once_weighted_and_holds_the_validatio
     assert merged.sha256 != plain.sha256 and merged.n_base_train == 50
     held = {bytes(x) for x in merged.contrib_val_x.numpy()}
     assert not held & {bytes(x) for x in merged.train_x[50:].numpy()}  # never trained on
+
+
+def test_a_clone_without_the_store_keeps_the_pulled_snapshot_or_says_how_to_get_it(tmp_path):
+    from oekaki.core.config import load_config
+    from oekaki.core.errors import MissingInputError
+    from oekaki.core.paths import project_paths
+    from oekaki.stages.contributions.stage import take
+
+    cfg = load_config(project_paths().params)
+    here = Paths(tmp_path / "with-store")
+    Store.of_project(None, here.contributions_store).add("a" * 20, [Item(stroke(i % 10, i), i % 10) for i in range(12)], BIG, BIG)
+    made = take(cfg, here)
+    clone = Paths(tmp_path / "clone")  # git brought the manifest, no store, no snapshot yet
+    clone.contributions_manifest.parent.mkdir(parents=True)
+    clone.contributions_manifest.write_bytes(here.contributions_manifest.read_bytes())
+    with pytest.raises(MissingInputError, match=r"records 12 contributed digits .* `dvc pull data/snapshot/contributions.npz`"):
+        take(cfg, clone)
+    clone.contributions_snapshot.write_bytes(here.contributions_snapshot.read_bytes())  # what `dvc pull` brings
+    assert take(cfg, clone)["digest"] == made["digest"]
+    assert clone.contributions_snapshot.read_bytes() == here.contributions_snapshot.read_bytes()
+    assert not clone.contributions_store.exists()  # a read never creates a store

@@ -162,7 +162,7 @@ def test_the_metrics_file_holds_only_numbers(tmp_path):
 def test_the_judges_two_conditions_once_contributed_digits_are_held_out(tmp_path, mnist, contributed, decision):
     row, scorer = decide(tmp_path, "cnn", mnist, (0.982,), contributed={"model.pt": contributed[0], "v1.pt": contributed[1]})
     assert row["decision"] == decision, row["reason"]
-    assert row["contributed"] == {"n": 50, "candidate": contributed[0], "champion": contributed[1]}
+    assert row["contributed"] == {"n": 50, "candidate": contributed[0], "champion": contributed[1], "mnist_reference": 0.982}
     assert "contributed validation (50 digits)" in row["reason"]
     numbers = promote.numbers({"cnn": row}, 500, 3)["cnn"]
     assert numbers["candidate_contributed_mean"] == contributed[0] and numbers["n_contributed_validation"] == 50
@@ -177,3 +177,23 @@ def test_contributed_scores_are_cached_on_the_versions_like_the_others(tmp_path)
     again = FakeScorer({"model.pt": (0.98,), "v1.pt": (0.98,)}, contributed={"model.pt": 0.9, "v1.pt": 0.7})
     row = promote.decide_one(GATE["cnn"], registry, again, paths, tmp_path)
     assert again.scored == [] and row["decision"] == "promote"  # every score came from the version tags
+
+
+def test_promotions_one_margin_at_a_time_cannot_walk_mnist_down(tmp_path):
+    """Each promoted judge carries the best MNIST level any champion had; the next is measured against it."""
+    registry = FakeRegistry("1")
+    paths = Paths(tmp_path)
+    write_json(paths.provenance("cnn"), {"mlflow_run_id": "run"})
+    registry.tag_score("cnn-classifier", "1", promote.REFERENCE_METRIC, "k", 0.990)  # an earlier champion's level
+    scorer = FakeScorer({"model.pt": (0.9805,), "v1.pt": (0.982,)}, contributed={"model.pt": 0.95, "v1.pt": 0.70})
+    row = promote.decide_one(GATE["cnn"], registry, scorer, paths, tmp_path)
+    assert row["decision"] == "refuse" and "below the best champion's" in row["reason"]  # within 0.002 of v1, not of 0.990
+    fresh = FakeRegistry("1")
+    promoted = promote.decide_one(
+        GATE["cnn"],
+        fresh,
+        FakeScorer({"model.pt": (0.9805,), "v1.pt": (0.982,)}, contributed={"model.pt": 0.95, "v1.pt": 0.70}),
+        paths,
+        tmp_path,
+    )
+    assert promoted["decision"] == "promote" and fresh.tags[("2", promote.REFERENCE_METRIC, "k")] == 0.982  # the level carried on

@@ -54,7 +54,7 @@ def bundled_digits(n: int) -> tuple[np.ndarray, np.ndarray]:
 def take_snapshot(paths: Paths, cfg, rows: dict) -> dict:
     c = cfg.contributions
     arrays, manifest = quarantine.take(
-        rows, c.validation_share, c.validation_by_writer_min, c.quarantine_confidence, c.quarantine_agreement
+        rows, c.validation_share, c.quarantine_confidence, c.quarantine_agreement
     )
     snapshot.write(paths.contributions_snapshot, paths.contributions_manifest, arrays, manifest)
     return manifest
@@ -128,7 +128,7 @@ def taught(tmp_path_factory):
 
 def test_the_hand_made_snapshot_quarantines_the_poisoned_five(taught):
     _, manifest, _, _ = taught
-    assert manifest["n"] == 30 and manifest["contributors"] == 2 and manifest["held_out_by"] == "image"
+    assert manifest["n"] == 30 and manifest["contributors"] == 2 and manifest["writers"] == 2
     assert manifest["counts"]["quarantine"] == 5 and [q["id"] for q in manifest["quarantined"]] == [11, 12, 13, 14, 15]
     assert manifest["counts"]["validation"] > 0 and sum(manifest["counts"].values()) == 30
 
@@ -140,7 +140,7 @@ def test_the_section_prints_the_manifest_counts_in_both_languages(taught):
         s = section(page)
         fields = dict(contributors=2, digest=m["digest"][:12], newest=30, train=n["train"], held=n["validation"], quarantined=5)
         assert said("con_counts", lang, n=30, **fields) in s, lang
-        assert said("con_held_out_by_image", lang) in s and said("con_none", lang) not in s
+        assert said("con_held_out_rule", lang, writers=2) in s and said("con_none", lang) not in s
         for name, key in contributed.SPLITS:  # the per-class table: one row per split, its ten counts and the total
             per = m["counts_per_class"][name]
             cells = "".join(f"<td>{v}</td>" for v in per)
@@ -148,7 +148,7 @@ def test_the_section_prints_the_manifest_counts_in_both_languages(taught):
         assert said("p_con_quarantine", lang, quarantined=5, n=30) in s
         for q in m["quarantined"]:  # each quarantined digit listed with its label and the judge's reading
             assert f"<tr><td>{q['id']}</td><td>{q['label']}</td><td>{q['judge_label']} (99%)</td>" in s, (lang, q)
-        assert said("con_agreement", lang, agree=40, under=50) in s  # the smoothed rate: (0 + 4) / (5 + 5)
+        assert said("con_agreement", lang, agree=14, under=50) in s  # the smoothed rate: (0 + 1) / (5 + 2)
         headings = re.findall(r"<h3>(.*?)</h3>", s)
         assert len(headings) == 3 and (lang == "en" or all(JAPANESE.search(h) for h in headings)), headings
     assert DECIMAL.findall(section(pages["en"])) == DECIMAL.findall(section(pages["ja"]))  # the same numbers, in order

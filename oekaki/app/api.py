@@ -316,6 +316,9 @@ def create_app(models: Models, ui_url: str = "", store: Store | None = None, rul
     @app.post(BATCH_ROUTE)
     async def contribute(request: Request) -> JSONResponse:
         door()
+        origin = request.headers.get("origin")  # a form post is a "simple" cross-site request: another page could send it
+        if origin and origin.rstrip("/") != f"{request.url.scheme}://{request.headers.get('host', '')}":
+            return error(403, f"a batch posted from another site ({origin}) is refused: post it from a script or this app's page")
         content_type = request.headers.get("content-type", "")
         kind = content_type.split(";")[0].strip().lower()
         if kind not in ("application/json", "multipart/form-data"):

@@ -88,7 +88,6 @@ class ContributionsConfig(Section):
     )
     weight: Int = bounded("an integer", "each contributed training digit is repeated this many times in an epoch", ge=1, le=100)
     validation_share: Num = bounded("a fraction", "accepted contributions held out for the gate, never trained on", gt=0, lt=1)
-    validation_by_writer_min: Int = bounded("an integer", "hold out whole contributors when there are at least this many", ge=2)
     quarantine_confidence: Num = bounded("a probability", "the judge's certainty in a reading that contradicts the label", gt=0, le=1)
     quarantine_agreement: Num = bounded("a fraction", "... quarantined when the contributor's agreement rate is below this", ge=0, le=1)
     max_batch: Int = bounded("an integer", "digits per request or file", ge=1)

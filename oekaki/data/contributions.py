@@ -21,7 +21,9 @@ Screening (oekaki/data/screening.py) happens before `add`; quarantine when the s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -34,6 +36,7 @@ from oekaki.core.errors import ConfigError
 
 IMAGE_BYTES = 28 * 28
 PG_LOCK_KEY = 0x6F656B616B69  # "oekaki": the advisory lock that serialises writers on PostgreSQL
+WRITE = "oekaki.write"  # a connection's info flag: its next transaction writes (SQLite: BEGIN IMMEDIATE)
 _ENGINES: dict[str, object] = {}
 _ENGINES_LOCK = threading.Lock()
 
@@ -93,7 +96,8 @@ def store_url(url: str | None, default_path: Path) -> str:
     """The SQLAlchemy URL of the store: `url`, or SQLite at `default_path`."""
     if url:
         if not url.startswith(("sqlite:", "postgresql")):
-            raise ConfigError(f"contributions.store_url = {url!r}: expected empty (SQLite), sqlite:///... or postgresql+psycopg2://...")
+            shown = re.sub(r"//[^/@]*@", "//***@", url)  # never a password in an error message
+            raise ConfigError(f"contributions.store_url = {shown!r}: expected empty (SQLite), sqlite:///... or postgresql+psycopg2://...")
         return url
     return f"sqlite:///{default_path}"
 
@@ -116,8 +120,8 @@ def _engine(url: str):
                     dbapi.execute(f"PRAGMA {pragma}")
 
             @event.listens_for(engine, "begin")
-            def _begin(conn):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")  # one writer at a time, decided at the start (no upgrade deadlock)
+            def _begin(conn):  # a writer takes the write lock at its start (no upgrade deadlock); a reader never waits
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.pop(WRITE, False) else "BEGIN")
         else:
             engine = sa.create_engine(url, pool_pre_ping=True)
         meta, _ = _tables()
@@ -138,9 +142,15 @@ class Store:
     def of_project(cls, store_url_param: str | None, default_path: Path) -> Store:
         return cls(store_url(store_url_param, default_path))
 
-    def _serialise(self, conn) -> None:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})")
+    @contextlib.contextmanager
+    def _writing(self):
+        """A write transaction, one writer at a time (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock)."""
+        with self.engine.connect() as conn:
+            conn.info[WRITE] = True
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})")
+                yield conn
 
     def add(self, token: str, items: Sequence[Item], per_token_hour: int, total_hour: int, now: float | None = None) -> list[Outcome]:
         """Store the items of one request in one transaction; returns an outcome per item, in order."""
@@ -149,8 +159,7 @@ class Store:
         t, now = self.table, time.time() if now is None else now
         who = token_hash(token)
         shas = [image_sha(i.image) for i in items]
-        with self.engine.begin() as conn:
-            self._serialise(conn)
+        with self._writing() as conn:
             since = now - 3600.0
             mine = conn.execute(sa.select(sa.func.count()).where(t.c.token_sha == who, t.c.created > since)).scalar_one()
             everyone = conn.execute(sa.select(sa.func.count()).where(t.c.created > since)).scalar_one()
@@ -201,8 +210,7 @@ class Store:
         where = t.c.token_sha == token_hash(token)
         if ids is not None:
             where = where & t.c.id.in_([int(i) for i in ids])
-        with self.engine.begin() as conn:
-            self._serialise(conn)
+        with self._writing() as conn:
             return conn.execute(t.delete().where(where)).rowcount
 
     def export(self) -> dict[str, np.ndarray]:

@@ -136,14 +136,33 @@ def read_npz(source: bytes | Path, name: str, max_bytes: int) -> tuple[np.ndarra
     if unpacked > max_bytes:
         raise Refused(f"{name}: its arrays unpack to {unpacked:,} bytes, over {max_bytes:,} (contributions.max_batch digits)")
     arrays: dict[str, np.ndarray] = {}
-    with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+    try:
+        loaded = np.load(io.BytesIO(raw), allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise Refused(f"{name}: not a readable .npz file ({exc}); save it with numpy.savez(file, images=..., labels=...)") from exc
+    if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy that also parses as a zip
+        raise Refused(f"{name}: one array, not an .npz file; save it with numpy.savez(file, images=..., labels=...)")
+    with loaded as npz:
         for key in NPZ_KEYS:
             if key not in npz.files:
                 continue
+            with zipfile.ZipFile(io.BytesIO(raw)) as z:  # the array's header must fit the bytes its member holds
+                member = z.getinfo(f"{key}.npy" if f"{key}.npy" in z.namelist() else key)
+                with z.open(member) as f:
+                    try:
+                        major = np.lib.format.read_magic(f)[0]
+                        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                        shape, _, dtype = read_header(f)
+                    except (ValueError, OSError, EOFError) as exc:
+                        raise Refused(f"{name}: key {key!r} is not a readable array ({exc})") from exc
+            if dtype.hasobject:
+                raise Refused(f"{name}: key {key!r} holds Python objects; save plain arrays (strings as dtype str)")
+            if int(np.prod(shape, dtype=object)) * dtype.itemsize > member.file_size:
+                raise Refused(f"{name}: key {key!r} declares shape {shape}, more than its {member.file_size:,} bytes hold")
             try:
                 arrays[key] = npz[key]
-            except ValueError as exc:  # an object array: it would need unpickling
-                raise Refused(f"{name}: key {key!r} holds Python objects ({exc}); save plain arrays (strings as dtype str)") from exc
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:  # truncated or corrupt data
+                raise Refused(f"{name}: key {key!r} is not a readable array ({exc})") from exc
     for key in ("images", "labels"):
         if key not in arrays:
             raise Refused(f"{name}: no key {key!r} (it has {', '.join(npz.files) or 'none'}); expected images (N, 28, 28) and labels (N,)")

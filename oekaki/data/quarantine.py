@@ -5,14 +5,18 @@ with at least `quarantine_confidence`, **and** the contributor's labels agree wi
 often than `quarantine_agreement`. The judge disagreeing is not enough on its own: a new style that today's
 judge misreads is what the loop must learn. A writer whose digits today's judge misreads a third of the time
 (scikit-learn's, 60-66 % read right) still agrees with it far more often than one who labels 3s as 8s on purpose
-(about 0 %). The agreement rate is smoothed with a prior of PRIOR_AGREE agreeing readings in PRIOR_N, so one
-misread drawing from a new contributor is not enough to quarantine it. It is decided over the whole store
-each time the snapshot is taken, so a contributor's later digits count too.
+(about 0 %). The agreement rate is smoothed with a sceptical prior, PRIOR_AGREE agreeing readings in PRIOR_N
+(an even chance): a contributor earns trust by agreeing, so a poisoner gains nothing from a fresh token per
+digit (one confident contradiction from a new token is quarantined until that token has agreed more often).
+It is decided over the whole store each time the snapshot is taken, so a contributor's later digits count.
+What it cannot stop: a poisoner who also sends at least as many correctly labelled digits as poisoned ones;
+the gate's MNIST condition then protects the champion (docs/contributions.md).
 
 The held-out split (the gate's "contributed validation", never trained on) is a deterministic share
-`validation_share` of the accepted digits: by contributor (a writer id where a batch gave one, else the
-token) when there are at least `validation_by_writer_min` of them, so it measures people the judge never
-learned from; otherwise by image hash.
+`validation_share` of the accepted digits, decided per digit by one rule, so a digit never changes sides as
+the store grows: by writer where a batch named one (the writer id scoped to its token: a held-out writer is a
+person the judge never learned from), otherwise by the image's hash. An image that is also trained on (the
+same digit sent by another token) is not held out.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 from oekaki.core.io import arrays_sha256
 from oekaki.data.snapshot import QUARANTINE, SPLIT_NAMES, TRAIN, VALIDATION
 
-PRIOR_AGREE, PRIOR_N = 4.0, 5.0  # the agreement rate's prior: 4 agreeing readings in 5
+PRIOR_AGREE, PRIOR_N = 1.0, 2.0  # the agreement rate's prior: one agreeing reading in two
 
 
 def agreement_rates(contributors: Sequence[str], labels: np.ndarray, judged: np.ndarray) -> dict[str, float]:
@@ -62,21 +66,23 @@ def _share(key: str) -> float:
     return int(hashlib.sha256(key.encode()).hexdigest()[:12], 16) / 16**12
 
 
-def take(rows: dict[str, np.ndarray], validation_share: float, by_writer_min: int, min_confidence: float, min_agreement: float):
+def take(rows: dict[str, np.ndarray], validation_share: float, min_confidence: float, min_agreement: float):
     """(arrays, manifest) of the store's rows (Store.export): oekaki/data/snapshot.py's KEYS, and the manifest."""
     n = len(rows["ids"])
     tokens = rows["token_sha"].tolist()
-    people = [w if w else t for t, w in zip(tokens, rows["writer"].tolist(), strict=True)]  # who drew it
+    writers = rows["writer"].tolist()
+    people = [f"{t}/{w}" if w else t for t, w in zip(tokens, writers, strict=True)]  # a writer id counts within its token
     why = quarantine(tokens, rows["labels"], rows["judge_label"], rows["judge_confidence"], min_confidence, min_agreement)
     rates = agreement_rates(tokens, rows["labels"], rows["judge_label"])
-    distinct = len(set(people))
-    by_person = distinct >= by_writer_min
+    shas = [str(x) for x in rows["image_sha"].tolist()]
     split = np.full(n, TRAIN, dtype=np.int8)
     for i in range(n):
         if why[i] is not None:
             split[i] = QUARANTINE
-        elif _share(people[i] if by_person else str(rows["image_sha"][i])) < validation_share:
+        elif _share(people[i] if writers[i] else shas[i]) < validation_share:
             split[i] = VALIDATION
+    trained = {shas[i] for i in range(n) if split[i] == TRAIN}
+    split[[i for i in range(n) if split[i] == VALIDATION and shas[i] in trained]] = TRAIN  # never on both sides
     index: dict[str, int] = {}
     contributor = np.array([index.setdefault(p, len(index)) for p in people], dtype=np.int32)
     arrays = {
@@ -95,8 +101,8 @@ def take(rows: dict[str, np.ndarray], validation_share: float, by_writer_min: in
         "newest_id": int(arrays["ids"].max()) if n else 0,
         "counts_per_class": counts,
         "counts": {name: int(sum(c)) for name, c in counts.items()},
-        "contributors": distinct,
-        "held_out_by": "contributor" if by_person else "image",
+        "contributors": len(set(tokens)),
+        "writers": len(set(people)),
         "quarantined": [
             {
                 "id": int(arrays["ids"][i]),

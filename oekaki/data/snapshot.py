@@ -38,8 +38,8 @@ def empty_rows() -> dict[str, np.ndarray]:
 
 
 def write(path: Path, manifest_path: Path, arrays: dict[str, np.ndarray], manifest: dict) -> bool:
-    """Write the snapshot and its manifest when the digest changed (True), else leave both as they are (False)."""
-    if path.is_file() and manifest_path.is_file() and read_json(manifest_path).get("digest") == manifest["digest"]:
+    """Write the snapshot and its manifest when either changed (True), else leave both as they are (False)."""
+    if path.is_file() and manifest_path.is_file() and read_json(manifest_path) == manifest and digest_of(path) == manifest["digest"]:
         return False
 
     def npz(tmp: Path) -> None:  # np.savez stamps the time into the zip: fixed here, so equal content gives equal bytes

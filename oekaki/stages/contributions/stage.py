@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 
 from oekaki.core.config import Config
+from oekaki.core.errors import MissingInputError
+from oekaki.core.io import read_json
 from oekaki.core.paths import Paths
 from oekaki.data import quarantine, snapshot
 from oekaki.data.contributions import Store
@@ -20,15 +22,29 @@ log = logging.getLogger("oekaki.contributions")
 
 
 def take(cfg: Config, paths: Paths) -> dict:
-    """Snapshot the store; returns the manifest (counts, digest, newest id, what was quarantined and why)."""
+    """Snapshot the store; returns the manifest (counts, digest, newest id, what was quarantined and why).
+
+    A checkout without the store (a fresh clone) keeps the snapshot it has (`dvc pull` brought it: DVC keeps
+    the outputs, `persist: true`), so it retrains on what the champion was trained on; without either, while
+    the committed manifest says digits were contributed, it stops and says how to get them.
+    """
     c = cfg.contributions
-    if c.store_url or paths.contributions_store.is_file():
-        rows = Store.of_project(c.store_url, paths.contributions_store).export()
-    else:
+    if not c.store_url and not paths.contributions_store.is_file():
+        known = read_json(paths.contributions_manifest) if paths.contributions_manifest.is_file() else {"n": 0}
+        if paths.contributions_snapshot.is_file() and known.get("digest") == snapshot.digest_of(paths.contributions_snapshot):
+            log.info("no contributions store here (%s): the snapshot in place stays (%s)", paths.contributions_store, known["digest"][:12])
+            return known
+        if known.get("n", 0) > 0:
+            raise MissingInputError(
+                f"{paths.contributions_manifest} records {known['n']:,} contributed digits (snapshot {known.get('digest', '?')[:12]}), "
+                f"but neither the store ({paths.contributions_store}) nor that snapshot is here: `dvc pull "
+                f"data/snapshot/contributions.npz` to retrain on it, or set contributions.store_url to the store"
+            )
         rows = snapshot.empty_rows()
-    arrays, manifest = quarantine.take(
-        rows, c.validation_share, c.validation_by_writer_min, c.quarantine_confidence, c.quarantine_agreement
-    )
+    else:
+        rows = Store.of_project(c.store_url, paths.contributions_store).export()
+    rules = (c.validation_share, c.quarantine_confidence, c.quarantine_agreement)
+    arrays, manifest = quarantine.take(rows, *rules)
     if snapshot.write(paths.contributions_snapshot, paths.contributions_manifest, arrays, manifest):
         counts = manifest["counts"]
         log.info(

@@ -11,9 +11,10 @@ The rules:
   larger than what re-drawing the same model with another seed gives is noise, not progress.
   The CNN's accuracy has no seed spread; its margin is promote.cnn_min_margin.
 - **Two conditions for the judge** once the contributions snapshot holds digits out (never trained on):
-  refused when its MNIST validation accuracy drops by more than the margin, or its accuracy on the held-out
-  contributed digits drops at all; promoted when neither drops and one improves (MNIST by more than the
-  margin, or one contributed digit more read right). Protect old users, serve new ones (`two_conditions`).
+  refused when its MNIST validation accuracy is more than the margin below the best any champion had (a
+  tag each promoted judge carries), or its accuracy on the held-out contributed digits drops at all;
+  promoted when neither drops and one improves (MNIST by more than the margin, or one contributed digit
+  more read right). Protect old users, serve new ones (`two_conditions`).
 - **Sanity floor.** A first candidate (no champion yet) is promoted only when it beats an
   untrained network of its own architecture by a wide margin: CNN accuracy at least
   promote.cnn_min_accuracy; VAE loss at most promote.vae_max_loss_fraction of the untrained
@@ -49,6 +50,7 @@ from oekaki.stages.promote.scoring import GATES, Gate, GateScorer, Score
 
 log = get_logger("promote")
 CONTRIBUTED_METRIC = "contributed_accuracy"  # the judge's second gate: the snapshot's held-out contributed digits
+REFERENCE_METRIC = "mnist_reference"  # the best MNIST validation accuracy of any champion so far (a promoted judge's tag)
 
 
 def margin(gate: Gate, rules: PromoteConfig, candidate: Score, champion: Score) -> float:
@@ -100,24 +102,32 @@ def decide_one(gate: Gate, registry, scorer: GateScorer, paths: Paths, tmp: Path
     if gate.stage == "cnn" and len(scorer.contrib_y):
         mine = scored_contributed(gate, registry, scorer, candidate, lambda: paths.final_model(gate.stage))
         theirs = scored_contributed(gate, registry, scorer, champion, champion_checkpoint)
-        row["contributed"] = {"n": len(scorer.contrib_y), "candidate": mine.mean, "champion": theirs.mean}
-        return row | two_conditions(said, by, need, mine.mean, theirs.mean, len(scorer.contrib_y))
+        # the MNIST level to protect: the best a champion ever had on these validation digits, not only this one's,
+        # so that promotions one margin at a time cannot walk it down
+        reference = max(old.mean, registry.version_score(gate.name, champion, REFERENCE_METRIC, key) or 0.0)
+        row["contributed"] = {"n": len(scorer.contrib_y), "candidate": mine.mean, "champion": theirs.mean, "mnist_reference": reference}
+        out = two_conditions(said, new.mean - reference, need, mine.mean, theirs.mean, len(scorer.contrib_y), by)
+        if out["promote"]:
+            registry.tag_score(gate.name, candidate, REFERENCE_METRIC, key, max(reference, new.mean))
+        return row | out
     if by > need:
         return row | {"decision": "promote", "promote": True, "reason": f"{said}: better by {by:.4f} > margin {need:.4f}"}
     why = "a tie" if by == 0 else "not better" if by < 0 else f"better by only {by:.4f}, within the margin {need:.4f}"
     return row | {"decision": "keep", "promote": False, "reason": f"{said}: {why}"}
 
 
-def two_conditions(said: str, by: float, need: float, mine: float, theirs: float, n: int) -> dict:
+def two_conditions(said: str, below: float, need: float, mine: float, theirs: float, n: int, by: float) -> dict:
     """The judge's gate once contributed digits are held out: protect old users and serve new ones.
 
-    Refused when MNIST validation accuracy drops by more than the margin, or when accuracy on the held-out
-    contributed digits drops at all. Promoted when, with neither drop, one of the two improves: MNIST by more
-    than the margin, or the contributed digits by at least one digit more read right. Otherwise kept.
+    Refused when MNIST validation accuracy is more than the margin below the reference (`below`: the candidate's
+    accuracy minus the best any champion had), or when accuracy on the held-out contributed digits drops at all.
+    Promoted when, with neither, one of the two improves over the champion: MNIST by more than the margin (`by`),
+    or the contributed digits by at least one digit more read right. Otherwise kept.
     """
     said += f"; contributed validation ({n} digits) {mine:.4f} vs champion's {theirs:.4f}"
-    if by < -need:
-        return {"decision": "refuse", "promote": False, "reason": f"{said}: MNIST validation drops by {-by:.4f} > margin {need:.4f}"}
+    if below < -need:
+        why = f"MNIST validation {-below:.4f} below the best champion's, beyond the margin {need:.4f}"
+        return {"decision": "refuse", "promote": False, "reason": f"{said}: {why}"}
     if mine < theirs:
         return {"decision": "refuse", "promote": False, "reason": f"{said}: the contributed digits are read worse"}
     if by > need or mine > theirs:

@@ -132,7 +132,7 @@ def context(lang: str, c: Contributed | None, promotion: dict | None, history: H
     return {
         "n": m["n"], "contributors": m["contributors"], "digest": m["digest"][:12], "newest": m["newest_id"],
         "train": m["counts"]["train"], "held": m["counts"]["validation"], "quarantined": m["counts"]["quarantine"],
-        "held_out_by": m["held_out_by"], "shown": len(c.shown()),
+        "writers": m["writers"], "shown": len(c.shown()),
         "counts_table": counts_table(c, lang), "quarantine_table": quarantine_table(c, lang),
         "gate": gate_context(promotion, c, lang),
         "history": history, "history_table": history_table(history, lang) if history and history.versions else None,
