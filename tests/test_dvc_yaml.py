@@ -86,7 +86,17 @@ def test_declared_params_exist_and_cover_what_the_stage_logs():
 def test_stage_graph_comes_from_dvc_yaml():
     assert fingerprint.upstream_stages(paths, "source") == []
     assert fingerprint.upstream_stages(paths, "download") == ["source"]
-    assert fingerprint.upstream_stages(paths, "report") == ["contributions", "download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate", "promote"]
+    assert fingerprint.upstream_stages(paths, "report") == [
+        "contributions",
+        "download",
+        "gmm",
+        "cnn",
+        "vae",
+        "gan",
+        "diffusion",
+        "evaluate",
+        "promote",
+    ]
     assert fingerprint.upstream_stages(paths, "contributions") == []
     assert fingerprint.upstream_stages(paths, "promote") == ["contributions", "source", "download", "cnn", "vae", "gan", "diffusion"]
     assert fingerprint.upstream_stages(paths, "vae") == fingerprint.upstream_stages(paths, "gan") == ["contributions", "download", "cnn"]

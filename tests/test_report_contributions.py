@@ -53,9 +53,7 @@ def bundled_digits(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def take_snapshot(paths: Paths, cfg, rows: dict) -> dict:
     c = cfg.contributions
-    arrays, manifest = quarantine.take(
-        rows, c.validation_share, c.quarantine_confidence, c.quarantine_agreement
-    )
+    arrays, manifest = quarantine.take(rows, c.validation_share, c.quarantine_confidence, c.quarantine_agreement)
     snapshot.write(paths.contributions_snapshot, paths.contributions_manifest, arrays, manifest)
     return manifest
 
