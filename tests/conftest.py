@@ -250,11 +250,13 @@ def pipeline_store(tiny_pipeline, tmp_path, monkeypatch):
 
 
 def workspace_with_judge(dest: Path, judge_paths: Paths) -> Paths:
-    """A fresh workspace holding the tiny judge's data, model and metrics (copies, not links)."""
+    """A fresh workspace holding the tiny judge's data, contributions snapshot, model and metrics (copies, not links)."""
     paths = Paths(dest)
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(PROJECT_ROOT / "dvc.yaml", dest / "dvc.yaml")  # the stage graph check_inputs reads
-    for src in (judge_paths.prepared, judge_paths.cnn_model, judge_paths.metrics("cnn")):
+    for src in (judge_paths.prepared, judge_paths.contributions_snapshot, judge_paths.cnn_model, judge_paths.metrics("cnn")):
+        if not src.is_file():
+            continue
         target = dest / src.relative_to(judge_paths.root)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, target)

@@ -113,5 +113,6 @@ def test_the_apps_notice_of_a_failing_registry_quotes_mlflows_error_without_the_
     monkeypatch.setattr(service, "resolve", down)
     models = service.Models.__new__(service.Models)
     models.paths, models.missing = Paths(tmp_path), {}
-    assert models._checkpoint("vae", tmp_path) is None
-    assert PASSWORD not in models.missing["vae"] and "http://***@127.0.0.1:9" in models.missing["vae"]
+    network, source, why = models._load("vae", tmp_path)  # what the notice shows: why it could not be loaded
+    assert network is None and source is None
+    assert PASSWORD not in why and "http://***@127.0.0.1:9" in why
