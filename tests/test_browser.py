@@ -18,7 +18,16 @@ from tests.browser import check_page
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
-SECTIONS = ["images-are-numbers", "painting-contest", "classification", "generation", "scoreboard", "model-registry", "contributions", "provenance"]
+SECTIONS = [
+    "images-are-numbers",
+    "painting-contest",
+    "classification",
+    "generation",
+    "scoreboard",
+    "model-registry",
+    "contributions",
+    "provenance",
+]
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])

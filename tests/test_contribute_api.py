@@ -265,6 +265,7 @@ def test_without_a_store_the_teach_routes_answer_503(tmp_path, no_registry):
 
 def test_accepted_digits_are_announced_and_a_failing_announcement_fails_nothing(app, monkeypatch):
     from oekaki.pipeline import events
+
     client, store, _ = app
     seen = []
     monkeypatch.setattr(events, "emit_accepted", lambda n, ids: seen.append((n, ids)))
