@@ -50,6 +50,7 @@ QUICK = [  # the tiny profile of tests/conftest.py: minutes, not the real number
     "diffusion.sweep_samples=100", "diffusion.sweep_steps=[1, 4]", "diffusion.sweep_guidance=[0, 1, 3]",
 ]  # fmt: skip
 TOKEN, POISONER = "bench-new-writers-0001", "bench-poisoner-00000001"
+LAST_BATCH = [0.0]  # when the last batch was acknowledged: Prefect counts again only after the trigger's window
 
 
 def http(method: str, url: str, body: dict | None = None, timeout: float = 300) -> tuple[int, dict]:
@@ -70,6 +71,14 @@ def flow_runs(api: str) -> list[dict]:
     return http("POST", api + "/flow_runs/filter", {"sort": "START_TIME_DESC", "limit": 20})[1]
 
 
+def post_batch(app: str, body: dict, window_s: int) -> tuple[int, dict, float]:
+    """(status, answer, when acknowledged), once the trigger's last window has closed (else its events would not count)."""
+    time.sleep(max(0.0, LAST_BATCH[0] + window_s + 2 - time.time()))
+    status, answer = http("POST", app + "api/contribute", body)
+    LAST_BATCH[0] = time.time()
+    return status, answer, LAST_BATCH[0]
+
+
 def wait_for_serving(app: str, api: str, before: str | None, t0: float, timeout_s: float) -> dict:
     """Until the app names a judge version other than `before`, or the runs started since t0 all ended and none moved it."""
     started = False
@@ -82,6 +91,8 @@ def wait_for_serving(app: str, api: str, before: str | None, t0: float, timeout_
             return {"served": now, "seconds_to_served": time.time() - t0, "runs": runs}
         if started and len(done) == len(runs) and time.time() - max(_ts(r["end_time"]) for r in done) > 60:
             return {"served": None, "seconds_to_served": None, "runs": runs}  # ran, ended, gate kept the champion
+        if not started and time.time() - t0 > 300:
+            raise TimeoutError("no flow run started 300 s after the batch: did the trigger fire? (see the Prefect UI)")
         time.sleep(1)
     raise TimeoutError(f"no new judge and no finished run {timeout_s:g} s after the batch")
 
@@ -107,8 +118,8 @@ def score_champion(root: Path, images: np.ndarray, labels: np.ndarray) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         judge = Judge.load(registry.checkpoint("cnn-classifier", version, Path(tmp)), torch.device("cpu"))
     data = TensorData.load(paths.prepared, torch.device("cpu"))
-    new = float((judge.judge(images).probs.argmax(1).numpy() == labels).mean())
-    mnist = float((judge.judge(data.val_x.numpy()).probs.argmax(1).numpy() == data.val_y.numpy()).mean())
+    new = float((np.asarray(judge.judge(images).probs).argmax(1) == labels).mean())
+    mnist = float((np.asarray(judge.judge(data.val_x.numpy()).probs).argmax(1) == data.val_y.numpy()).mean())
     return {"version": version, "new_writers_accuracy": new, "mnist_validation_accuracy": mnist}
 
 
@@ -133,9 +144,9 @@ def style_check(root: Path, new: np.ndarray, mnist: np.ndarray) -> dict:
     out = {}
     for name, images in (("new_writers", new), ("mnist", mnist)):
         with torch.no_grad():
-            labels = torch.from_numpy(judge.judge(images).probs.argmax(1).numpy())
-            drawn = style_transfer(vae, torch.from_numpy(images), labels).numpy()  # (N, 10, 28, 28)
-        read = judge.judge(drawn.reshape(-1, 28, 28)).probs.argmax(1).numpy().reshape(len(images), 10)
+            labels = torch.from_numpy(np.asarray(judge.judge(images).probs).argmax(1))
+            drawn = np.asarray(style_transfer(vae, torch.from_numpy(images), labels))  # (N, 10, 28, 28)
+        read = np.asarray(judge.judge(drawn.reshape(-1, 28, 28)).probs).argmax(1).reshape(len(images), 10)
         out[name] = float((read == np.arange(10)[None]).mean())
     return out
 
@@ -218,8 +229,11 @@ def main(argv: list[str] | None = None) -> None:
         figures["style"] = style_check(root, images[keep][:200], _mnist_test(root)[0][:200])
         print("style:", figures["style"], flush=True)
         if args.drill:
-            figures["drill"] = drill(root, app, api)
+            figures["drill"] = drill(root, app, api, args.window)
             print("drill:", figures["drill"], flush=True)
+    except BaseException as exc:  # what was measured so far is still written, with what stopped it
+        figures["error"] = f"{type(exc).__name__}: {exc}"
+        raise
     finally:
         if proc is not None:
             os.killpg(proc.pid, signal.SIGINT)
@@ -228,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print("kept:", root)
-    print(write_results("contribution_loop", args, figures))
+        print(write_results("contribution_loop", args, figures))
 
 
 def _mnist_test(root: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -236,7 +250,7 @@ def _mnist_test(root: Path) -> tuple[np.ndarray, np.ndarray]:
         return npz["test_images"], npz["test_labels"]
 
 
-def drill(root: Path, app: str, api: str) -> dict:
+def drill(root: Path, app: str, api: str, window_s: int) -> dict:
     """200 threes labelled 8 and 200 uniform-noise images from one token; what the door and the quarantine did."""
     x, y = _mnist_test(root)
     threes = x[y == 3][:200]
