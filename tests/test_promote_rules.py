@@ -157,12 +157,14 @@ def test_the_metrics_file_holds_only_numbers(tmp_path):
         ((0.990,), (0.69, 0.70), "refuse"),  # better on MNIST, but one contributed digit read worse: refused
         ((0.990,), (0.70, 0.70), "promote"),  # better on MNIST beyond the margin, no contributed drop
         ((0.981,), (0.70, 0.70), "keep"),  # within the margin on MNIST, equal on the contributed digits
+        ((491 / 500,), (1.0, 0.98), "promote"),  # exactly one image in 500 below (0.982 vs 0.984): within the margin
     ],
 )
 def test_the_judges_two_conditions_once_contributed_digits_are_held_out(tmp_path, mnist, contributed, decision):
-    row, scorer = decide(tmp_path, "cnn", mnist, (0.982,), contributed={"model.pt": contributed[0], "v1.pt": contributed[1]})
+    champion = (492 / 500,) if mnist == (491 / 500,) else (0.982,)
+    row, scorer = decide(tmp_path, "cnn", mnist, champion, contributed={"model.pt": contributed[0], "v1.pt": contributed[1]})
     assert row["decision"] == decision, row["reason"]
-    assert row["contributed"] == {"n": 50, "candidate": contributed[0], "champion": contributed[1], "mnist_reference": 0.982}
+    assert row["contributed"] == {"n": 50, "candidate": contributed[0], "champion": contributed[1], "mnist_reference": champion[0]}
     assert "contributed validation (50 digits)" in row["reason"]
     numbers = promote.numbers({"cnn": row}, 500, 3)["cnn"]
     assert numbers["candidate_contributed_mean"] == contributed[0] and numbers["n_contributed_validation"] == 50

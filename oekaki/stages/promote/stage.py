@@ -50,6 +50,7 @@ from oekaki.stages.promote.scoring import GATES, Gate, GateScorer, Score
 
 log = get_logger("promote")
 CONTRIBUTED_METRIC = "contributed_accuracy"  # the judge's second gate: the snapshot's held-out contributed digits
+TOLERANCE = 1e-9  # float rounding of k/n accuracies: a drop of exactly the margin (one image in 500) is within it
 REFERENCE_METRIC = "mnist_reference"  # the best MNIST validation accuracy of any champion so far (a promoted judge's tag)
 
 
@@ -125,7 +126,7 @@ def two_conditions(said: str, below: float, need: float, mine: float, theirs: fl
     or the contributed digits by at least one digit more read right. Otherwise kept.
     """
     said += f"; contributed validation ({n} digits) {mine:.4f} vs champion's {theirs:.4f}"
-    if below < -need:
+    if below < -need - TOLERANCE:  # accuracies are counts over the same digits: 0.982 - 0.984 must equal -0.002
         why = f"MNIST validation {-below:.4f} below the best champion's, beyond the margin {need:.4f}"
         return {"decision": "refuse", "promote": False, "reason": f"{said}: {why}"}
     if mine < theirs:
