@@ -123,6 +123,31 @@ def score_champion(root: Path, images: np.ndarray, labels: np.ndarray) -> dict:
     return {"version": version, "new_writers_accuracy": new, "mnist_validation_accuracy": mnist}
 
 
+def score_versions(root: Path, images: np.ndarray, labels: np.ndarray) -> dict:
+    """Every registered judge version (champions and refused candidates alike): the new writers' other half, MNIST
+    validation, and the tags that say what it was trained on (contributed digits, snapshot digest)."""
+    import torch
+
+    from oekaki.core.paths import Paths
+    from oekaki.data.dataset import TensorData
+    from oekaki.models.judge import Judge
+    from oekaki.pipeline.tracking import Registry
+
+    paths = Paths(root)
+    registry, data, out = Registry(paths), TensorData.load(paths.prepared, torch.device("cpu")), {}
+    for version in registry.versions("cnn-classifier"):
+        with tempfile.TemporaryDirectory() as tmp:
+            judge = Judge.load(registry.checkpoint("cnn-classifier", version, Path(tmp)), torch.device("cpu"))
+        tags = registry.client.get_model_version("cnn-classifier", version).tags
+        out[version] = {
+            "new_writers_accuracy": float((np.asarray(judge.judge(images).probs).argmax(1) == labels).mean()),
+            "mnist_validation_accuracy": float((np.asarray(judge.judge(data.val_x.numpy()).probs).argmax(1) == data.val_y.numpy()).mean()),
+            "contributed_digits": int(tags.get("contributed_digits", 0)),
+            "snapshot_digest": tags.get("snapshot_digest"),
+        }
+    return out
+
+
 def style_check(root: Path, new: np.ndarray, mnist: np.ndarray) -> dict:
     """The champion VAE draws each source digit as every digit 0-9; the champion judge reads them: share as asked."""
     import torch
@@ -185,10 +210,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--drill", action="store_true", help="the poisoning drill after the steps")
     parser.add_argument("--window", type=int, default=120, help="the trigger's `within`, seconds (its threshold is prefect.yaml's)")
     parser.add_argument("--keep", action="store_true", help="keep the clone (its path is printed)")
+    parser.add_argument("--versions-of", type=Path, help="only score every judge version of a kept clone (--keep) and write that")
     add_results_arguments(parser)
     args = parser.parse_args(argv)
     images, labels = sklearn_digits()
     give, keep = halves(labels)
+    if args.versions_of:
+        commit = subprocess.run(["git", "-C", str(args.versions_of), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        args.tag = args.tag or "versions"
+        figures = {"clone": str(args.versions_of), "versions": score_versions(args.versions_of, images[keep], labels[keep])}
+        print(json.dumps(figures, indent=1))
+        print(write_results("contribution_loop", args, figures, commit=commit))
+        return
     steps = [len(give) if s == "all" else int(s) for s in args.steps.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="oekaki-loop-"))
     root = clone("HEAD", tmp / "project")
@@ -226,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
             figures["steps"].append(row)
             print(json.dumps(row), flush=True)
             done = target
+        figures["versions"] = score_versions(root, images[keep], labels[keep])
         figures["style"] = style_check(root, images[keep][:200], _mnist_test(root)[0][:200])
         print("style:", figures["style"], flush=True)
         if args.drill:
@@ -242,7 +276,8 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print("kept:", root)
-        print(write_results("contribution_loop", args, figures))
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        print(write_results("contribution_loop", args, figures, commit=head or None))  # the clone's commit: what was measured
 
 
 def _mnist_test(root: Path) -> tuple[np.ndarray, np.ndarray]:
