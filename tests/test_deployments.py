@@ -215,7 +215,7 @@ def test_manual_run_completes_records_with_dvc_and_promotes_first(served):
     run_id = trigger(served)
     assert state_of(served, run_id) == "Completed", (served["tmp"] / "serve.log").read_text()[-5000:]
     paths = served["paths"]
-    assert dvc_status(served) == {"source": ["always changed"]}  # outputs brought in and recorded
+    assert dvc_status(served) == {"contributions": ["always changed"], "source": ["always changed"]}  # outputs brought in and recorded
     pushed = subprocess.run(["dvc", "status", "--cloud", "--json"], cwd=paths.root, env=served["env"], capture_output=True, text=True)
     assert pushed.returncode == 0 and json.loads(pushed.stdout) == {}, pushed.stdout + pushed.stderr  # and pushed to the remote
     decision = json.loads(paths.promote_decision.read_text())["models"]
@@ -285,7 +285,7 @@ def test_two_runs_at_once_one_waits_for_the_other(served):
     a, b = sorted(runs.values(), key=lambda r: r["end_time"])
     tasks = api(served["api"], "/task_runs/filter", {"flow_runs": {"id": {"any_": [b["id"]]}}})
     assert min(t["start_time"] for t in tasks if t["start_time"]) >= a["end_time"][:19]  # no overlap: it waited
-    assert dvc_status(served) == {"source": ["always changed"]}
+    assert dvc_status(served) == {"contributions": ["always changed"], "source": ["always changed"]}
 
 
 def app_versions(served) -> dict[str, str | None]:
