@@ -126,4 +126,4 @@ def test_the_contributions_store_on_postgresql_behaves_as_on_sqlite(postgres, tm
         return sorted(zip(x["token_sha"].tolist(), x["image_sha"].tolist(), x["labels"].tolist(), strict=True))
 
     assert rows(a) == rows(b) and {k: (v.dtype, v.shape) for k, v in a.items()} == {k: (v.dtype, v.shape) for k, v in b.items()}
-    assert quarantine.take(a, 0.2, 5, 0.95, 0.5)[1]["counts"] == quarantine.take(b, 0.2, 5, 0.95, 0.5)[1]["counts"]
+    assert quarantine.take(a, 0.2, 0.95, 0.5)[1]["counts"] == quarantine.take(b, 0.2, 0.95, 0.5)[1]["counts"]

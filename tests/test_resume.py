@@ -41,7 +41,7 @@ def stage(paths, env, name, **kw):
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_sigkill_mid_training_resumes_and_matches_an_uninterrupted_run(tmp_path, name):
-    upstream = ["source", "download"] + (["cnn"] if name != "cnn" else [])
+    upstream = ["contributions", "source", "download"] + (["cnn"] if name != "cnn" else [])
     base = copy_project(tmp_path / "base")
     sections = {s: TINY[s] for s in TINY if s in upstream} | {name: {**TINY[name], "epochs": 6}}
     shrink_params(base, data={"limit": 1200}, evaluate=E2E_TINY["evaluate"], **sections)  # the scoreboard's n: 100 per seed
