@@ -66,11 +66,14 @@ def test_sigkill_mid_training_resumes_and_matches_an_uninterrupted_run(tmp_path,
             assert "resuming from" in err and "after epoch" in err
         results[run] = json.loads(paths.metrics(name).read_text())
         weights[run] = tensors(load_checkpoint(paths.final_model(name)))
-    for key in COMPARE[name]:
-        assert results["killed"][key] == results["straight"][key], (key, results["killed"][key], results["straight"][key])
     assert weights["killed"].keys() == weights["straight"].keys()
     differ = [k for k in weights["straight"] if not torch.equal(weights["killed"][k], weights["straight"][k])]
-    assert not differ, f"resumed weights differ from the uninterrupted run's: {differ}"
+    assert not differ, f"resumed weights differ from the uninterrupted run's: {differ}"  # the weights first: the cause
+    for key in COMPARE[name]:
+        got, want = results["killed"][key], results["straight"][key]
+        # The GAN's FID once differed by 2e-4 relative (24.8505 against 24.8451, one run in five on a loaded machine)
+        # with the weights compared above: the drawing/scoring after training, not the resume. Everything else exact.
+        assert got == pytest.approx(want, rel=1e-3) if (name, key) == ("gan", "fid") else got == want, (key, got, want)
 
 
 def tensors(tree, prefix: str = "") -> dict:
