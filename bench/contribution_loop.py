@@ -103,6 +103,11 @@ def _ts(text: str) -> float:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def accuracy(judge, images: np.ndarray, labels: np.ndarray) -> float:
+    """The share of `images` the judge reads as `labels`."""
+    return float((np.asarray(judge.judge(images).probs).argmax(1) == labels).mean())
+
+
 def score_champion(root: Path, images: np.ndarray, labels: np.ndarray) -> dict:
     """The champion judge's accuracy on (images, labels), and its MNIST validation accuracy, read in the clone."""
     import torch
@@ -118,8 +123,7 @@ def score_champion(root: Path, images: np.ndarray, labels: np.ndarray) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         judge = Judge.load(registry.checkpoint("cnn-classifier", version, Path(tmp)), torch.device("cpu"))
     data = TensorData.load(paths.prepared, torch.device("cpu"))
-    new = float((np.asarray(judge.judge(images).probs).argmax(1) == labels).mean())
-    mnist = float((np.asarray(judge.judge(data.val_x.numpy()).probs).argmax(1) == data.val_y.numpy()).mean())
+    new, mnist = accuracy(judge, images, labels), accuracy(judge, data.val_x.numpy(), data.val_y.numpy())
     return {"version": version, "new_writers_accuracy": new, "mnist_validation_accuracy": mnist}
 
 
@@ -140,8 +144,8 @@ def score_versions(root: Path, images: np.ndarray, labels: np.ndarray) -> dict:
             judge = Judge.load(registry.checkpoint("cnn-classifier", version, Path(tmp)), torch.device("cpu"))
         tags = registry.client.get_model_version("cnn-classifier", version).tags
         out[version] = {
-            "new_writers_accuracy": float((np.asarray(judge.judge(images).probs).argmax(1) == labels).mean()),
-            "mnist_validation_accuracy": float((np.asarray(judge.judge(data.val_x.numpy()).probs).argmax(1) == data.val_y.numpy()).mean()),
+            "new_writers_accuracy": accuracy(judge, images, labels),
+            "mnist_validation_accuracy": accuracy(judge, data.val_x.numpy(), data.val_y.numpy()),
             "contributed_digits": int(tags.get("contributed_digits", 0)),
             "snapshot_digest": tags.get("snapshot_digest"),
         }

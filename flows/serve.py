@@ -30,14 +30,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from oekaki.core.io import write_json
 from oekaki.core.paths import Paths, project_paths
 from oekaki.pipeline.env import apply_tool_defaults
 from oekaki.pipeline.lock import GLOBAL_LIMIT
-from oekaki.pipeline.servers import PrefectServer, default_sigint, free_port, stop_process_group
+from oekaki.pipeline.servers import PrefectServer, default_sigint, free_port, stop_process_group, wait_healthy
 
 POOL = "oekaki-process"
 APP_START_S = 600  # seconds the app may take to load every model before it answers
@@ -92,16 +91,7 @@ def start_app(paths: Paths, env: dict[str, str], port: int) -> subprocess.Popen:
 
 def wait_app(proc: subprocess.Popen, url: str, timeout_s: float = APP_START_S) -> None:
     """Until the app answers `url` (it loads its models first); raise if it exits or takes longer."""
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the app exited with code {proc.returncode} before answering {url} (its output is above)")
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"the app did not answer {url} within {timeout_s:g} s")
+    wait_healthy(proc, url, f"the app at {url}", None, timeout_s)
 
 
 def addresses(paths: Paths, api_url: str, app_url: str) -> str:

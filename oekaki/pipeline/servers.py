@@ -57,18 +57,25 @@ class PrefectServer:
         self._log.close()
 
 
-def wait_healthy(proc: subprocess.Popen, health_url: str, name: str, log_path: Path, timeout_s: float) -> None:
-    """Poll `health_url` until it answers; raise with the server's log if it exits or times out."""
+def wait_healthy(proc: subprocess.Popen, health_url: str, name: str, log_path: Path | None, timeout_s: float) -> None:
+    """Poll `health_url` until it answers; raise with the server's log if it exits or times out.
+
+    `log_path` None: the process writes to this terminal, so its output is already above the error.
+    """
+
+    def log() -> str:
+        return log_path.read_text() if log_path is not None else "(its output is above)"
+
     deadline = time.time() + timeout_s
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited:\n{log_path.read_text()}")
+            raise RuntimeError(f"{name} exited with code {proc.returncode}:\n{log()}")
         try:
             with urllib.request.urlopen(health_url, timeout=2):
                 return
         except OSError:
             time.sleep(0.5)
-    raise TimeoutError(f"{name} not healthy after {timeout_s} s:\n{log_path.read_text()}")
+    raise TimeoutError(f"{name} not healthy after {timeout_s} s:\n{log()}")
 
 
 def stop_process_group(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout_s: float = 30) -> None:
