@@ -7,7 +7,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: run test test-slow flow serve trigger ui app bench bench-diffusion bench-pairs bench-stage-host format clean venv
+.PHONY: run test test-slow flow serve trigger ui app bench bench-diffusion bench-vit bench-pairs bench-stage-host format clean venv
 PREFECT_PORT ?= 4200
 MLFLOW_PORT ?= 5000
 APP_PORT ?= 8000
@@ -66,6 +66,10 @@ bench: venv
 ## bench-diffusion: the chosen diffusion recipe against DDPM, same network and training seconds (needs `make run`; ~13 min with ARGS="--n 500")
 bench-diffusion: venv
 	$(PY) bench/diffusion.py $(ARGS)
+
+## bench-vit: CNN and ViT at 1k-60k training images, same seconds each, 3 seeds, full Fashion-MNIST (~35 min; ARGS="--mnist DIR" adds MNIST)
+bench-vit: venv
+	$(PY) bench/vit.py $(ARGS)
 
 ## bench-pairs: this checkout's HEAD against a reference commit, back to back in fresh clones (REF=615be87 PAIRS=2; ~10 min a pair)
 bench-pairs: venv

@@ -1,7 +1,9 @@
 """The draw-it-yourself app (oekaki/app): preprocessing, the API on the tiny pipeline's models, the page in chromium.
 
 The API tests use FastAPI's TestClient; the browser test starts the app with uvicorn on a free
-127.0.0.1 port, draws a "1" with mouse events on the canvas and asks the GAN for sevens.
+127.0.0.1 port, draws a "1" with mouse events on the canvas (read by the CNN and by the ViT, whose
+attention is drawn over it) and asks the GAN for sevens. The trained ViT is the tiny pipeline's own
+(its `vit` stage on tests/conftest.py's TINY profile), as the CNN is.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ from oekaki.core.contract import stage_results
 from oekaki.core.io import read_json
 from oekaki.core.locales import LANGUAGES, catalog
 from oekaki.core.paths import PROJECT_ROOT, Paths
+from oekaki.models import vit
 from oekaki.models.judge import Judge
 from oekaki.models.loading import NETWORKS, load_network
+from oekaki.pipeline.champions import REGISTERED
 from oekaki.pipeline.tracking import Registry
 from tests.browser import Browser
 
@@ -147,6 +151,7 @@ def champion(tiny_pipeline, tmp_path_factory):
     """The app over a copy of the tiny pipeline's registry, every model with a `champion` (its candidate).
 
     A copy: aliases moved here must not reach other modules' tests (which expect no champion yet).
+    Every registered model, the ViT too: its candidate is the version the tiny pipeline's stage registered.
     """
     paths, uri, _ = tiny_pipeline
     copy = tmp_path_factory.mktemp("app-registry") / "mlflow.db"
@@ -154,8 +159,9 @@ def champion(tiny_pipeline, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{copy}")
         registry = Registry(paths)
-        for row in read_json(paths.promote_decision)["models"].values():
-            registry.set_alias(row["model"], "champion", row["candidate"]["version"])
+        decided = {row["model"]: row["candidate"]["version"] for row in read_json(paths.promote_decision)["models"].values()}
+        for name in REGISTERED.values():
+            registry.set_alias(name, "champion", decided.get(name) or registry.alias_version(name, "candidate"))
         client, models = _client(paths)
     return client, models, paths
 
@@ -167,7 +173,7 @@ def test_info_names_every_model_by_its_registry_version_and_mlflow_run(champion)
     info = r.json()
     assert info["missing"] == {} and info["notices"] == []
     assert [p["name"] for p in info["painters"]] == list(painter_names()) and all(p["available"] for p in info["painters"])
-    for kind, name in (("cnn", "cnn-classifier"), ("vae", "vae"), ("gan", "gan-generator")):
+    for kind, name in (("cnn", "cnn-classifier"), ("vit", "vit-classifier"), ("vae", "vae"), ("gan", "gan-generator")):
         src = info["sources"][kind]
         assert src["name"] == name and src["version"] and src["alias"] == "champion" and src["path"] is None
         assert src["run_url"] == f"{UI}/#/experiments/{src['run_url'].split('/')[-3]}/runs/{src['run_id']}"
@@ -203,6 +209,32 @@ def test_judge_reads_a_one_with_the_pipelines_judge(champion):
     assert shown == [(1, 14, min(channels[0], 64)), (2, 7, min(channels[1], 64))]
     assert to_array(body["maps"][0]["channels"][0]).shape == (14, 14)
     assert body["source"]["alias"] == "champion" and body["ms"] > 0
+    assert set(body) == {"digit", "label", "probs", "maps", "ms", "source"}  # the CNN's answer as before the ViT came
+
+
+def test_the_vit_reads_a_one_and_says_where_it_looked(champion):
+    """POST /api/vit: the second judge's probabilities (the pipeline's ViT read through the Judge, as the scoreboard reads
+    it) and its attention rollout over the patches, grid x grid summing to 1."""
+    import torch
+
+    client, _, paths = champion
+    r = client.post("/api/vit", json={"image": one()})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    digit = to_array(body["digit"])
+    assert np.array_equal(digit, drawing.read_drawing(one()))  # the digit the CNN reads too
+    probs = np.array(body["probs"])
+    assert probs.shape == (10,) and probs.sum() == pytest.approx(1, abs=1e-12) and body["label"] == probs.argmax()
+    model = vit.from_checkpoint(load_checkpoint(paths.vit_model))  # the champion is this run's ViT
+    assert np.allclose(probs, Judge(model).judge(digit[None]).probs[0], atol=1e-5)
+    grid = 28 // model.args.patch
+    rollout = np.array(body["rollout"])
+    assert (body["grid"], body["patch"]) == (grid, model.args.patch) and rollout.shape == (grid, grid)
+    assert rollout.sum() == pytest.approx(1, abs=1e-9) and rollout.min() >= 0
+    _, attentions = model.attention_maps(model.normalize(torch.from_numpy(digit[None])))
+    assert np.allclose(rollout.ravel(), vit.attention_rollout(attentions)[0].numpy(), atol=1e-6)
+    source = body["source"]
+    assert (source["name"], source["alias"], source["kind"]) == ("vit-classifier", "champion", "vit") and body["ms"] > 0
 
 
 def test_style_redraws_the_drawing_as_every_digit(champion):
@@ -259,6 +291,8 @@ def test_every_painter_answers_like_the_pipelines_sampler(champion, painter):
         ("/api/judge", {"image": 7}, 422, "image: Input should be a valid string"),
         ("/api/judge", {}, 422, "image: Field required"),
         ("/api/judge", {"image": "x", "path": "/etc/passwd"}, 422, "path: Extra inputs are not permitted"),
+        ("/api/vit", {"image": drawing.encode_canvas(np.zeros((280, 280), np.uint8))}, 422, "the canvas is empty"),
+        ("/api/vit", {}, 422, "image: Field required"),
         ("/api/style", {"image": "x", "label": 10}, 422, "label: Input should be less than or equal to 9"),
         ("/api/paint", {"painter": "gan", "label": 10}, 422, "label: Input should be less than or equal to 9"),
         ("/api/paint", {"painter": "gan", "label": -1}, 422, "label: Input should be greater than or equal to 0"),
@@ -304,23 +338,26 @@ def test_no_champion_in_the_registry_falls_back_to_the_dvc_checkpoints_with_a_no
     shutil.copy2(uri.removeprefix("sqlite:///"), copy)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{copy}")
     registry = Registry(paths)
-    for name in ("cnn-classifier", "vae", "gan-generator", "diffusion"):
+    for name in REGISTERED.values():
         if registry.alias_version(name, "champion"):
             registry.client.delete_registered_model_alias(name, "champion")
     client, _ = _client(paths)
     info = client.get("/api/info").json()
-    assert {n["kind"] for n in info["notices"]} == {"cnn", "vae", "gan", "diffusion"}
+    assert {n["kind"] for n in info["notices"]} == {"cnn", "vit", "vae", "gan", "diffusion"}
     assert all("has no 'champion' version in the registry yet" in n["detail"] for n in info["notices"])
     assert info["sources"]["gan"] == {**info["sources"]["gan"], "version": None, "path": "models/gan/model.pt", "run_url": None}
     r = client.post("/api/paint", json={"painter": "gan", "label": 3, "n": 4})
     assert r.status_code == 200 and r.json()["source"]["text"] == "DVC checkpoint models/gan/model.pt"
+    r = client.post("/api/vit", json={"image": one()})
+    assert r.status_code == 200 and r.json()["source"]["text"] == "DVC checkpoint models/vit/model.pt"
     fallback = re.findall(r"\{(\w+)\}", page_words()["en"]["app_notice_fallback"])  # what the page fills in
     assert fallback and all(n[field] for n in info["notices"] for field in fallback)
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")  # no registry entry at all
     client, _ = _client(paths)
     notices = client.get("/api/info").json()["notices"]
-    assert [n["detail"] for n in notices] == [f"no registry entry for {n}" for n in ("cnn-classifier", "vae", "gan-generator", "diffusion")]
+    names = ("cnn-classifier", "vit-classifier", "vae", "gan-generator", "diffusion")
+    assert [n["detail"] for n in notices] == [f"no registry entry for {n}" for n in names]
 
 
 def test_a_missing_model_is_a_message_and_a_503_not_a_crash(tiny_pipeline, tmp_path, monkeypatch):
@@ -332,7 +369,7 @@ def test_a_missing_model_is_a_message_and_a_503_not_a_crash(tiny_pipeline, tmp_p
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
     client, _ = _client(Paths(root))
     info = client.get("/api/info").json()
-    assert set(info["missing"]) == {"cnn", "gan", "diffusion"} and "run `make run` first" in info["missing"]["gan"]
+    assert set(info["missing"]) == {"cnn", "vit", "gan", "diffusion"} and "run `make run` first" in info["missing"]["gan"]
     assert {p["name"]: p["available"] for p in info["painters"]} == {p: p not in ("gan", "diffusion") for p in painter_names()}
     assert client.get("/").status_code == 200
     r = client.post("/api/paint", json={"painter": "gan", "label": 7})
@@ -341,6 +378,66 @@ def test_a_missing_model_is_a_message_and_a_503_not_a_crash(tiny_pipeline, tmp_p
         r = client.post(path, json={"image": one()})
         assert r.status_code == 503 and "the cnn model is not available" in r.json()["error"]
     assert client.post("/api/paint", json={"painter": "gmm", "label": 7, "n": 2}).status_code == 200
+
+
+def test_without_a_trained_vit_the_cnn_reads_alone_and_the_vit_answers_503(tiny_pipeline, tmp_path, monkeypatch):
+    paths, _, _ = tiny_pipeline
+    root = tmp_path / "workspace"  # the trained outputs, less the ViT (a checkout from before the vit stage ran)
+    for rel in ("params.yaml", "models/cnn/model.pt", "models/vae/model.pt"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(paths.root / rel, root / rel)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
+    client, _ = _client(Paths(root))
+    info = client.get("/api/info").json()
+    assert "vit" in info["missing"] and "cnn" not in info["missing"]
+    assert "models/vit/model.pt is missing: run `make run` first" in info["missing"]["vit"]
+    assert client.post("/api/judge", json={"image": one()}).status_code == 200  # the CNN reads as before
+    r = client.post("/api/vit", json={"image": one()})
+    assert r.status_code == 503 and r.json()["error"].startswith("the vit model is not available: model 'vit-classifier'")
+    for lang in LANGUAGES:  # what the page says then, in words of the catalog (static/app.js fills in the reason)
+        assert "{reason}" in info["words"][lang]["app_vit_missing"]
+
+
+VIT_ARGS = {"patch": 7, "width": 8, "depth": 1, "heads": 2, "mlp_ratio": 1, "stem": 0, "mean": 0.13, "std": 0.31}
+
+
+def test_a_vit_champion_set_or_moved_is_served_without_a_restart(tmp_path, monkeypatch):
+    """Hot reload (Models.check, what the watcher runs each poll) for the ViT as for the CNN: none at start (503), a
+    champion set later is loaded, a champion moved is swapped in. Small untrained ViTs: the loading is under test."""
+    import torch
+    from mlflow.tracking import MlflowClient
+
+    from oekaki.core.checkpoints import save_checkpoint
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    store = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = store.create_experiment("oekaki", artifact_location=(tmp_path / "artifacts").as_uri())
+
+    def register(seed: int) -> str:
+        run = store.create_run(experiment).info.run_id
+        torch.manual_seed(seed)
+        ckpt = tmp_path / f"ckpt-{seed}" / "model.pt"
+        save_checkpoint(ckpt, {"kind": "vit", "model_args": VIT_ARGS, "model": vit.build(VIT_ARGS).state_dict()})
+        store.log_artifact(run, str(ckpt), artifact_path="checkpoint")
+        if not store.search_registered_models("name='vit-classifier'"):
+            store.create_registered_model("vit-classifier")
+        return str(store.create_model_version("vit-classifier", f"runs:/{run}/checkpoint", run_id=run).version)
+
+    client, models = _client(Paths(tmp_path / "project"))  # nothing trained here
+    assert client.post("/api/vit", json={"image": one()}).status_code == 503
+    first = register(1)
+    assert models.check() == []  # registered is not promoted
+    store.set_registered_model_alias("vit-classifier", "champion", first)
+    assert models.check() == ["vit"] and "vit" not in models.missing
+    r = client.post("/api/vit", json={"image": one()})
+    assert r.status_code == 200 and r.json()["source"]["version"] == first and np.array(r.json()["rollout"]).shape == (4, 4)
+    second = register(2)
+    store.set_registered_model_alias("vit-classifier", "champion", second)
+    assert models.check() == ["vit"]
+    moved = client.post("/api/vit", json={"image": one()}).json()
+    assert moved["source"]["version"] == second and moved["probs"] != r.json()["probs"]  # other weights answer
+    assert [(s["kind"], s["from"], s["to"]) for s in models.swaps] == [("vit", None, first), ("vit", first, second)]
+    assert models.check() == []
 
 
 # ------------------------------------------------------------------ the page in chromium
@@ -362,7 +459,7 @@ def live_app(champion):
     sock.close()
 
 
-def test_draw_a_one_in_chromium_then_japanese_then_sevens_from_the_gan(live_app, chromium):
+def test_draw_a_one_in_chromium_then_japanese_then_sevens_from_the_gan(live_app, chromium, champion):
     shots = ARTIFACTS
     with Browser(1280, 1000) as b:
         b.open(live_app)
@@ -377,6 +474,20 @@ def test_draw_a_one_in_chromium_then_japanese_then_sevens_from_the_gan(live_app,
         assert b.evaluate("document.querySelectorAll('#maps1 canvas').length") > 0
         assert b.evaluate("document.querySelectorAll('#maps2 canvas').length") > 0
         assert "@champion" in b.evaluate("document.querySelector('#judge-source').textContent")
+        # the ViT's reading beside the CNN's, and its attention over the digit (heat in the warmest patch, grid from the model)
+        assert b.wait_until("document.querySelector('#vit-answer').dataset.label") == "1"
+        vit_bars = b.evaluate("[...document.querySelectorAll('#vit-probs .bar')].map(e => +e.dataset.prob)")
+        assert len(vit_bars) == 10 and int(np.argmax(vit_bars)) == 1 and sum(vit_bars) == pytest.approx(1), vit_bars
+        assert "1" in b.evaluate("document.querySelector('#vit-answer').textContent")
+        heat = b.evaluate(
+            "(() => { const c = document.querySelector('#vit-attention'), g = +c.dataset.grid, w = +c.dataset.warmest;"
+            " const cell = c.width / g, x = (w % g + 0.5) * cell, y = (Math.floor(w / g) + 0.5) * cell;"
+            " return [g, ...c.getContext('2d').getImageData(x + 2, y + 2, 1, 1).data]; })()"
+        )
+        patch = load_checkpoint(champion[2].vit_model)["model_args"]["patch"]
+        assert heat[0] == 28 // patch and heat[1] - heat[3] > 100, heat  # the heat colour (orange) over grey or black
+        assert not b.evaluate("document.querySelector('#vit-attention-block').hidden")
+        assert "vit-classifier" in b.evaluate("document.querySelector('#vit-source').textContent")
         assert b.evaluate("document.querySelector('#judge-source a').href").startswith(f"{UI}/#/experiments/")
         b.screenshot(shots / "app-en.png", full_page=True)
 
@@ -387,6 +498,7 @@ def test_draw_a_one_in_chromium_then_japanese_then_sevens_from_the_gan(live_app,
         assert headings == [ja[k] for k in ("app_title", "app_h_draw", "app_h_judge", "app_h_style", "app_h_paint")]
         assert all(JAPANESE.search(h) for h in headings)
         assert JAPANESE.search(b.evaluate("document.querySelector('#judge-answer').textContent"))  # answers switch too
+        assert JAPANESE.search(b.evaluate("document.querySelector('#vit-attention-caption').textContent"))
 
         b.evaluate("document.querySelector('#painter').value = 'gan'; document.querySelector('#digit').value = '7'")
         b.click(*b.centre_of("#paint-button"))

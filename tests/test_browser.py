@@ -65,6 +65,7 @@ def test_draw_correct_the_label_teach_and_the_same_drawing_again_is_a_duplicate(
     confirms with the store's id, the same drawing taught again is refused as a duplicate, and "forget" erases it.
 
     The app runs over an untrained judge and a SQLite store in tmp_path (tests/test_contribute_api.py): no training.
+    It has no ViT either: the page says, in the catalog's words, that the ViT is not trained yet, and the CNN reads alone.
     """
     from tests.browser import Browser
     from tests.test_contribute_api import served, teach_app
@@ -79,6 +80,11 @@ def test_draw_correct_the_label_teach_and_the_same_drawing_again_is_a_duplicate(
         x, y = b.centre_of("#pad")
         b.drag([(x + 2, y - 100 + 8 * i) for i in range(26)])
         read = int(b.wait_until("document.querySelector('#judge-answer').dataset.label"))
+        vit_status = "document.querySelector('#vit-status')"
+        assert b.wait_until(f"{vit_status}.dataset.t") == "app_vit_missing"  # the 503 said in words, not as an error
+        missing = b.evaluate(f"{vit_status}.textContent")
+        assert missing.startswith("The Vision Transformer is not trained yet") and "run `make run` first" in missing
+        assert b.evaluate(f"!{vit_status}.classList.contains('error') && document.querySelector('#vit-answer').hidden")
         assert b.evaluate("document.querySelector('#teach-labels [aria-pressed=true]').textContent") == str(read)  # pre-set
         label = (read + 1) % 10  # the person corrects the judge
         b.click(*b.centre_of(f"#teach-labels button[data-digit='{label}']"))
@@ -105,6 +111,7 @@ def test_draw_correct_the_label_teach_and_the_same_drawing_again_is_a_duplicate(
         b.click(*b.centre_of("#lang-switch"))
         assert b.wait_until("document.documentElement.lang") == "ja"
         assert b.evaluate("document.querySelector('#teach-button').textContent") == "教える"
+        assert JAPANESE.search(b.evaluate(f"{vit_status}.textContent"))
         assert JAPANESE.search(b.evaluate(f"{teach_status}.textContent"))
         b.click(*b.centre_of("#forget-button"))
         assert b.wait_until(f"{teach_status}.dataset.outcome === 'erased'")

@@ -17,7 +17,7 @@ def rel(p):
 def test_stages_match_the_pipeline():
     stages = fingerprint._dvc_stages(paths.dvc_yaml, paths.dvc_yaml.stat().st_mtime_ns)
     assert list(stages) == runner.stage_names(paths) == [
-        "contributions", "source", "download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate", "promote", "report",
+        "contributions", "source", "download", "gmm", "cnn", "vit", "vae", "gan", "diffusion", "evaluate", "promote", "report",
     ]  # fmt: skip
     for name, spec in stages.items():
         assert spec["cmd"] == f"python -m oekaki stage {name}"
@@ -91,6 +91,7 @@ def test_stage_graph_comes_from_dvc_yaml():
         "download",
         "gmm",
         "cnn",
+        "vit",
         "vae",
         "gan",
         "diffusion",
@@ -98,7 +99,8 @@ def test_stage_graph_comes_from_dvc_yaml():
         "promote",
     ]
     assert fingerprint.upstream_stages(paths, "contributions") == []
-    assert fingerprint.upstream_stages(paths, "promote") == ["contributions", "source", "download", "cnn", "vae", "gan", "diffusion"]
+    assert fingerprint.upstream_stages(paths, "promote") == ["contributions", "source", "download", "cnn", "vit", "vae", "gan", "diffusion"]
+    assert fingerprint.upstream_stages(paths, "vit") == ["contributions", "download", "cnn"]
     assert fingerprint.upstream_stages(paths, "vae") == fingerprint.upstream_stages(paths, "gan") == ["contributions", "download", "cnn"]
     assert fingerprint.upstream_stages(paths, "diffusion") == ["contributions", "download", "cnn"]
     assert fingerprint.upstream_stages(paths, "cnn") == ["contributions", "download"]

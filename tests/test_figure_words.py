@@ -73,11 +73,19 @@ def synthetic() -> dict[str, FigureData]:
             "guidance": np.asarray([0.0, 1.0, 2.0, 4.0]), "conditional_accuracy": np.asarray([0.3, 0.8, 0.95, 0.99]),
             "within_class_diversity": np.asarray([0.9, 0.85, 0.8, 0.6]),
         },
+        "judges_disagree": {
+            "images": digits[:3], "asked": np.asarray([7, 4, 9]), "cnn": np.asarray([7, 9, 4]), "vit": np.asarray([1, 4, 9]),
+        },
         "contrib_per_class": {"counts": rng.integers(0, 30, (3, 10))},
         "contrib_over_time": {"ids": np.arange(1, 41), "split": rng.integers(0, 3, 40)},
         "contrib_quarantined": {
             "images": digits[:3], "labels": np.asarray([8, 8, 1]), "judge_label": np.asarray([3, 3, 7]),
             "confidence": np.asarray([0.99, 0.97, 0.96]),
+        },
+        "vit_sizes": {
+            "datasets": np.asarray(["fashion-mnist", "mnist"]), "kinds": np.asarray(["cnn", "vit_stem", "vit_pure"]),
+            "sizes": np.asarray([[1000, 4000, 16000, 60000]] * 2), "mean": rng.uniform(0.8, 0.99, (2, 3, 4)),
+            "std": rng.uniform(0, 0.01, (2, 3, 4)),
         },
     }  # fmt: skip
 

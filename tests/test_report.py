@@ -22,7 +22,7 @@ from oekaki.models import scoreboard
 from oekaki.pipeline import runner
 from oekaki.stages.report import stage as report
 from oekaki.stages.report.page import SECTIONS, TEMPLATES, Lookups, md
-from oekaki.stages.report.tables import GENERATOR_ROWS, SCORE_COLUMNS
+from oekaki.stages.report.tables import GENERATOR_ROWS, SCORE_COLUMNS, SECOND_JUDGE_KEYS
 from tests.conftest import copy_project
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -75,7 +75,8 @@ def test_scoreboard_scores_every_generator_on_equal_footing(tiny_pipeline):
     assert facts["untrained"]["conditional"] is False and rows["untrained"]["class_entropy"] < 0.5
     assert "within_class_diversity" not in rows["untrained"]  # not applicable: null in the facts, never in the metrics file
     assert rows["vae"]["train_seconds"] > 0 and facts["gan"]["mlflow_run_id"] == read_json(paths.provenance("gan"))["mlflow_run_id"]
-    assert {p.name for p in paths.figures("evaluate").iterdir()} == {f"{n}.png" for n in rows}
+    disagree = {f"disagree_{n}.png" for n, row in rows.items() if row.get("judges_disagree_n")}  # tests/test_two_judges.py
+    assert {p.name for p in paths.figures("evaluate").iterdir()} == {f"{n}.png" for n in rows} | disagree
 
 
 def test_a_painters_scoreboard_row_is_its_saved_drawings_judged_again(tiny_pipeline):
@@ -91,7 +92,7 @@ def test_a_painters_scoreboard_row_is_its_saved_drawings_judged_again(tiny_pipel
     reference = scoreboard.reference(judge, data.test_x.numpy(), data.test_y.numpy(), proto)
     for name in ("vae", "gan", "diffusion"):
         own = read_json(paths.metrics(name))
-        keys = [k for k in rows[name] if k != "train_seconds"]
+        keys = [k for k in rows[name] if k != "train_seconds" and k not in SECOND_JUDGE_KEYS]  # the ViT's: test_two_judges.py
         assert set(keys) == {k for key, _, _ in SCORE_COLUMNS for k in (key, f"{key}_std")}, name  # every score, mean and spread
         assert {k: own[k] for k in keys} == {k: rows[name][k] for k in keys}, name
         again = scoreboard.score_board(judge, scoreboard.load_board(paths.scoreboard_samples(name), proto, name), *reference)
@@ -137,6 +138,8 @@ def test_every_figure_a_stage_drew_is_on_both_pages_with_its_caption(tiny_pipeli
     named = {m for t in TEMPLATES.rglob("*.j2") for m in FIGURE.findall(t.read_text()) if m[0] != "contributions"}  # drawn only
     # where people contributed digits (the tiny pipeline's snapshot is empty): tests/test_report_contributions.py checks them
     named |= {("evaluate", f"{name}.png", "cap_grids") for name in GENERATOR_ROWS}  # scoreboard.html.j2: one per row
+    rows = read_json(paths.metrics("evaluate"))["scoreboard"]  # and the samples the two judges read differently, where any
+    named |= {("evaluate", f"disagree_{n}.png", "cap_judges_disagree") for n, row in rows.items() if row.get("judges_disagree_n")}
     for lang in LANGUAGES:
         page = paths.report_page(lang).read_text()
         drawn = [(key, f) for stage, name, key in named if (f := Lookups(lang, paths).fig(stage, name, key))]

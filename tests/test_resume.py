@@ -23,12 +23,14 @@ pytestmark = pytest.mark.slow  # SIGKILL drills: each trains a stage twice (make
 # The end-to-end profile, with two epochs so that a kill can land between them
 TINY = {
     "cnn": {**E2E_TINY["cnn"], "epochs": 2},
+    "vit": {**E2E_TINY["vit"], "epochs": 2, "eval_every": 1},
     "gan": {**E2E_TINY["gan"], "epochs": 2},
     "vae": {**E2E_TINY["vae"], "epochs": 2},
     "diffusion": {**E2E_TINY["diffusion"], "epochs": 2},
 }
 COMPARE = {
     "cnn": ("test_accuracy", "test_loss", "epochs"),
+    "vit": ("test_accuracy", "test_loss", "epochs", "ink_share_vit", "position_similarity_neighbours"),
     "gan": ("fid", "inception_score", "epochs"),
     "vae": ("test_loss_nats", "fid", "epochs"),
     "diffusion": ("fid", "conditional_accuracy", "epochs"),

@@ -1,14 +1,18 @@
-"""The judge's measures against independent references, and the scoreboard's protocol (no training)."""
+"""The judge's measures against independent references, the scoreboard's protocol and its second judge (no training)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.linalg
+import torch
 
+from oekaki.core.checkpoints import load_checkpoint, save_checkpoint
 from oekaki.core.contract import merge_facts, split_numbers
-from oekaki.core.errors import DataError, MissingInputError
-from oekaki.models import judge, scoreboard
+from oekaki.core.errors import DataError, MissingInputError, TrainingError
+from oekaki.models import cnn, judge, scoreboard, two_judges, vit
 
 
 def test_frechet_distance_matches_scipy_sqrtm_on_features_of_known_covariance():
@@ -99,3 +103,63 @@ def test_split_numbers_keeps_numbers_and_moves_the_rest_reversibly():
     assert numbers == {"fid": 1.5, "n": 3, "row": {"x": 2.0}}
     assert facts == {"device": "cpu", "ema": True, "run": None, "sweep": [{"a": 1}], "row": {"id": "abc"}}
     assert merge_facts(numbers, facts) == metrics
+
+
+def test_the_second_judges_numbers_and_disagreements_are_counted_right():
+    """Two seeds of five samples, readings chosen by hand: every number `compare` gives, worked out on paper."""
+    asked = np.array([[1, 2, 3, 4, 5], [1, 2, 3, 4, 5]])
+    cnn = np.array([[1, 2, 3, 4, 0], [1, 2, 9, 4, 5]])  # right 4/5, then 4/5
+    vit = np.array([[1, 2, 3, 7, 0], [1, 8, 3, 4, 5]])  # right 3/5, then 4/5
+    got = two_judges.compare(asked, cnn, vit)
+    assert got["conditional_accuracy_vit"] == pytest.approx(0.7) and got["conditional_accuracy_vit_std"] == pytest.approx(0.2 / np.sqrt(2))
+    # seed 0: they differ on sample 3 (CNN right); seed 1: on samples 1 (CNN right) and 2 (ViT right); sample 4 of seed 0
+    # is wrong for both, read alike: no disagreement
+    assert got["judges_disagree"] == pytest.approx(0.3) and got["judges_disagree_std"] == pytest.approx(0.2 / np.sqrt(2))
+    assert (got["judges_disagree_n"], got["judges_disagree_cnn_asked"], got["judges_disagree_vit_asked"]) == (3, 2, 1)
+    # where they agree both are right or both wrong: the accuracies differ by exactly (cnn_asked - vit_asked) / samples
+    assert judge.conditional_accuracy(np.eye(10)[cnn.ravel()], asked.ravel()) - got["conditional_accuracy_vit"] == pytest.approx(1 / 10)
+    assert set(got) == set(two_judges.SECOND_JUDGE_KEYS)
+    images = np.arange(10, dtype=np.uint8)[:, None, None].repeat(28, 1).repeat(28, 2).reshape(2, 5, 28, 28)  # image i filled with i
+    board = scoreboard.Board(images, asked, np.array([0, 1]), True)
+    shown = two_judges.disagreements(board, cnn, vit)
+    assert shown.images[:, 0, 0].tolist() == [3, 6, 7]  # seed 0's sample 3, seed 1's samples 1 and 2, in that order
+    assert (shown.asked.tolist(), shown.cnn.tolist(), shown.vit.tolist()) == ([4, 2, 3], [4, 2, 9], [7, 8, 3])
+    assert len(two_judges.disagreements(board, cnn, vit, limit=2).asked) == 2
+    assert len(two_judges.disagreements(board, cnn, cnn).asked) == 0
+    one = two_judges.compare(asked[:1], cnn[:1], vit[:1])  # one seed: no spread
+    assert one["conditional_accuracy_vit_std"] == 0.0 and one["judges_disagree"] == pytest.approx(0.2)
+
+
+def _tiny_judges(tmp_path, vit_data: str = "same") -> tuple[Path, Path]:
+    """An untrained CNN and ViT saved as the cnn and vit stages save theirs (random weights, fixed seed)."""
+    torch.manual_seed(0)
+    cnn_net = cnn.build({"channels": [4, 8], "hidden": 16, "dropout": 0.0, "mean": 0.13, "std": 0.31})
+    vit_args = {"patch": 7, "width": 16, "depth": 1, "heads": 2, "mlp_ratio": 2, "stem": 0, "mean": 0.13, "std": 0.31}
+    vit_net = vit.build(vit_args)
+    paths = tmp_path / "cnn.pt", tmp_path / "vit.pt"
+    save_checkpoint(paths[0], {"kind": "cnn", "model_args": cnn_net.args.as_dict(), "model": cnn_net.state_dict(), "data_sha256": "same"})
+    save_checkpoint(paths[1], {"kind": "vit", "model_args": vit_args, "model": vit_net.state_dict(), "data_sha256": vit_data})
+    return paths
+
+
+def test_the_vit_judge_reads_each_image_as_its_own_forward_pass_does(tmp_path):
+    cnn_path, vit_path = _tiny_judges(tmp_path)
+    second = two_judges.load_vit_judge(vit_path, cnn_path)
+    proto = scoreboard.protocol(np.repeat(np.arange(10), 5), 20, 0, 2)
+    board = scoreboard.noise_board(proto)
+    read = two_judges.readings(second, board)
+    assert read.shape == (2, 20)
+    by_hand = vit.from_checkpoint(load_checkpoint(vit_path))
+    with torch.no_grad():
+        for images, row in zip(board.images, read, strict=True):
+            x = torch.from_numpy(images).float().div(255).sub(0.13).div(0.31).unsqueeze(1)  # (n, 1, 28, 28) as trained
+            assert by_hand(x).argmax(1).tolist() == row.tolist()
+    assert two_judges.compare(board.requested, read, read)["judges_disagree"] == 0.0
+
+
+def test_a_vit_trained_on_other_data_is_refused(tmp_path):
+    cnn_path, vit_path = _tiny_judges(tmp_path, vit_data="other")
+    with pytest.raises(TrainingError, match=r"vit.pt was trained on other data than the CNN judge .*cnn.pt.*`dvc repro vit`"):
+        two_judges.load_vit_judge(vit_path, cnn_path)
+    with pytest.raises(TrainingError, match=r"cnn.pt: holds a 'cnn' model, not the ViT"):
+        two_judges.load_vit_judge(cnn_path, cnn_path)

@@ -3,6 +3,8 @@
     GET    /                  the page (static/index.html, app.js, app.css: no CDN, works offline)
     GET    /api/info          which model answers each part (registry version or DVC checkpoint), notices, painters, words
     POST   /api/judge         {"image": PNG data URL}: the digit the models see, the judge's ten probabilities, feature maps
+    POST   /api/vit           {"image"}: the same digit read by the second judge, the Vision Transformer: its ten
+                              probabilities and its attention rollout over the digit (grid x grid, summing to 1)
     POST   /api/style         {"image", "label"?}: the VAE's "same style, every digit" (the judge's label unless given)
     POST   /api/paint         {"painter", "label", "n", "seed"}: n new digits from one painter
     POST   /api/teach         {"image", "label", "token"}: the drawing, read as /api/judge reads it, stored with its label,
@@ -275,6 +277,11 @@ def create_app(models: Models, ui_url: str = "", store: Store | None = None, rul
     def judge(req: Drawing) -> JSONResponse:
         digit = read_drawing(req.image)
         return JSONResponse({"digit": digit.tolist(), **models.read(digit)})
+
+    @app.post("/api/vit")
+    def vit(req: Drawing) -> JSONResponse:  # its own route: /api/judge answers as before, and each judge has its latency
+        digit = read_drawing(req.image)
+        return JSONResponse({"digit": digit.tolist(), **models.read_vit(digit)})
 
     @app.post("/api/style")
     def style(req: StyleRequest) -> JSONResponse:

@@ -1,11 +1,12 @@
-"""The models behind the page (weights only), the three things it asks of them, and the new champion without a restart.
+"""The models behind the page (weights only), the four things it asks of them, and the new champion without a restart.
 
 Which checkpoint: the MLflow registry's `champion` version of each model, else the DVC-tracked
 models/<kind>/model.pt with a notice (oekaki/pipeline/champions.py, shared with flows.sample).
 A model that cannot be loaded is recorded with the reason; the endpoints that need it answer
 503 with that reason, the rest of the page works. The work itself is the pipeline's own: the
-judge (oekaki/models/judge.py) and the classifier's feature maps, the VAE's style transfer,
-each painter's sampler (gmm.sample_digit_model, NETWORKS[kind].generate).
+judge (oekaki/models/judge.py) and the classifier's feature maps, the second judge (the Vision
+Transformer, read by the same Judge) and its attention rollout (oekaki/models/vit.py), the VAE's
+style transfer, each painter's sampler (gmm.sample_digit_model, NETWORKS[kind].generate).
 
 Hot reload (`Models.watch`): a daemon thread reads the registry's `champion` aliases every few
 seconds (gate.read_champions: a read-only SQL query on the project's SQLite store, MLflow's client
@@ -39,6 +40,7 @@ from oekaki.models.gmm import sample_digit_model
 from oekaki.models.judge import Judge
 from oekaki.models.loading import NETWORKS, load_network
 from oekaki.models.vae import style_transfer
+from oekaki.models.vit import attention_rollout
 from oekaki.pipeline.champions import ModelUnavailable, registered_name, resolve, run_url
 from oekaki.pipeline.tracking import Registry, mask_credentials
 
@@ -58,9 +60,12 @@ def painter_names() -> tuple[str, ...]:
     return tuple(p for p in PAINTERS if p == "gmm" or (p in NETWORK_PAINTERS and p in NETWORKS))
 
 
+JUDGES = ("cnn", "vit")  # the classifiers the page asks, each served as a Judge: the CNN (the judge) and the ViT
+
+
 def network_kinds() -> tuple[str, ...]:
-    """The registered models the page uses, in the order of its notices: the judge, the VAE, the network painters."""
-    return ("cnn", "vae", *(p for p in painter_names() if p not in ("gmm", "vae")))
+    """The registered models the page uses, in the order of its notices: the two judges, the VAE, the network painters."""
+    return (*JUDGES, "vae", *(p for p in painter_names() if p not in ("gmm", "vae")))
 
 
 def tag_int(tags: dict[str, str], key: str) -> int | None:
@@ -141,6 +146,7 @@ class Models:
         self.sources: dict[str, Source] = {}
         self.missing: dict[str, str] = {}  # kind -> why it could not be loaded
         self.judge: Judge | None = None
+        self.vit: Judge | None = None  # the second judge: a Judge over the DigitViT
         self.vae = None
         self.painters: dict[str, Painter] = {}
         self.swaps: list[dict[str, Any]] = []  # hot reloads: kind, from, to, seconds from noticing to serving
@@ -186,7 +192,9 @@ class Models:
         except ModelUnavailable as exc:
             return None, None, str(exc)
         try:
-            return (Judge.from_checkpoint(ckpt) if kind == "cnn" else load_network(ckpt)), source, None
+            if kind == "cnn":
+                return Judge.from_checkpoint(ckpt), source, None
+            return (Judge(load_network(ckpt)) if kind == "vit" else load_network(ckpt)), source, None
         except (KeyError, TypeError, RuntimeError, ValueError) as exc:  # weights or args that do not fit the network this code builds
             return None, None, f"{source.text()}: cannot be rebuilt ({exc})"
 
@@ -211,6 +219,8 @@ class Models:
                 self.sources[kind] = source
             if kind == "cnn":
                 self.judge = model
+            elif kind == "vit":
+                self.vit = model
             elif kind == "vae":
                 self.vae = model
             if painter is not None:
@@ -235,6 +245,9 @@ class Models:
         if kind == "cnn":
             model.judge(digit[None])
             model.model.feature_maps(model.model.normalize(torch.from_numpy(digit[None])))
+            return
+        if kind == "vit":
+            model.model.attention_maps(model.model.normalize(torch.from_numpy(digit[None])))
             return
         one = np.ones(1, np.int64) if model.args.conditional else None
         if kind == "vae" and model.args.conditional:
@@ -313,10 +326,11 @@ class Models:
             raise Unavailable(f"the {kind} model is not available: {self.missing[kind]}")
 
     def take(self, kind: str) -> tuple[Any, Source]:
-        """The judge ("cnn") or the VAE ("vae") serving now and its source, taken together: an answer finishes on it."""
+        """The judge ("cnn"), the ViT ("vit") or the VAE ("vae") serving now and its source, taken together: an answer
+        finishes on it."""
         with self.swap:
             self.require(kind)
-            return (self.judge if kind == "cnn" else self.vae), self.sources[kind]
+            return {"cnn": self.judge, "vit": self.vit, "vae": self.vae}[kind], self.sources[kind]
 
     def painter(self, name: str) -> Painter:
         """Painter `name` serving now (it holds its source): an answer finishes on it."""
@@ -339,6 +353,26 @@ class Models:
             ]
             ms = (time.perf_counter() - start) * 1000
         return {"label": int(probs.argmax()), "probs": [float(p) for p in probs], "maps": blocks, "ms": ms, "source": source.as_json()}
+
+    @torch.no_grad()
+    def read_vit(self, digit: np.ndarray) -> dict[str, Any]:
+        """The ViT's class probabilities and its attention rollout for one (28, 28) digit: one forward pass.
+
+        rollout: grid x grid floats summing to 1 (row-major patches, grid = 28 / patch), how much of the
+        [CLS] token's final state flows from each patch (Abnar & Zuidema 2020; oekaki/models/vit.py).
+        """
+        judge, source = self.take("vit")
+        model = judge.model
+        with self.lock:
+            start = time.perf_counter()
+            logits, attentions = model.attention_maps(model.normalize(torch.from_numpy(digit[None])))  # (1, 10), [(1, H, N, N)]
+            probs = torch.softmax(logits.double(), dim=1)[0]  # (10,)
+            grid = model.args.grid
+            rollout = attention_rollout(attentions)[0].double()  # (grid * grid,)
+            rollout = (rollout / rollout.sum()).view(grid, grid)  # renormalised in float64: the JSON sums to 1
+            ms = (time.perf_counter() - start) * 1000
+        answer = {"label": int(probs.argmax()), "probs": [float(p) for p in probs], "rollout": rollout.tolist()}
+        return answer | {"grid": grid, "patch": model.args.patch, "ms": ms, "source": source.as_json()}
 
     def classify(self, digit: np.ndarray) -> int:
         """The judge's label for one (28, 28) digit."""

@@ -20,6 +20,7 @@ from oekaki.core.sections import (  # noqa: F401  (re-exported: the section mode
     Bool,
     Channels,
     CnnConfig,
+    VitConfig,
     ContributionsConfig,
     DataConfig,
     DiffusionConfig,
@@ -47,6 +48,7 @@ class Config(BaseModel):
     contributions: ContributionsConfig
     gmm: GmmConfig
     cnn: CnnConfig
+    vit: VitConfig
     vae: VaeConfig
     gan: GanConfig
     diffusion: DiffusionConfig

@@ -77,6 +77,11 @@ class Paths:
         """PCA basis and per-class mixtures as plain arrays: the GMM digit generator itself."""
         return self.gmm_dir / "digit_model.npz"
 
+    @property
+    def bench_results(self) -> Path:
+        """bench/results/: the benchmarks' committed results files, named by the commit they measured."""
+        return self.root / "bench" / "results"
+
     # --- models ------------------------------------------------------------------
     def model_dir(self, stage: str) -> Path:
         return self.root / "models" / stage
@@ -88,6 +93,11 @@ class Paths:
     @property
     def cnn_model(self) -> Path:
         return self.model_dir("cnn") / "model.pt"
+
+    @property
+    def vit_model(self) -> Path:
+        """The second judge, the Vision Transformer (stage `vit`)."""
+        return self.model_dir("vit") / "model.pt"
 
     def final_model(self, stage: str) -> Path:
         """The trained model of a stage, as a self-describing checkpoint (DVC-tracked)."""

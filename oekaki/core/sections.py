@@ -142,6 +142,35 @@ class CnnConfig(Section):
     eval_batch_size: Int = bounded("an integer", ge=1)
 
 
+class VitConfig(Section):
+    """Small Vision Transformer, the second judge (oekaki/models/vit.py): patches -> tokens -> attention blocks."""
+
+    patch: Int = bounded("a patch side in pixels", "1, 2, 4, 7, 14 or 28: it must divide 28", ge=1, le=28)
+    width: Int = bounded("an integer", "token size, a multiple of heads", ge=1)
+    depth: Int = bounded("an integer", "transformer blocks", ge=1, le=16)
+    heads: Int = bounded("an integer", ge=1)
+    mlp_ratio: Int = bounded("an integer", "MLP hidden size = mlp_ratio * width", ge=1)
+    stem: Int = bounded("an integer", "channels of a conv3x3 stem before the patches; 0 = the pure ViT", ge=0)
+    epochs: Int = bounded("an integer", ge=1)
+    min_steps: Int = bounded("an integer", "0 = train exactly `epochs`", ge=0)
+    batch_size: Int = bounded("an integer", ge=1)
+    lr: Num = bounded("a learning rate", gt=0)
+    weight_decay: Num = bounded("a value", ge=0)
+    schedule: Schedule
+    augment_shift: Int = bounded("an integer", "pixels", ge=0, le=8)
+    label_smoothing: Num = bounded("a value", ge=0, lt=1)
+    eval_every: Int = bounded("an integer", "test accuracy every N epochs, and after the last", ge=1)
+    eval_batch_size: Int = bounded("an integer", ge=1)
+
+    @model_validator(mode="after")
+    def _shapes_fit(self) -> VitConfig:
+        if 28 % self.patch:
+            self.fail("patch", self.patch, "a divisor of 28: 1, 2, 4, 7, 14 or 28")
+        if self.width % self.heads:
+            self.fail("width", self.width, f"a multiple of vit.heads = {self.heads}")
+        return self
+
+
 class VaeConfig(Section):
     """Convolutional VAE (oekaki/models/vae.py); `conditional` = encoder and decoder see the label."""
 

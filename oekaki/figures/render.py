@@ -17,7 +17,7 @@ from pathlib import Path
 
 from oekaki.core import figure_data
 from oekaki.core.figure_data import FigureData
-from oekaki.figures import base, cnn, contributions, diffusion, gan, gmm, vae
+from oekaki.figures import base, cnn, contributions, diffusion, evaluate, gan, gmm, vae, vit, vit_sizes
 from oekaki.figures.base import plt
 
 
@@ -48,6 +48,8 @@ KINDS: dict[str, Kind] = {
     "cnn_feature_space": Kind(cnn.feature_space, True),
     "cnn_confusion": Kind(cnn.confusion, True),
     "cnn_confidently_wrong": Kind(cnn.confidently_wrong, False),
+    "vit_attention": Kind(vit.attention, True),
+    "vit_positions": Kind(vit.positions, True),
     "gmm_contest": Kind(gmm.contest, True),
     "gmm_density": Kind(gmm.density, True),
     "gmm_style_slice": Kind(gmm.style_slice, True),
@@ -57,9 +59,11 @@ KINDS: dict[str, Kind] = {
     "gan_curves": Kind(gan.curves, True),
     "diffusion_steps_sweep": Kind(diffusion.steps_sweep, True),
     "diffusion_guidance_sweep": Kind(diffusion.guidance_sweep, True),
+    "judges_disagree": Kind(evaluate.judges_disagree, False),
     "contrib_per_class": Kind(contributions.per_class, True),
     "contrib_over_time": Kind(contributions.over_time, True),
     "contrib_quarantined": Kind(contributions.quarantined, False),
+    "vit_sizes": Kind(vit_sizes.accuracy_vs_size, True),
 }
 # drawn straight to a file (not a matplotlib Figure) and without words: kind -> (extension, writer)
 ANIMATIONS: dict[str, tuple[str, Callable[[FigureData, Path], Path]]] = {"training_gif": (".gif", gan.training_gif)}

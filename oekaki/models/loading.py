@@ -8,14 +8,14 @@ import numpy as np
 
 from oekaki.core.checkpoints import load_checkpoint
 from oekaki.core.constants import N_CLASSES
-from oekaki.models import cnn, diffusion, gan, vae
+from oekaki.models import cnn, diffusion, gan, vae, vit
 
 # checkpoint kind -> its model module: each has from_checkpoint(ckpt); painters also generate(model, n, labels, seed)
-NETWORKS = {"cnn": cnn, "vae": vae, "gan": gan, "diffusion": diffusion}
+NETWORKS = {"cnn": cnn, "vit": vit, "vae": vae, "gan": gan, "diffusion": diffusion}
 
 
 def load_network(ckpt: dict):
-    """The trained network a loaded checkpoint holds, in eval mode: DigitCNN, ConvVAE, the GAN's Generator or the Denoiser."""
+    """The trained network a loaded checkpoint holds, in eval mode: DigitCNN, DigitViT, ConvVAE, the GAN's Generator or the Denoiser."""
     kind = ckpt.get("kind")
     if kind not in NETWORKS:
         raise ValueError(f"unknown model kind {kind!r} (known: {', '.join(NETWORKS)})")
@@ -32,7 +32,7 @@ def load_model(checkpoint: Path):
         model = load_network(ckpt)
     except ValueError as exc:
         raise ValueError(f"{checkpoint}: {exc}") from exc
-    if ckpt["kind"] == "cnn":
+    if ckpt["kind"] in ("cnn", "vit"):
         return model, np.zeros((2, 1, 28, 28), dtype=np.float32)  # normalised images (B, 1, 28, 28)
     if ckpt["kind"] == "vae":
         width = model.args.latent_size + model.args.n_cond

@@ -1,7 +1,10 @@
-// The draw-it-yourself page: a canvas, the judge's reading and teaching it, the VAE's styles, the painters. No library, no network
+// The draw-it-yourself page: a canvas, the judge's reading (and the ViT's beside it, with its attention) and teaching it,
+// the VAE's styles, the painters. No library, no network
 // but this app.
 "use strict";
 
+const HEAT = [255, 90, 0]; // the attention overlay's colour; its opacity grows with the patch's share, up to HEAT_ALPHA
+const HEAT_ALPHA = 0.75;
 const BRUSH = 22; // pixels on the 280-pixel canvas: about 2 pixels once scaled into MNIST's 20-pixel box
 const $ = (sel) => document.querySelector(sel);
 const TOKEN_KEY = "oekaki-contributor-token"; // localStorage: the random token that links this browser's taught digits
@@ -187,9 +190,11 @@ function setUpCanvas() {
 function resetAnswers() {
   status($("#judge-status"), "app_start");
   $("#teach").hidden = true;
-  for (const id of ["#judge-answer"]) $(id).hidden = true;
-  for (const id of ["#probs", "#maps1", "#maps2", "#judge-source", "#style-grid", "#style-source"]) $(id).replaceChildren();
-  $("#style-status").hidden = true;
+  for (const id of ["#judge-answer", "#vit-answer", "#vit-attention-block"]) $(id).hidden = true;
+  for (const id of ["#probs", "#maps1", "#maps2", "#judge-source", "#vit-probs", "#vit-source", "#style-grid", "#style-source"]) {
+    $(id).replaceChildren();
+  }
+  for (const id of ["#style-status", "#vit-status"]) $(id).hidden = true;
   const seen = $("#seen");
   seen.getContext("2d").clearRect(0, 0, seen.width, seen.height);
 }
@@ -200,7 +205,7 @@ async function ask() {
   if (!state.strokes.length) { resetAnswers(); return; }
   const image = pad().toDataURL("image/png");
   newDrawing();
-  await Promise.all([askJudge(image, asked), askStyle(image, asked)]);
+  await Promise.all([askJudge(image, asked), askVit(image, asked), askStyle(image, asked)]);
 }
 
 async function askJudge(image, asked) {
@@ -215,7 +220,7 @@ async function askJudge(image, asked) {
     answer.dataset.label = r.label;
     answer.hidden = false;
     chooseLabel(r.label); // the judge's reading, for the person to confirm or correct
-    showBars(r.probs, r.label);
+    showBars($("#probs"), r.probs, r.label);
     for (const block of r.maps.slice(0, 2)) {
       const target = $(`#maps${block.block}`);
       target.replaceChildren(...block.channels.map((rows, i) => greyCanvas(rows, `block ${block.block} channel ${i}`)));
@@ -227,8 +232,7 @@ async function askJudge(image, asked) {
   }
 }
 
-function showBars(probs, top) {
-  const bars = $("#probs");
+function showBars(bars, probs, top) {
   bars.replaceChildren();
   probs.forEach((p, digit) => {
     const d = document.createElement("span");
@@ -248,6 +252,60 @@ function showBars(probs, top) {
     pct.textContent = `${(100 * p).toFixed(1)} %`;
     bars.append(d, track, pct);
   });
+}
+
+async function askVit(image, asked) {
+  // the second judge: its reading beside the CNN's, and where it looked (attention rollout over its patches)
+  const el = $("#vit-status");
+  try {
+    const [r, rt] = await post("/api/vit", { image });
+    if (asked !== state.asked) return;
+    const answer = $("#vit-answer");
+    setText(answer, "app_vit_answer", { label: r.label, prob: `${(100 * r.probs[r.label]).toFixed(1)} %` });
+    answer.dataset.label = r.label;
+    answer.hidden = false;
+    showBars($("#vit-probs"), r.probs, r.label);
+    const top = showAttention($("#vit-attention"), r.digit, r.rollout);
+    setText($("#vit-attention-caption"), "app_vit_cap_attention", { grid: r.grid, top: `${(100 * top).toFixed(1)} %` });
+    $("#vit-attention-block").hidden = false;
+    status(el, "app_took_one", { ms: ms(r.ms), rt });
+    showSource($("#vit-source"), r.source);
+  } catch (err) {
+    if (asked !== state.asked) return;
+    $("#vit-answer").hidden = $("#vit-attention-block").hidden = true;
+    $("#vit-probs").replaceChildren();
+    $("#vit-source").replaceChildren();
+    // 503: no ViT to ask (not trained yet, or it cannot be loaded): said in words, not as a fault; the CNN answers alone
+    if (err instanceof ApiError && err.status === 503) status(el, "app_vit_missing", { reason: err.message });
+    else fail(el, err);
+  }
+}
+
+function showAttention(canvas, digit, rollout) {
+  // the digit the models see, scaled up, under a translucent heat map of the rollout (grid x grid, summing to 1), with the
+  // patch grid drawn over it; returns the warmest patch's share
+  const ctx = canvas.getContext("2d"), size = canvas.width, grid = rollout.length, cell = size / grid;
+  const top = Math.max(...rollout.flat());
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(greyCanvas(digit), 0, 0, size, size);
+  rollout.forEach((row, y) => row.forEach((share, x) => {
+    ctx.fillStyle = `rgba(${HEAT.join(", ")}, ${top > 0 ? ((HEAT_ALPHA * share) / top).toFixed(3) : 0})`;
+    ctx.fillRect(x * cell, y * cell, cell, cell);
+  }));
+  ctx.strokeStyle = "rgba(255, 255, 255, 0.45)";
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  for (let i = 1; i < grid; i++) {
+    const at = Math.round(i * cell) + 0.5;
+    ctx.moveTo(at, 0);
+    ctx.lineTo(at, size);
+    ctx.moveTo(0, at);
+    ctx.lineTo(size, at);
+  }
+  ctx.stroke();
+  const warmest = rollout.flat().indexOf(top);
+  Object.assign(canvas.dataset, { grid, warmest, share: top });
+  return top;
 }
 
 async function askStyle(image, asked) {

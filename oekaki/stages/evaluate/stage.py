@@ -12,6 +12,9 @@ score is the mean over seeds, with its `_std`:
   its grid (tests/test_report.py re-judges the boards and compares);
 - `real`: real training images, for each requested label a distinct one of that label, drawn
   here like a painter: its FID is the honest floor (real data that is not the reference).
+A second judge, the vit stage's Vision Transformer, reads every conditional row's board again (the same seeds
+and samples): its conditional accuracy beside the CNN's, and where the two judges read a drawing differently
+(oekaki/models/two_judges.py), with up to ten of those samples per row as figure data.
 The report reads `metrics/evaluate.json` and the grids' data this stage saves (it draws them); it computes nothing.
 """
 
@@ -33,12 +36,13 @@ from oekaki.core.paths import Paths
 from oekaki.core.timing import phase
 from oekaki.data import dataset
 from oekaki.models import judge as judge_mod
-from oekaki.models import scoreboard
+from oekaki.models import scoreboard, two_judges
 from oekaki.models.painters import draw_painter
 
 log = get_logger("evaluate")
 ROWS = ("real", *PAINTERS)
 STAGE_PAINTERS = tuple(p for p in PAINTERS if p != "untrained")  # painters made by a stage of their own
+JudgePair = tuple[judge_mod.Judge, judge_mod.Judge]  # (the CNN, the ViT)
 
 
 def sample_grid(name: str, images: np.ndarray, asked: np.ndarray | None, path: Path) -> Path:
@@ -48,6 +52,22 @@ def sample_grid(name: str, images: np.ndarray, asked: np.ndarray | None, path: P
         if len(pick) == 100:
             return figure_data.digit_grid(path, images[pick], 10, [str(c) for c in range(10)])
     return figure_data.digit_grid(path, images[:100], 10)
+
+
+def disagreement_figure(shown: two_judges.Disagreements, path: Path) -> Path | None:
+    """The samples the two judges read differently (asked label, each judge's reading) as figure data; None when there are none."""
+    if not len(shown.asked):
+        path.unlink(missing_ok=True)  # no figure of an earlier run's disagreements stays behind
+        return None
+    return figure_data.save(path, "judges_disagree", images=shown.images, asked=shown.asked, cnn=shown.cnn, vit=shown.vit)
+
+
+def second_reading(name: str, board: scoreboard.Board, judges: JudgePair, paths: Paths) -> tuple[dict, Path | None]:
+    """A conditional row read by both judges (CNN, ViT): the ViT's numbers for the row, and the disagreements' figure data."""
+    cnn_read, vit_read = (two_judges.readings(j, board) for j in judges)  # (n_seeds, n) each
+    shown = two_judges.disagreements(board, cnn_read, vit_read)
+    figure = disagreement_figure(shown, paths.figure_data("evaluate") / f"disagree_{name}.npz")
+    return two_judges.compare(board.requested, cnn_read, vit_read), figure
 
 
 def row_board(name: str, paths: Paths, proto: scoreboard.Protocol, device, train) -> scoreboard.Board:
@@ -71,6 +91,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
     test_x, test_y = data.test_x.numpy(), data.test_y.numpy()
     train = (data.train_x.numpy(), data.train_y.numpy())
     judge = judge_mod.Judge.load(paths.cnn_model, device)
+    vit_judge = two_judges.load_vit_judge(paths.vit_model, paths.cnn_model, device)
     cnn = read_json(paths.metrics("cnn"))
     proto = scoreboard.protocol_of(cfg, test_y)
     reference, reference_labels = scoreboard.reference(judge, test_x, test_y, proto)
@@ -86,8 +107,16 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
             else:
                 scores = scoreboard.score_board(judge, board, reference, reference_labels)
         rows[name] = {**scores, "train_seconds": metrics_of[name]["train_seconds"] if name in NETWORK_PAINTERS else None}
-        if not board.conditional:  # not applicable: null (in the provenance's facts), so a missing key always means a fault
+        if board.conditional:
+            with phase("second_judge"):
+                second, disagree = second_reading(name, board, (judge, vit_judge), paths)
+            rows[name] |= second
+            figures += [disagree] if disagree else []
+            log.info("%-9s read as asked: CNN %.1f%%, ViT %.1f%%; judges disagree on %.1f%%", name, 100 * scores["conditional_accuracy"],
+                     100 * second["conditional_accuracy_vit"], 100 * second["judges_disagree"])  # fmt: skip
+        else:  # not applicable: null (in the provenance's facts), so a missing key always means a fault
             rows[name] |= {k: None for m in scoreboard.CONDITIONAL_ONLY for k in (m, f"{m}_std")}
+            rows[name] |= {k: None for k in two_judges.SECOND_JUDGE_KEYS}
         facts[name] = {
             "conditional": board.conditional,
             "device": provenance.get(name, {}).get("device", "cpu") if name in NETWORK_PAINTERS else "cpu",

@@ -1,6 +1,6 @@
 """How the promotion gate scores one checkpoint: on the validation split, once per seed.
 
-- `cnn-classifier`: validation accuracy (deterministic: one value, no seed spread);
+- `cnn-classifier`, `vit-classifier` (the two judges): validation accuracy (deterministic: one value, no seed spread);
 - `vae`: validation negative ELBO in nats per image, one latent draw per image, seeds base.seed + k;
 - `gan-generator`, `diffusion`: the judge's FID against the validation images of the scoreboard's
   request (scoreboard.protocol_of: n = evaluate.n_samples labels of the test set's label mix per
@@ -50,10 +50,12 @@ class Gate:
 
 GATES = (
     Gate("cnn", "cnn-classifier", "val_accuracy", True),
+    Gate("vit", "vit-classifier", "val_accuracy", True),
     Gate("vae", "vae", "val_loss_nats", False),
     Gate("gan", "gan-generator", "val_fid", False),
     Gate("diffusion", "diffusion", "val_fid", False),
 )
+CLASSIFIER_GATES = ("cnn", "vit")  # the judges: deterministic accuracies, the contributed digits' second gate
 PAINTER_GATES = ("gan", "diffusion")  # scored by the judge's FID of their drawings
 WEIGHTS = {"gan": ("generator",), "diffusion": ("model", "ema")}  # where a checkpoint keeps the scored network's weights
 # How the untrained floor draws, where it differs from the trained painter: a fresh denoiser's velocities point
@@ -100,7 +102,7 @@ class GateScorer:
         self.contrib_sha = arrays_sha256({"images": snap["images"][held], "labels": snap["labels"][held]})
 
     def n_values(self, gate: Gate) -> int:
-        return 1 if gate.stage == "cnn" else len(self.seeds)
+        return 1 if gate.stage in CLASSIFIER_GATES else len(self.seeds)
 
     def key(self, gate: Gate) -> str:
         """What a score was measured on; equal keys = comparable scores."""
@@ -132,7 +134,7 @@ class GateScorer:
             raise ValueError(f"{checkpoint}: a {ckpt.get('kind')!r} checkpoint, expected {gate.stage!r}")
         x, y = self.data.val_x.to(self.device), self.data.val_y.to(self.device)
         use = self.seeds[:seeds] if seeds else self.seeds
-        if gate.stage == "cnn":
+        if gate.stage in CLASSIFIER_GATES:
             model = load_network(ckpt).to(self.device)
             return Score((float(evaluate_classifier(model, x, y, self.cfg.cnn.eval_batch_size)[0]["test_accuracy"]),))
         if gate.stage == "vae":

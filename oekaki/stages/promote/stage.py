@@ -9,14 +9,14 @@ The rules:
 - **Margin.** Promote only when the candidate's mean beats the champion's by more than
   margin = max(std candidate, std champion), the seed-to-seed spread of either: a difference no
   larger than what re-drawing the same model with another seed gives is noise, not progress.
-  The CNN's accuracy has no seed spread; its margin is promote.cnn_min_margin.
+  The judges' accuracies (CNN, ViT) have no seed spread; their margin is promote.cnn_min_margin.
 - **Two conditions for the judge** once the contributions snapshot holds digits out (never trained on):
   refused when its MNIST validation accuracy is more than the margin below the best any champion had (a
   tag each promoted judge carries), or its accuracy on the held-out contributed digits drops at all;
   promoted when neither drops and one improves (MNIST by more than the margin, or one contributed digit
   more read right). Protect old users, serve new ones (`two_conditions`).
 - **Sanity floor.** A first candidate (no champion yet) is promoted only when it beats an
-  untrained network of its own architecture by a wide margin: CNN accuracy at least
+  untrained network of its own architecture by a wide margin: CNN or ViT accuracy at least
   promote.cnn_min_accuracy; VAE loss at most promote.vae_max_loss_fraction of the untrained
   VAE's; GAN and diffusion FID at most promote.painter_max_fid_fraction of the untrained
   painter's (scored by the same scorer). Otherwise it is refused.
@@ -46,7 +46,7 @@ from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
 from oekaki.core.timing import phase
 from oekaki.data import snapshot
-from oekaki.stages.promote.scoring import GATES, Gate, GateScorer, Score
+from oekaki.stages.promote.scoring import CLASSIFIER_GATES, GATES, Gate, GateScorer, Score
 
 log = get_logger("promote")
 CONTRIBUTED_METRIC = "contributed_accuracy"  # the judge's second gate: the snapshot's held-out contributed digits
@@ -56,7 +56,7 @@ REFERENCE_METRIC = "mnist_reference"  # the best MNIST validation accuracy of an
 
 def margin(gate: Gate, rules: PromoteConfig, candidate: Score, champion: Score) -> float:
     """How much better than the champion a candidate must be: the larger seed spread (the CNN: its stated minimum)."""
-    return max(candidate.std, champion.std, rules.cnn_min_margin if gate.stage == "cnn" else 0.0)
+    return max(candidate.std, champion.std, rules.cnn_min_margin if gate.stage in CLASSIFIER_GATES else 0.0)
 
 
 def gain(gate: Gate, new: float, old: float) -> float:
@@ -66,7 +66,7 @@ def gain(gate: Gate, new: float, old: float) -> float:
 
 def floor(gate: Gate, rules: PromoteConfig, untrained: Score) -> float:
     """The score a first candidate must reach (at least, for accuracy; at most, for losses and FID)."""
-    if gate.stage == "cnn":
+    if gate.stage in CLASSIFIER_GATES:
         return rules.cnn_min_accuracy
     fraction = rules.vae_max_loss_fraction if gate.stage == "vae" else rules.painter_max_fid_fraction
     return fraction * untrained.mean
@@ -100,7 +100,7 @@ def decide_one(gate: Gate, registry, scorer: GateScorer, paths: Paths, tmp: Path
     need, by = margin(gate, rules, new, old), gain(gate, new.mean, old.mean)
     row |= {"margin": need, "gain": by}
     said = f"{gate.metric} {new.mean:.4f} ± {new.std:.4f} vs champion's {old.mean:.4f} ± {old.std:.4f}"
-    if gate.stage == "cnn" and len(scorer.contrib_y):
+    if gate.stage in CLASSIFIER_GATES and len(scorer.contrib_y):
         mine = scored_contributed(gate, registry, scorer, candidate, lambda: paths.final_model(gate.stage))
         theirs = scored_contributed(gate, registry, scorer, champion, champion_checkpoint)
         # the MNIST level to protect: the best a champion ever had on these validation digits, not only this one's,

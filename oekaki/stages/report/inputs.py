@@ -16,7 +16,7 @@ from oekaki.stages.report.contributed import Contributed, load_snapshot
 from oekaki.stages.report.history import History
 from oekaki.stages.report.tables import check_scoreboard
 
-STAGES = ("download", "gmm", "cnn", "vae", "gan", "diffusion", "evaluate")
+STAGES = ("download", "gmm", "cnn", "vit", "vae", "gan", "diffusion", "evaluate")
 
 DIFFUSION_NUMBERS = (
     "epochs", "steps", "train_seconds", "device", "fid", "conditional_accuracy", "within_class_diversity", "judge_test_accuracy",
@@ -37,6 +37,11 @@ REQUIRED = {
         "inception_score_real",
         "calibration_n_samples",
     ),
+    "vit": (
+        "patch", "grid", "tokens", "depth", "stem", "n_parameters", "epochs", "train_seconds", "device", "test_accuracy", "attention_digits",
+        "ink_share_vit", "ink_share_cnn", "ink_share_uniform", "ink_share_random", "inked_patch_fraction", "position_similarity_neighbours",
+        "position_far_at", "position_similarity_far", "position_similarity_distance_correlation",
+    ),  # fmt: skip
     "vae": ("test_loss_nats", "test_recon_nats", "test_kl_nats", "fid", "fid_noise_ceiling", "train_seconds"),
     "gan": ("epochs", "g_steps", "train_seconds", "device", "fid", "memorisation_ratio"),
     "diffusion": DIFFUSION_NUMBERS,
@@ -54,6 +59,7 @@ class Inputs:
     promotion: dict | None = None  # the promotion gate's decision (models/promote/decision.json)
     contributed: Contributed | None = None  # the contributions snapshot, when it holds a digit (data/snapshot/)
     history: History | None = None  # the judge's champion history (stage.py reads it only when there are contributions)
+    vit_sizes: dict | None = None  # the caption's fields of bench/vit.py's figure, when a results file exists (stage.py)
 
     def missing_for(self, needs: tuple[str, ...]) -> list[str]:
         """The stages a section needs that it cannot draw (the scoreboard marks its own bad cells)."""

@@ -24,6 +24,7 @@ from oekaki.core.locales import text
 from oekaki.core.paths import Paths
 from oekaki.stages.report import contributed
 from oekaki.stages.report.inputs import Inputs
+from oekaki.stages.report.judges import judges
 from oekaki.stages.report.tables import GENERATOR_ROWS, ROW_STAGE, Cell, metrics_table, mlflow_link, promotion_table, scoreboard_table
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -67,6 +68,7 @@ SECTIONS = (
     Section("images-are-numbers", "h_numbers", ("download", "evaluate")),
     Section("painting-contest", "h_contest", ("gmm",)),
     Section("classification", "h_cnn", ("download", "cnn")),
+    Section("vit", "h_vit", ("download", "cnn", "vit")),
     Section("generation", "h_generation", ("gmm", "vae", "gan", "diffusion")),
     Section("scoreboard", "h_scoreboard", ("evaluate", "cnn")),
     Section("model-registry", "h_registry", ()),
@@ -119,9 +121,11 @@ def table_context(lang: str, cfg: Config, inputs: Inputs) -> dict[str, Any]:
     return {
         "links": links,
         "scoreboard": scoreboard,
+        "judges": judges(evaluate) if evaluate else None,  # the ViT's reading beside the CNN's (absent before the ViT)
         "promotion_table": promotion_table(promotion, lang) if promotion else None,
         "metrics_table": metrics_table(inputs.metrics, lang),
         "contributed": contributed.context(lang, inputs.contributed, promotion, inputs.history),
+        "vit_sizes": inputs.vit_sizes,  # bench/vit.py's figure's caption fields, or None without a results file
     }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from oekaki.core import figure_data
 from oekaki.core.config import Config
 from oekaki.core.contract import NULL_MONITOR, Monitor, StageResult
 from oekaki.core.errors import ReportError
@@ -30,6 +31,7 @@ from oekaki.stages.report.history import read_history
 from oekaki.stages.report.inputs import STAGES, Inputs, gather
 from oekaki.stages.report.page import build_page, fallback_page
 from oekaki.stages.report.summary import summary_markdown
+from oekaki.stages.report import vit_sizes
 
 DECLARED_LANGUAGES = ("ja",)  # dvc.yaml declares every language's page; an unrequested one points to English
 
@@ -60,6 +62,10 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         sources = {s: paths.figure_data(s) for s in STAGES}
         if inputs.contributed:  # the contributed digits' figures: data written here from the snapshot, drawn with the rest
             sources[FIGURES] = save_figure_data(inputs.contributed, Path(tmp))
+        if (results := vit_sizes.newest_results(paths.bench_results)) is not None:  # bench/vit.py's: where each wins
+            saved = vit_sizes.save_figure_data(results, Path(tmp) / vit_sizes.NAME)
+            sources[vit_sizes.NAME] = saved.parent
+            inputs.vit_sizes = vit_sizes.caption_fields(figure_data.load(saved)[1])
         drawn = render_all(sources, paths.figures_dir, cfg.report.languages, cfg.report.figure_dpi)
     pages = {lang: build_page(lang, cfg, paths, inputs) for lang in cfg.report.languages}
     pages |= {lang: fallback_page(lang, cfg) for lang in DECLARED_LANGUAGES if lang not in pages}

@@ -20,6 +20,12 @@ def summary_markdown(inputs: Inputs) -> str:
         ]
     if c:
         lines.append(f"- CNN test accuracy: {c['test_accuracy']:.2%} ({c['epochs']} epochs, {c['train_seconds']:.0f} s on {c['device']})")
+    if t := inputs.metrics.get("vit"):
+        kind = f"stem {t['stem']} + " if t["stem"] else "pure, "
+        lines.append(
+            f"- ViT test accuracy: {t['test_accuracy']:.2%} ({kind}{t['tokens']} tokens, {t['n_parameters']:,} parameters; "
+            f"{t['epochs']} epochs, {t['train_seconds']:.0f} s on {t['device']})"
+        )
     if g:
         lines.append(f"- 2-pixel contest: K = {g['chosen_k']} chosen by BIC (truth {g['true_k']}), held-out gap {g['loglik_gap']:.3f} nats")
     if v:

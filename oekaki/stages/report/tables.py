@@ -26,7 +26,14 @@ SCORE_COLUMNS = (  # (key in scoreboard.<row>, header, format); shown as mean ±
     ("class_entropy", "col_entropy", "{:.2f}"),
 )
 FACT_COLUMNS = (("train_seconds", "col_time", "{:.0f} s"), ("device", "col_device", "{}"))  # one value per row, no spread
-OPTIONAL = {"conditional_accuracy", "within_class_diversity", "train_seconds"}  # None = not applicable
+# The second judge (evaluate's ViT reading, oekaki/models/two_judges.py): its conditional accuracy right after the CNN's,
+# and the judges' disagreement the section's paragraph quotes. Absent from an evaluate run before the ViT: then no column.
+SECOND_JUDGE_COLUMN = ("conditional_accuracy_vit", "col_cond_vit", "{:.1%}")
+SECOND_JUDGE_KEYS = (
+    "conditional_accuracy_vit", "conditional_accuracy_vit_std", "judges_disagree", "judges_disagree_std",
+    "judges_disagree_n", "judges_disagree_cnn_asked", "judges_disagree_vit_asked",
+)  # fmt: skip
+OPTIONAL = {"conditional_accuracy", "within_class_diversity", "train_seconds", *SECOND_JUDGE_KEYS}  # None = not applicable
 MISSING = object()  # a key absent from metrics/evaluate.json (and its provenance facts)
 
 
@@ -62,16 +69,30 @@ def row_values(evaluate: dict, name: str) -> dict:
     return {**evaluate.get("generators", {}).get(name, {}), **evaluate.get("scoreboard", {}).get(name, {})}
 
 
+def has_second_judge(evaluate: dict) -> bool:
+    """Whether evaluate read the boards with the ViT too (any row carries its key; an older run has none)."""
+    return any(SECOND_JUDGE_COLUMN[0] in row for row in evaluate.get("scoreboard", {}).values())
+
+
+def score_columns(evaluate: dict) -> tuple[tuple[str, str, str], ...]:
+    """SCORE_COLUMNS, with the ViT's conditional accuracy beside the CNN's when evaluate measured it."""
+    if not has_second_judge(evaluate):
+        return SCORE_COLUMNS
+    by_both = (("conditional_accuracy", "col_cond_cnn", "{:.1%}"), SECOND_JUDGE_COLUMN)
+    return tuple(c for col in SCORE_COLUMNS for c in (by_both if col[0] == "conditional_accuracy" else (col,)))
+
+
 def check_scoreboard(evaluate: dict) -> list[str]:
-    """Problems in metrics/evaluate.json: missing rows or keys, NaN numbers."""
+    """Problems in metrics/evaluate.json: missing rows or keys, NaN numbers (the ViT's keys only when evaluate measured them)."""
     problems = []
     board = evaluate.get("scoreboard", {})
+    second = list(SECOND_JUDGE_KEYS) if has_second_judge(evaluate) else []
     for name in GENERATOR_ROWS:
         if name not in board:
             problems.append(f"metrics/evaluate.json: scoreboard.{name} is missing")
             continue
         row = row_values(evaluate, name)
-        keys = [k for key, _, _ in SCORE_COLUMNS for k in (key, f"{key}_std")] + [key for key, _, _ in FACT_COLUMNS]
+        keys = [k for key, _, _ in SCORE_COLUMNS for k in (key, f"{key}_std")] + [key for key, _, _ in FACT_COLUMNS] + second
         for key in keys:
             value = row.get(key, MISSING)
             if value is MISSING:
@@ -95,12 +116,14 @@ def score_cell(value, fmt: str, lang: str, std=None) -> Cell:
 
 
 def scoreboard_table(evaluate: dict, lang: str) -> Table:
-    """One row per generator, one column per score as mean ± std over seeds (metrics/evaluate.json)."""
-    columns = (text("col_generator", lang), *(text(col, lang) for _, col, _ in (*SCORE_COLUMNS, *FACT_COLUMNS)))
+    """One row per generator, one column per score as mean ± std over seeds (metrics/evaluate.json); the ViT's reading
+    beside the CNN's when evaluate measured it."""
+    scores = score_columns(evaluate)
+    columns = (text("col_generator", lang), *(text(col, lang) for _, col, _ in (*scores, *FACT_COLUMNS)))
     body = []
     for name in GENERATOR_ROWS:
         row = row_values(evaluate, name) if name in evaluate.get("scoreboard", {}) else {}
-        cells = [score_cell(row.get(key, MISSING), fmt, lang, row.get(f"{key}_std", MISSING)) for key, _, fmt in SCORE_COLUMNS]
+        cells = [score_cell(row.get(key, MISSING), fmt, lang, row.get(f"{key}_std", MISSING)) for key, _, fmt in scores]
         cells += [score_cell(row.get(key, MISSING), fmt, lang) for key, _, fmt in FACT_COLUMNS]
         body.append(Row((Cell(text(f"row_{name}", lang)), *cells), generator=name))
     return Table(columns, tuple(body), "scoreboard")

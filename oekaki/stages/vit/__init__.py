@@ -1,0 +1,1 @@
+"""Stage `vit`: the Vision Transformer, the second judge."""
