@@ -10,7 +10,8 @@ drawings are the workspace's first --n test digits scaled up 10x onto the 280x28
 on light, as PNG data URLs, so every request carries a different, realistic drawing. Round trip:
 the client's wall clock per request (encoding the request and decoding the JSON answer included);
 model: the `ms` the app reports for the work itself. Targets: judge (classification + feature
-maps) under 100 ms, style transfer under 300 ms. Writes its figures to bench/results/app-<commit>.json
+maps) under 100 ms, the ViT's reading (classification + attention rollout, /api/vit) under 100 ms,
+style transfer under 300 ms. Writes its figures to bench/results/app-<commit>.json
 (bench/common.py), the commit being this checkout's, whose app code is measured.
 """
 
@@ -37,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import add_results_arguments, write_results  # noqa: E402
 from oekaki.app.drawing import encode_canvas  # noqa: E402
 
-TARGETS_MS = {"judge": 100, "style": 300}
+TARGETS_MS = {"judge": 100, "vit": 100, "style": 300}
 WARM_UP = 5
 
 
@@ -86,6 +87,11 @@ def measure(client: httpx.Client, path: str, bodies: list[dict]) -> tuple[np.nda
     return np.array(wall), np.array(model), answers
 
 
+def agreement(measured: tuple | None, labels: np.ndarray) -> float | None:
+    """Share of the drawings a judge's answers (measure's third item) read as their test label; None: not measured."""
+    return None if measured is None else float(np.mean([a["label"] == y for a, y in zip(measured[2], labels, strict=True)]))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", type=Path, default=ROOT, help="a trained project folder (default: this checkout)")
@@ -97,7 +103,7 @@ def main() -> int:
         raise SystemExit(f"bench/app.py: {args.root / 'data' / 'prepared.npz'} is missing: run `make run` there first, or pass --root")
     urls, labels = drawings(args.root, args.n)
     proc, url = start(args.root)
-    rows, judged = [], None
+    rows, judged, read_by_vit = [], None, None
     try:
         # TCP_NODELAY, as browsers set it (httpx writes a request's headers and body separately)
         transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
@@ -108,6 +114,9 @@ def main() -> int:
             if "cnn" not in info["missing"]:
                 judged = measure(client, "/api/judge", [{"image": u} for u in urls])
                 rows.append(("POST /api/judge", "judge", *judged[:2]))
+            if "vit" not in info["missing"]:  # the second judge: its reading and attention rollout
+                read_by_vit = measure(client, "/api/vit", [{"image": u} for u in urls])
+                rows.append(("POST /api/vit", "vit", *read_by_vit[:2]))
             if not {"cnn", "vae"} & set(info["missing"]):
                 rows.append(("POST /api/style", "style", *measure(client, "/api/style", [{"image": u} for u in urls])[:2]))
             for painter in (p["name"] for p in info["painters"] if p["available"]):
@@ -121,9 +130,10 @@ def main() -> int:
             proc.kill()
     print(f"\n{args.n} requests per endpoint, one at a time; {platform.node()}, {os.cpu_count()} CPUs, torch threads default")
     print(f"models from {args.root}: " + ", ".join(f"{k} = {s['text']}" for k, s in info["sources"].items()))
-    agree = None if judged is None else float(np.mean([a["label"] == y for a, y in zip(judged[2], labels, strict=True)]))
-    if agree is not None:
-        print(f"the judge read {agree:.0%} of the {args.n} scaled-up test digits as their label")
+    agree, vit_agree = agreement(judged, labels), agreement(read_by_vit, labels)
+    for who, share in (("the judge", agree), ("the ViT", vit_agree)):
+        if share is not None:
+            print(f"{who} read {share:.0%} of the {args.n} scaled-up test digits as their label")
     print()
     print("| endpoint | round trip median ms | round trip p95 ms | model median ms | model p95 ms | target |")
     print("|---|---|---|---|---|---|")
@@ -137,6 +147,7 @@ def main() -> int:
     figures = {
         "sources": {k: s["text"] for k, s in info["sources"].items()},
         "judge_agreement": agree,
+        "vit_agreement": vit_agree,
         "endpoints": [
             {
                 "endpoint": name,

@@ -22,11 +22,14 @@ def test_the_app_benchmark_measures_every_available_endpoint_of_a_trained_folder
     (written,) = (tmp_path / "out").glob("app-*.json")
     figures = json.loads(written.read_text())["figures"]
     endpoints = [e["endpoint"] for e in figures["endpoints"]]
-    assert endpoints[:2] == ["POST /api/judge", "POST /api/style"] and any(e.startswith("POST /api/paint ") for e in endpoints)
+    assert endpoints[:3] == ["POST /api/judge", "POST /api/vit", "POST /api/style"]  # the tiny pipeline trains the ViT too
+    assert any(e.startswith("POST /api/paint ") for e in endpoints)
     for e in figures["endpoints"]:
         assert 0 < e["round_trip_median_ms"] <= e["round_trip_p95_ms"]
         assert f"| {e['endpoint']} | {e['round_trip_median_ms']:.1f} |" in done.stdout  # the file holds what was printed
-    assert 0 <= figures["judge_agreement"] <= 1
+    assert 0 <= figures["judge_agreement"] <= 1 and 0 <= figures["vit_agreement"] <= 1
+    vit = next(e for e in figures["endpoints"] if e["endpoint"] == "POST /api/vit")
+    assert vit["target_p95_ms"] == 100 and f"| POST /api/vit | {vit['round_trip_median_ms']:.1f} |" in done.stdout
 
 
 def test_a_folder_without_a_trained_pipeline_is_named_with_the_fix(tmp_path):

@@ -46,6 +46,17 @@ def synthetic() -> dict[str, FigureData]:
         "cnn_feature_maps": {"image": digits[0], "maps_0": rng.random((8, 14, 14)), "maps_1": rng.random((8, 7, 7))},
         "cnn_feature_space": {"xy": rng.normal(size=(50, 2)), "labels": np.arange(50) % 10},
         "cnn_confusion": {"counts": rng.integers(0, 9, (10, 10))},
+        "vit_attention": {
+            "images": rng.integers(0, 256, (4, 28, 28)),
+            "labels": np.arange(4),
+            "pred": np.arange(4),
+            "rollout": rng.random((4, 7, 7)),
+            "cnn": rng.random((4, 7, 7)),
+            "vit_share": rng.random(4),
+            "cnn_share": rng.random(4),
+            "patch": 4,
+        },
+        "vit_positions": {"similarity": rng.uniform(-1, 1, (7, 7, 7, 7))},
         "cnn_confidently_wrong": {
             "images": digits[:3], "true": np.asarray([3, 5, 8]), "pred": np.asarray([5, 3, 0]), "confidence": np.asarray([0.99, 0.9, 0.8])
         },

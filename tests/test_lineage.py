@@ -113,7 +113,8 @@ def test_from_a_served_version_to_its_snapshot_and_commit(stage_runs, tiny_pipel
     md5 = hashlib.md5(paths.contributions_snapshot.read_bytes()).hexdigest()
     readers = {s for s in runner.stage_names(paths) if "data/snapshot/contributions.npz" in fingerprint.dep_paths(paths, s)}
     assert readers == {"cnn", "vit", "vae", "gan", "diffusion", "promote", "report"}
-    for name, stage in (("cnn-classifier", "cnn"), ("vit-classifier", "vit"), ("vae", "vae"), ("gan-generator", "gan"), ("diffusion", "diffusion")):
+    models = (("cnn-classifier", "cnn"), ("vit-classifier", "vit"), ("vae", "vae"), ("gan-generator", "gan"), ("diffusion", "diffusion"))
+    for name, stage in models:
         version = max(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))  # what the app names
         assert version.tags["snapshot_digest"] == digest and version.tags["contributed_digits"] == "0", name
         assert version.tags["git_commit"] == json.loads(paths.provenance(stage).read_text())["git_commit"]

@@ -20,7 +20,6 @@ from oekaki.core.sections import (  # noqa: F401  (re-exported: the section mode
     Bool,
     Channels,
     CnnConfig,
-    VitConfig,
     ContributionsConfig,
     DataConfig,
     DiffusionConfig,
@@ -36,6 +35,7 @@ from oekaki.core.sections import (  # noqa: F401  (re-exported: the section mode
     Section,
     Str,
     VaeConfig,
+    VitConfig,
     bounded,
 )
 

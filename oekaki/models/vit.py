@@ -171,4 +171,3 @@ def from_checkpoint(ckpt: dict) -> DigitViT:
 
 def n_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-

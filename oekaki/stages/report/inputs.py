@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from oekaki.core.contract import stage_results
 from oekaki.core.io import read_json
@@ -38,9 +39,9 @@ REQUIRED = {
         "calibration_n_samples",
     ),
     "vit": (
-        "patch", "grid", "tokens", "depth", "stem", "n_parameters", "epochs", "train_seconds", "device", "test_accuracy", "attention_digits",
-        "ink_share_vit", "ink_share_cnn", "ink_share_uniform", "ink_share_random", "inked_patch_fraction", "position_similarity_neighbours",
-        "position_far_at", "position_similarity_far", "position_similarity_distance_correlation",
+        "patch", "grid", "tokens", "depth", "stem", "n_parameters", "epochs", "train_seconds", "device", "test_accuracy",
+        "attention_digits", "ink_share_vit", "ink_share_cnn", "ink_share_uniform", "ink_share_random", "inked_patch_fraction",
+        "position_similarity_neighbours", "position_far_at", "position_similarity_far", "position_similarity_distance_correlation",
     ),  # fmt: skip
     "vae": ("test_loss_nats", "test_recon_nats", "test_kl_nats", "fid", "fid_noise_ceiling", "train_seconds"),
     "gan": ("epochs", "g_steps", "train_seconds", "device", "fid", "memorisation_ratio"),
@@ -59,7 +60,7 @@ class Inputs:
     promotion: dict | None = None  # the promotion gate's decision (models/promote/decision.json)
     contributed: Contributed | None = None  # the contributions snapshot, when it holds a digit (data/snapshot/)
     history: History | None = None  # the judge's champion history (stage.py reads it only when there are contributions)
-    vit_sizes: dict | None = None  # the caption's fields of bench/vit.py's figure, when a results file exists (stage.py)
+    vit_sizes: Any = None  # bench/vit.py's figure data (FigureData), when a results file exists (stage.py)
 
     def missing_for(self, needs: tuple[str, ...]) -> list[str]:
         """The stages a section needs that it cannot draw (the scoreboard marks its own bad cells)."""

@@ -22,7 +22,7 @@ from oekaki.core import provenance
 from oekaki.core.config import Config
 from oekaki.core.locales import text
 from oekaki.core.paths import Paths
-from oekaki.stages.report import contributed
+from oekaki.stages.report import contributed, vit_sizes
 from oekaki.stages.report.inputs import Inputs
 from oekaki.stages.report.judges import judges
 from oekaki.stages.report.tables import GENERATOR_ROWS, ROW_STAGE, Cell, metrics_table, mlflow_link, promotion_table, scoreboard_table
@@ -125,7 +125,9 @@ def table_context(lang: str, cfg: Config, inputs: Inputs) -> dict[str, Any]:
         "promotion_table": promotion_table(promotion, lang) if promotion else None,
         "metrics_table": metrics_table(inputs.metrics, lang),
         "contributed": contributed.context(lang, inputs.contributed, promotion, inputs.history),
-        "vit_sizes": inputs.vit_sizes,  # bench/vit.py's figure's caption fields, or None without a results file
+        # bench/vit.py's figure: its caption's fields and who wins at each size (None without a results file)
+        "vit_sizes": vit_sizes.caption_fields(inputs.vit_sizes) if inputs.vit_sizes is not None else None,
+        "vit_verdict": vit_sizes.verdict(inputs.vit_sizes, lang) if inputs.vit_sizes is not None else [],
     }
 
 

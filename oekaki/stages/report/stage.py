@@ -26,12 +26,12 @@ from oekaki.core.io import write_text
 from oekaki.core.paths import Paths
 from oekaki.core.timing import phase
 from oekaki.figures.render import render_all
+from oekaki.stages.report import vit_sizes
 from oekaki.stages.report.contributed import FIGURES, save_figure_data
 from oekaki.stages.report.history import read_history
 from oekaki.stages.report.inputs import STAGES, Inputs, gather
 from oekaki.stages.report.page import build_page, fallback_page
 from oekaki.stages.report.summary import summary_markdown
-from oekaki.stages.report import vit_sizes
 
 DECLARED_LANGUAGES = ("ja",)  # dvc.yaml declares every language's page; an unrequested one points to English
 
@@ -65,7 +65,7 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         if (results := vit_sizes.newest_results(paths.bench_results)) is not None:  # bench/vit.py's: where each wins
             saved = vit_sizes.save_figure_data(results, Path(tmp) / vit_sizes.NAME)
             sources[vit_sizes.NAME] = saved.parent
-            inputs.vit_sizes = vit_sizes.caption_fields(figure_data.load(saved)[1])
+            inputs.vit_sizes = figure_data.load(saved)[1]
         drawn = render_all(sources, paths.figures_dir, cfg.report.languages, cfg.report.figure_dpi)
     pages = {lang: build_page(lang, cfg, paths, inputs) for lang in cfg.report.languages}
     pages |= {lang: fallback_page(lang, cfg) for lang in DECLARED_LANGUAGES if lang not in pages}

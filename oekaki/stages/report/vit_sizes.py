@@ -84,3 +84,35 @@ def caption_fields(d: figure_data.FigureData) -> dict[str, str | int]:
 def caption(d: figure_data.FigureData, lang: str) -> str:
     """The figure's caption in `lang`."""
     return text("vit_sizes_caption", lang, **caption_fields(d))
+
+
+def verdict(d: figure_data.FigureData, lang: str) -> list[str]:
+    """Sentences on who wins at each size, first dataset's panel, claiming only what the spread supports.
+
+    A model is ahead at a size only when the gap between the means exceeds the two standard deviations added
+    (the error bars do not overlap); otherwise the sentence says "within the spread". The lines "cross" only when
+    the CNN is ahead at some size and the ViT (with a stem when there is one) at a larger one.
+    """
+    kinds = [str(k) for k in d["kinds"]]
+    vit_kind = "vit_stem" if "vit_stem" in kinds else "vit_pure"
+    if "cnn" not in kinds or vit_kind not in kinds:
+        return []
+    c, v = kinds.index("cnn"), kinds.index(vit_kind)
+    p = kinds.index("vit_pure") if vit_kind == "vit_stem" and "vit_pure" in kinds else None
+    mean, std = d["mean"][0], np.nan_to_num(d["std"][0])
+    rows, leader = [], []
+    for s, (size, budget) in enumerate(zip(d["sizes"][0], d["budgets"][0], strict=True)):
+        gap = mean[v, s] - mean[c, s]
+        who = "vit" if gap > std[v, s] + std[c, s] else "cnn" if -gap > std[v, s] + std[c, s] else "tie"
+        leader.append(who)
+        pure = text("vit_sizes_pure", lang, pure=mean[p, s], pure_std=std[p, s]) if p is not None else ""
+        rows.append(text("vit_sizes_row", lang, size=f"{int(size):,}", budget=f"{budget:g}", cnn=mean[c, s], cnn_std=std[c, s],
+                         vit=mean[v, s], vit_std=std[v, s], pure_part=pure, who=text(f"vit_sizes_who_{who}", lang)))  # fmt: skip
+    sizes = [f"{int(n):,}" for n in d["sizes"][0]]
+    first_vit = next((i for i, w in enumerate(leader) if w == "vit" and "cnn" in leader[:i]), None)
+    if first_vit is not None:
+        rows.append(text("vit_sizes_cross", lang, size=sizes[first_vit]))
+    else:
+        gaps = 100 * (mean[v] - mean[c])
+        rows.append(text("vit_sizes_no_cross", lang, first=gaps[0], first_size=sizes[0], last=gaps[-1], last_size=sizes[-1]))
+    return rows
