@@ -96,7 +96,9 @@ def test_the_page_shows_both_judges_and_says_which_goal_holds(tiny_pipeline, tmp
                 for name in CONDITIONAL[1:]}  # fmt: skip
         apart = sum(round(g, 1) > WITHIN_POINTS for g in gaps.values())  # as the page prints the gap: one decimal
         widest = max(gaps, key=gaps.get)
+        real = abs(e["scoreboard"]["real"]["conditional_accuracy"] - e["scoreboard"]["real"]["conditional_accuracy_vit"]) * 100
         fields = {"points": WITHIN_POINTS, "gap": gaps[widest], "painter": said(f"row_{widest}", lang), "painters": 4, "apart": apart}
+        fields["real_gap"] = real
         assert said("judges_apart" if apart else "judges_within", lang, **fields) in board, lang
         for r in verdict.rows:  # the samples, where there are any, with their caption
             caption = said("cap_judges_disagree", lang, painter=said(f"row_{r.name}", lang), shown=r.shown, n=r.n)
@@ -113,6 +115,7 @@ def test_the_page_shows_both_judges_and_says_which_goal_holds(tiny_pipeline, tmp
         board = section(copy.report_page(lang).read_text(), "scoreboard")
         w = verdict.widest
         fields = {"points": WITHIN_POINTS, "gap": w.gap, "painter": said(f"row_{w.name}", lang), "painters": 4, "apart": verdict.apart}
+        fields["real_gap"] = verdict.real.gap
         assert said("judges_apart", lang, **fields) in board and text("h_judges", lang) in board, lang
 
 
@@ -161,6 +164,7 @@ def test_the_verdict_counts_painters_only_and_two_points_is_within():
     verdict = judges(e)
     assert [r.name for r in verdict.rows] == ["real", "vae", "gan"] and verdict.painters == 2
     assert verdict.within and verdict.widest.name == "gan" and verdict.widest.gap == pytest.approx(2.0)  # real's 9 points do not count
+    assert verdict.real.gap == pytest.approx(9.0)  # but are said beside
     e["scoreboard"]["vae"] = row(0.95, 0.9296)  # 2.04 points: printed as 2.0, within
     assert judges(e).within
     e["scoreboard"]["vae"] = row(0.95, 0.929)  # 2.1 points

@@ -281,7 +281,7 @@ def create_app(models: Models, ui_url: str = "", store: Store | None = None, rul
     @app.post("/api/vit")
     def vit(req: Drawing) -> JSONResponse:  # its own route: /api/judge answers as before, and each judge has its latency
         digit = read_drawing(req.image)
-        return JSONResponse({"digit": digit.tolist(), **models.read_vit(digit)})
+        return JSONResponse({"digit": digit.tolist(), **models.read(digit, "vit")})
 
     @app.post("/api/style")
     def style(req: StyleRequest) -> JSONResponse:

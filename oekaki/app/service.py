@@ -5,8 +5,8 @@ models/<kind>/model.pt with a notice (oekaki/pipeline/champions.py, shared with 
 A model that cannot be loaded is recorded with the reason; the endpoints that need it answer
 503 with that reason, the rest of the page works. The work itself is the pipeline's own: the
 judge (oekaki/models/judge.py) and the classifier's feature maps, the second judge (the Vision
-Transformer, read by the same Judge) and its attention rollout (oekaki/models/vit.py), the VAE's
-style transfer, each painter's sampler (gmm.sample_digit_model, NETWORKS[kind].generate).
+Transformer, read by the same Judge) and its attention rollout (both in oekaki/app/readings.py), the
+VAE's style transfer, each painter's sampler (gmm.sample_digit_model, NETWORKS[kind].generate).
 
 Hot reload (`Models.watch`): a daemon thread reads the registry's `champion` aliases every few
 seconds (gate.read_champions: a read-only SQL query on the project's SQLite store, MLflow's client
@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from oekaki.app.readings import READINGS, noise_to_digit, warm_digit
 from oekaki.core.checkpoints import load_checkpoint
 from oekaki.core.constants import N_CLASSES, NETWORK_PAINTERS, PAINTERS
 from oekaki.core.errors import CheckpointError
@@ -40,7 +41,6 @@ from oekaki.models.gmm import sample_digit_model
 from oekaki.models.judge import Judge
 from oekaki.models.loading import NETWORKS, load_network
 from oekaki.models.vae import style_transfer
-from oekaki.models.vit import attention_rollout
 from oekaki.pipeline.champions import ModelUnavailable, registered_name, resolve, run_url
 from oekaki.pipeline.tracking import Registry, mask_credentials
 
@@ -48,8 +48,6 @@ ALIAS = "champion"
 POLL_S = 5.0  # seconds between two looks at the registry's aliases (python -m oekaki.app --poll)
 RETRY_S = 60.0  # a version that failed to load is tried again after this long
 CONTRIBUTED_TAG, SNAPSHOT_TAG = "contributed_digits", "snapshot_digest"  # tags of a registered version (the runner's)
-MAP_BLOCKS = 2  # feature maps of the first two conv blocks
-MAX_MAPS = 64  # channels shown per block at most
 
 
 log = logging.getLogger("oekaki.app")
@@ -60,7 +58,7 @@ def painter_names() -> tuple[str, ...]:
     return tuple(p for p in PAINTERS if p == "gmm" or (p in NETWORK_PAINTERS and p in NETWORKS))
 
 
-JUDGES = ("cnn", "vit")  # the classifiers the page asks, each served as a Judge: the CNN (the judge) and the ViT
+JUDGES = tuple(READINGS)  # the classifiers the page asks, each served as a Judge: the CNN (the judge) and the ViT
 
 
 def network_kinds() -> tuple[str, ...]:
@@ -111,29 +109,6 @@ class Painter:
     conditional: bool
     sample: Any  # (labels or None, n, seed) -> uint8 (n, 28, 28)
     path: Any = None  # (label, seed) -> uint8 (points, 28, 28): the first drawing's way from noise (diffusion)
-
-
-def noise_to_digit(model, label: int, seed: int) -> np.ndarray:
-    """The diffusion painter's first drawing for (label, seed) at ~8 points of its path, noise first (as the report's figure)."""
-    from oekaki.models import diffusion
-
-    noise, y, gen = diffusion.start(model, 1, np.array([label]), seed)
-    steps = diffusion.sample_path(model, y, noise, model.args.sample_steps, model.args.guidance, gen=gen)
-    return np.concatenate([diffusion.to_pixels(x) for x in steps])
-
-
-def grey(x: torch.Tensor | np.ndarray) -> list:
-    """A map of any scale -> 0-255 ints (its own maximum is white; an all-zero map stays black)."""
-    a = np.asarray(x, dtype=np.float32)
-    top = float(a.max())
-    return (np.clip(a / top, 0, 1) * 255).round().astype(np.uint8).tolist() if top > 0 else np.zeros(a.shape, np.uint8).tolist()
-
-
-def warm_digit() -> np.ndarray:
-    """A stroke of a "1": what a model answers once before it serves (torch's lazy set-up off the first person's wait)."""
-    digit = np.zeros((28, 28), np.uint8)
-    digit[4:24, 13:16] = 255
-    return digit
 
 
 class Models:
@@ -242,12 +217,8 @@ class Models:
     def _warm(self, kind: str, model: Any) -> None:
         """One answer of each sort network `model` gives, before it serves: the first person does not wait for torch's set-up."""
         digit = warm_digit()
-        if kind == "cnn":
-            model.judge(digit[None])
-            model.model.feature_maps(model.model.normalize(torch.from_numpy(digit[None])))
-            return
-        if kind == "vit":
-            model.model.attention_maps(model.model.normalize(torch.from_numpy(digit[None])))
+        if kind in JUDGES:
+            READINGS[kind](model, digit)
             return
         one = np.ones(1, np.int64) if model.args.conditional else None
         if kind == "vae" and model.args.conditional:
@@ -338,41 +309,15 @@ class Models:
             self.require(name)
             return self.painters[name]
 
-    @torch.no_grad()
-    def read(self, digit: np.ndarray) -> dict[str, Any]:
-        """The judge's class probabilities and the first blocks' feature maps for one (28, 28) digit."""
-        judge, source = self.take("cnn")
+    def read(self, digit: np.ndarray, kind: str = "cnn") -> dict[str, Any]:
+        """Judge `kind`'s reading of one (28, 28) digit: the CNN's probabilities and feature maps, or the ViT's
+        ("vit") probabilities and attention rollout (readings.py), timed, with the model's source."""
+        judge, source = self.take(kind)
         with self.lock:
             start = time.perf_counter()
-            images = torch.from_numpy(digit[None])
-            probs = judge.judge(images).probs[0]
-            model = judge.model
-            maps = model.feature_maps(model.normalize(images))[:MAP_BLOCKS]  # as the cnn stage's feature-map figure
-            blocks = [  # each channel as a small grey image
-                {"block": i + 1, "size": int(m.shape[-1]), "channels": [grey(c) for c in m[0, :MAX_MAPS]]} for i, m in enumerate(maps)
-            ]
+            answer = READINGS[kind](judge, digit)
             ms = (time.perf_counter() - start) * 1000
-        return {"label": int(probs.argmax()), "probs": [float(p) for p in probs], "maps": blocks, "ms": ms, "source": source.as_json()}
-
-    @torch.no_grad()
-    def read_vit(self, digit: np.ndarray) -> dict[str, Any]:
-        """The ViT's class probabilities and its attention rollout for one (28, 28) digit: one forward pass.
-
-        rollout: grid x grid floats summing to 1 (row-major patches, grid = 28 / patch), how much of the
-        [CLS] token's final state flows from each patch (Abnar & Zuidema 2020; oekaki/models/vit.py).
-        """
-        judge, source = self.take("vit")
-        model = judge.model
-        with self.lock:
-            start = time.perf_counter()
-            logits, attentions = model.attention_maps(model.normalize(torch.from_numpy(digit[None])))  # (1, 10), [(1, H, N, N)]
-            probs = torch.softmax(logits.double(), dim=1)[0]  # (10,)
-            grid = model.args.grid
-            rollout = attention_rollout(attentions)[0].double()  # (grid * grid,)
-            rollout = (rollout / rollout.sum()).view(grid, grid)  # renormalised in float64: the JSON sums to 1
-            ms = (time.perf_counter() - start) * 1000
-        answer = {"label": int(probs.argmax()), "probs": [float(p) for p in probs], "rollout": rollout.tolist()}
-        return answer | {"grid": grid, "patch": model.args.patch, "ms": ms, "source": source.as_json()}
+        return answer | {"ms": ms, "source": source.as_json()}
 
     def classify(self, digit: np.ndarray) -> int:
         """The judge's label for one (28, 28) digit."""

@@ -42,6 +42,7 @@ class Judges:
     painters: int  # how many of them are painters (not the real row)
     apart: int  # painters whose two accuracies lie more than WITHIN_POINTS apart
     widest: JudgedRow | None  # the painter with the widest gap (None without a conditional painter)
+    real: JudgedRow | None  # real training images: the gap the judges show on data that is no painter's
     points: float = WITHIN_POINTS
 
     @property
@@ -63,4 +64,5 @@ def judges(evaluate: dict) -> Judges | None:
     painters = [r for r in rows if r.name != "real"]
     widest = max(painters, key=lambda r: r.gap, default=None)
     apart = sum(round(r.gap, 1) > WITHIN_POINTS for r in painters)  # at the one decimal the page prints: never "2.0 points, more than 2"
-    return Judges(tuple(rows), len(painters), apart, widest)
+    real = next((r for r in rows if r.name == "real"), None)
+    return Judges(tuple(rows), len(painters), apart, widest, real)
