@@ -32,7 +32,9 @@ def summary_markdown(inputs: Inputs) -> str:
         lines.append(f"- VAE test loss: {v['test_loss_nats']:.2f} nats per image")
     if inputs.metrics.get("evaluate"):
         e = inputs.metrics["evaluate"]
-        lines += ["", f"## Scoreboard ({e['n_samples']:,} samples per seed, mean ± std over {e['n_seeds']} seeds, judged by the CNN)", ""]
+        second = "; the ViT's reading beside the CNN's" if any("conditional_accuracy_vit" in r for r in e["scoreboard"].values()) else ""
+        how = f"{e['n_samples']:,} samples per seed, mean ± std over {e['n_seeds']} seeds, judged by the CNN{second}"
+        lines += ["", f"## Scoreboard ({how})", ""]
         lines += scoreboard_table(e, "en").markdown()
     if k := inputs.contributed:
         n, m = k.manifest["counts"], k.manifest
