@@ -22,6 +22,7 @@ SECTIONS = [
     "images-are-numbers",
     "painting-contest",
     "classification",
+    "vit",
     "generation",
     "scoreboard",
     "model-registry",
