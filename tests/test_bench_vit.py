@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from oekaki.core import figure_data
@@ -67,6 +68,7 @@ def run_bench(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "bench/vit.py", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow  # a whole bench run in a subprocess, three models (make test-slow, CI's second step)
 def test_the_bench_trains_every_model_for_its_budget_writes_what_it_printed_and_the_report_draws_it(tmp_path):
     write_idx_folder(tmp_path / "idx", 400, 100)
     done = run_bench("--sizes", "200", "400", "--budgets", "1", "1", "--seeds", "1", "--warmup-steps", "2",
@@ -148,6 +150,7 @@ SAMPLE_ROW = re.compile(r"^\| (\w+) \| ([\d.]+)% \| ([\d.]+)% \| ([\d.]+)% ± ([
 GOAL_LINE = re.compile(r"^goal: ViT \((stem|pure)\) mean ≥ 97\.0% and every seed's training ≤ 120 s: (met|missed) \(", re.M)
 
 
+@pytest.mark.slow  # a whole bench run in a subprocess, three models (make test-slow, CI's second step)
 def test_the_sample_mode_trains_as_the_stages_do_then_the_pure_vit_for_the_same_seconds_and_judges_the_goal(tmp_path):
     write_prepared(tmp_path / "prepared.npz", 300, 100)
     sets = [a for s in TINY for a in ("--set", s)]
