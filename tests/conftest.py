@@ -92,7 +92,8 @@ E2E_TINY = {
     "promote": {"cnn_min_accuracy": 0.2, "vae_max_loss_fraction": 2.0, "painter_max_fid_fraction": 2.0},
     "gmm": {"n_init": 1, "max_components": 4, "digits_pca_components": 16, "digits_components_per_class": 2, "digits_n_samples": 100},
     "cnn": {"channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64},
-    "vit": {"width": 16, "depth": 1, "heads": 2, "stem": 4, "epochs": 3, "min_steps": 0, "batch_size": 64, "eval_every": 3},
+    # the ViT: 210 steps in ~2 s, 41 % validation on 200 digits, above this profile's 0.2 floor (3 epochs at batch 64: 18 %)
+    "vit": {"width": 16, "depth": 1, "heads": 2, "stem": 8, "epochs": 30, "min_steps": 0, "batch_size": 32, "lr": 0.005, "eval_every": 10},
     "vae": {"latent_size": 4, "channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64},
     "gan": {"noise_size": 16, "g_channels": [16, 8], "d_channels": [8, 16], "epochs": 1, "min_steps": 0, "epoch_eval_samples": 100},
     "diffusion": {
@@ -173,7 +174,7 @@ def tiny_stage(tiny_pipeline, tiny_stage_runs):
 TINY = {
     "data": {"source": "bundled", "limit": 1500},
     "cnn": {"epochs": 3, "min_steps": 0, "batch_size": 64},
-    "vit": {"epochs": 8, "min_steps": 0, "batch_size": 64},  # 128 steps (~15 s): the app's second judge, its tests' trained ViT
+    "vit": {"epochs": 24, "min_steps": 0, "batch_size": 64},  # 384 steps (~16 s quiet): ~89 % validation, above the gate's 0.8 floor
     "vae": {"latent_size": 8, "channels": [16, 32], "hidden": 128, "epochs": 15, "min_steps": 0, "batch_size": 64},
     "gan": {"noise_size": 32, "g_channels": [64, 32], "d_channels": [32, 64], "epochs": 6, "min_steps": 0, "epoch_eval_samples": 200},
     "diffusion": {

@@ -17,6 +17,7 @@ from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
 from oekaki.pipeline.gate import apply as apply_gate
 from oekaki.pipeline.tracking import Registry, Tracker
+from oekaki.stages.promote import scoring
 from oekaki.stages.promote import stage as promote
 from oekaki.stages.promote.scoring import untrained_checkpoint
 
@@ -70,7 +71,7 @@ def test_first_run_promotes_above_the_floor_and_records_numbers_apart_from_decis
     scorer = promote.GateScorer(cfg, store)
     for gate in promote.GATES:  # the recorded scores are the scorer's, on the validation split, one per seed
         row = rows[gate.stage]
-        assert len(row["candidate"]["values"]) == (1 if gate.stage == "cnn" else cfg.promote.seeds)
+        assert len(row["candidate"]["values"]) == (1 if gate.stage in scoring.CLASSIFIER_GATES else cfg.promote.seeds)
         better = row["candidate"]["mean"] >= row["floor"] if gate.higher_is_better else row["candidate"]["mean"] <= row["floor"]
         assert better and row["untrained"]["mean"] != row["candidate"]["mean"]
     assert scorer.score(promote.GATES[0], store.final_model("cnn")).values == tuple(rows["cnn"]["candidate"]["values"])

@@ -76,9 +76,9 @@ def trained(tiny_stage):
 
 def test_tiny_training_writes_model_metrics_and_figures(trained):
     paths, m, _ = trained
-    assert m["test_accuracy"] > 0.5 and m["device"] == "cpu" and m["epochs"] == 8  # 128 steps: far above chance (0.1), far from trained
+    assert m["test_accuracy"] > 0.8 and m["device"] == "cpu" and m["epochs"] == 24
     assert paths.vit_model.is_file() and paths.checkpoint("vit").is_file()
-    assert [h["step"] for h in read_json(paths.plots_dir / "vit_history.json")] == list(range(1, 9))
+    assert [h["step"] for h in read_json(paths.plots_dir / "vit_history.json")] == list(range(1, 25))
     assert {p.name for p in paths.figure_data("vit").iterdir()} == {"attention.npz", "positions.npz", "confusion.npz"}
     # the ViT's rollout falls on the strokes more than a uniform map's would
     assert m["ink_share_vit"] > m["ink_share_uniform"] and 0 < m["inked_patch_fraction"] < 1
