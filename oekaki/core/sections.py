@@ -125,12 +125,9 @@ class GmmConfig(Section):
         return self
 
 
-class CnnConfig(Section):
-    """Small CNN classifier: conv3x3-BN-ReLU-maxpool blocks, then one hidden layer (oekaki/models/cnn.py)."""
+class ClassifierTraining(Section):
+    """How a digit classifier trains (the CNN, the ViT: oekaki.models.cnn.train_classifier_epoch); each adds its network's keys."""
 
-    channels: Channels = bounded("1 to 4 positive channel counts", "28 px halves per block", min_length=1, max_length=4)
-    hidden: Int = bounded("an integer", ge=1)
-    dropout: Num = bounded("a probability", ge=0, lt=1)
     epochs: Int = bounded("an integer", ge=1)
     min_steps: Int = bounded("an integer", "0 = train exactly `epochs`", ge=0)
     batch_size: Int = bounded("an integer", ge=1)
@@ -142,7 +139,15 @@ class CnnConfig(Section):
     eval_batch_size: Int = bounded("an integer", ge=1)
 
 
-class VitConfig(Section):
+class CnnConfig(ClassifierTraining):
+    """Small CNN classifier: conv3x3-BN-ReLU-maxpool blocks, then one hidden layer (oekaki/models/cnn.py)."""
+
+    channels: Channels = bounded("1 to 4 positive channel counts", "28 px halves per block", min_length=1, max_length=4)
+    hidden: Int = bounded("an integer", ge=1)
+    dropout: Num = bounded("a probability", ge=0, lt=1)
+
+
+class VitConfig(ClassifierTraining):
     """Small Vision Transformer, the second judge (oekaki/models/vit.py): patches -> tokens -> attention blocks."""
 
     patch: Int = bounded("a patch side in pixels", "1, 2, 4, 7, 14 or 28: it must divide 28", ge=1, le=28)
@@ -151,16 +156,7 @@ class VitConfig(Section):
     heads: Int = bounded("an integer", ge=1)
     mlp_ratio: Int = bounded("an integer", "MLP hidden size = mlp_ratio * width", ge=1)
     stem: Int = bounded("an integer", "channels of a conv3x3 stem before the patches; 0 = the pure ViT", ge=0)
-    epochs: Int = bounded("an integer", ge=1)
-    min_steps: Int = bounded("an integer", "0 = train exactly `epochs`", ge=0)
-    batch_size: Int = bounded("an integer", ge=1)
-    lr: Num = bounded("a learning rate", gt=0)
-    weight_decay: Num = bounded("a value", ge=0)
-    schedule: Schedule
-    augment_shift: Int = bounded("an integer", "pixels", ge=0, le=8)
-    label_smoothing: Num = bounded("a value", ge=0, lt=1)
     eval_every: Int = bounded("an integer", "test accuracy every N epochs, and after the last", ge=1)
-    eval_batch_size: Int = bounded("an integer", ge=1)
 
     @model_validator(mode="after")
     def _shapes_fit(self) -> VitConfig:

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from oekaki.core import training
 from oekaki.core.config import CnnConfig
 from oekaki.data import dataset
 
@@ -86,6 +87,32 @@ class DigitCNN(nn.Module):
 def build(model_args: dict) -> DigitCNN:
     """Rebuild from a checkpoint's `model_args`."""
     return DigitCNN(CnnArgs(**{**model_args, "channels": tuple(model_args["channels"])}))
+
+
+def train_classifier_epoch(model, data: dataset.TensorData, opt, sched, c, gen: torch.Generator, desc: str, log) -> dict:
+    """One epoch of a digit classifier (the CNN, the ViT): shifted batches, cross-entropy with c.label_smoothing.
+
+    `c` is the stage's params section (batch_size, augment_shift, label_smoothing); `model` reads
+    `model.normalize(uint8 images)`. Returns the epoch's mean loss, accuracy and images per second.
+    """
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    bar = training.Progress(len(data.train_y), desc, log)
+    for idx in dataset.batch_indices(len(data.train_y), c.batch_size, gen):
+        x = dataset.random_shift(data.train_x[idx], c.augment_shift, gen)  # (B, 28, 28) uint8
+        y = data.train_y[idx]
+        logits = model(model.normalize(x))  # (B, 10)
+        loss = F.cross_entropy(logits, y, label_smoothing=c.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        total_loss += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+        bar.update(len(y), loss=total_loss / seen, acc=correct / seen)
+    rate = bar.close()
+    return {"train_loss": total_loss / seen, "train_accuracy": correct / seen, "images_per_second": rate}
 
 
 @torch.no_grad()

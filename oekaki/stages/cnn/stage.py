@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from oekaki.core import checkpoints, schedules, training
 from oekaki.core.config import CnnConfig, Config
@@ -32,24 +31,7 @@ def make_optimizer(model: DigitCNN, c: CnnConfig, total_steps: int):
 
 
 def train_one_epoch(model, data: dataset.TensorData, opt, sched, c: CnnConfig, gen: torch.Generator, epoch: int, epochs: int) -> dict:
-    model.train()
-    total_loss, correct, seen = 0.0, 0, 0
-    bar = training.Progress(len(data.train_y), f"cnn epoch {epoch}/{epochs}", log)
-    for idx in dataset.batch_indices(len(data.train_y), c.batch_size, gen):
-        x = dataset.random_shift(data.train_x[idx], c.augment_shift, gen)  # (B, 28, 28) uint8
-        y = data.train_y[idx]
-        logits = model(model.normalize(x))  # (B, 10)
-        loss = F.cross_entropy(logits, y, label_smoothing=c.label_smoothing)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        total_loss += loss.item() * len(y)
-        correct += (logits.argmax(1) == y).sum().item()
-        seen += len(y)
-        bar.update(len(y), loss=total_loss / seen, acc=correct / seen)
-    rate = bar.close()
-    return {"train_loss": total_loss / seen, "train_accuracy": correct / seen, "images_per_second": rate}
+    return cnn_model.train_classifier_epoch(model, data, opt, sched, c, gen, f"cnn epoch {epoch}/{epochs}", log)
 
 
 def train(

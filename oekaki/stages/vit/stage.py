@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from oekaki.core import checkpoints, schedules, training
 from oekaki.core.checkpoints import load_checkpoint
@@ -24,7 +23,7 @@ from oekaki.stages.vit import figures as vit_figures
 
 log = get_logger("vit")
 # a checkpoint resumes only under the same code: the stage, the loop and what feeds it, the model
-CODE = [Path(__file__), *(Path(m.__file__) for m in (training, checkpoints, schedules, dataset, vit_model))]
+CODE = [Path(__file__), *(Path(m.__file__) for m in (training, checkpoints, schedules, dataset, vit_model, cnn_model))]
 
 
 def make_optimizer(model: DigitViT, c: VitConfig, total_steps: int):
@@ -42,24 +41,7 @@ def evaluate(model: DigitViT, x: torch.Tensor, y: torch.Tensor, batch_size: int)
 
 
 def train_one_epoch(model, data: dataset.TensorData, opt, sched, c: VitConfig, gen: torch.Generator, epoch: int, epochs: int) -> dict:
-    model.train()
-    total_loss, correct, seen = 0.0, 0, 0
-    bar = training.Progress(len(data.train_y), f"vit epoch {epoch}/{epochs}", log)
-    for idx in dataset.batch_indices(len(data.train_y), c.batch_size, gen):
-        x = dataset.random_shift(data.train_x[idx], c.augment_shift, gen)  # (B, 28, 28) uint8
-        y = data.train_y[idx]
-        logits = model(model.normalize(x))  # (B, 10)
-        loss = F.cross_entropy(logits, y, label_smoothing=c.label_smoothing)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        total_loss += loss.item() * len(y)
-        correct += (logits.argmax(1) == y).sum().item()
-        seen += len(y)
-        bar.update(len(y), loss=total_loss / seen, acc=correct / seen)
-    rate = bar.close()
-    return {"train_loss": total_loss / seen, "train_accuracy": correct / seen, "images_per_second": rate}
+    return cnn_model.train_classifier_epoch(model, data, opt, sched, c, gen, f"vit epoch {epoch}/{epochs}", log)
 
 
 def train(
