@@ -360,14 +360,19 @@ def test_no_champion_in_the_registry_falls_back_to_the_dvc_checkpoints_with_a_no
     assert [n["detail"] for n in notices] == [f"no registry entry for {n}" for n in names]
 
 
-def test_a_missing_model_is_a_message_and_a_503_not_a_crash(tiny_pipeline, tmp_path, monkeypatch):
-    paths, _, _ = tiny_pipeline
-    root = tmp_path / "workspace"  # the trained outputs, less the GAN and the judge
-    for rel in ("params.yaml", "models/vae/model.pt", "data/gmm/digit_model.npz"):
+def partial_workspace(paths: Paths, tmp_path, monkeypatch, rels: tuple[str, ...]):
+    """An app client on a copy of params.yaml and only `rels` of the tiny pipeline's outputs, with an empty registry."""
+    root = tmp_path / "workspace"
+    for rel in ("params.yaml", *rels):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(paths.root / rel, root / rel)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
-    client, _ = _client(Paths(root))
+    return _client(Paths(root))[0]
+
+
+def test_a_missing_model_is_a_message_and_a_503_not_a_crash(tiny_pipeline, tmp_path, monkeypatch):
+    # the trained outputs, less the GAN and the judge
+    client = partial_workspace(tiny_pipeline[0], tmp_path, monkeypatch, ("models/vae/model.pt", "data/gmm/digit_model.npz"))
     info = client.get("/api/info").json()
     assert set(info["missing"]) == {"cnn", "vit", "gan", "diffusion"} and "run `make run` first" in info["missing"]["gan"]
     assert {p["name"]: p["available"] for p in info["painters"]} == {p: p not in ("gan", "diffusion") for p in painter_names()}
@@ -381,13 +386,8 @@ def test_a_missing_model_is_a_message_and_a_503_not_a_crash(tiny_pipeline, tmp_p
 
 
 def test_without_a_trained_vit_the_cnn_reads_alone_and_the_vit_answers_503(tiny_pipeline, tmp_path, monkeypatch):
-    paths, _, _ = tiny_pipeline
-    root = tmp_path / "workspace"  # the trained outputs, less the ViT (a checkout from before the vit stage ran)
-    for rel in ("params.yaml", "models/cnn/model.pt", "models/vae/model.pt"):
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(paths.root / rel, root / rel)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
-    client, _ = _client(Paths(root))
+    # the trained outputs, less the ViT (a checkout from before the vit stage ran)
+    client = partial_workspace(tiny_pipeline[0], tmp_path, monkeypatch, ("models/cnn/model.pt", "models/vae/model.pt"))
     info = client.get("/api/info").json()
     assert "vit" in info["missing"] and "cnn" not in info["missing"]
     assert "models/vit/model.pt is missing: run `make run` first" in info["missing"]["vit"]
