@@ -38,7 +38,8 @@ from oekaki.data import dataset  # noqa: E402
 from oekaki.models import diffusion as dm  # noqa: E402
 from oekaki.models import judge as judge_mod  # noqa: E402
 from oekaki.models.judge import load_judge  # noqa: E402
-from oekaki.stages.diffusion.stage import as_input, ema_update  # noqa: E402
+from oekaki.core.training import ema_update  # noqa: E402
+from oekaki.stages.diffusion.stage import as_input  # noqa: E402
 
 PROBE_STEPS = 10
 

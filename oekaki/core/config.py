@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from oekaki.core.errors import ConfigError
+from oekaki.core.latent_sections import AutoencoderConfig, TextPainterConfig  # noqa: F401  (re-exported)
 from oekaki.core.sections import (  # noqa: F401  (re-exported: the section models)
     BaseConfig,
     Bool,
@@ -52,6 +53,8 @@ class Config(BaseModel):
     vae: VaeConfig
     gan: GanConfig
     diffusion: DiffusionConfig
+    autoencoder: AutoencoderConfig
+    text_painter: TextPainterConfig
     evaluate: EvaluateConfig
     promote: PromoteConfig
     report: ReportConfig

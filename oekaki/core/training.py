@@ -91,6 +91,17 @@ def fit(
     return Fit(history, seconds, snapshots)
 
 
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float, step: int) -> None:
+    """ema <- d ema + (1 - d) model, with d warmed up as min(decay, (1 + step) / (10 + step)): early epochs are not stuck at init.
+
+    The moving average of a painter's weights that it draws with (the diffusion painter, the text painter).
+    """
+    d = min(decay, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+            e.lerp_(p, 1 - d)
+
+
 class Progress:
     """tqdm bar in a terminal; one log line per ~25 % otherwise (DVC and CI logs stay readable)."""
 

@@ -62,9 +62,7 @@ class DiffusionArgs:
         )  # fmt: skip
 
     def guidance_at(self, step: int, steps: int, guidance: float | None = None) -> float:
-        """The guidance weight of sampling step `step` of `steps` (0-based): 1 (plain conditional) outside [from, until)."""
-        g = self.guidance if guidance is None else guidance
-        return g if self.guidance_from * steps - 1e-9 <= step < self.guidance_until * steps - 1e-9 else 1.0
+        return guidance_weight(self, step, steps, guidance)
 
     @property
     def conditional(self) -> bool:
@@ -73,6 +71,16 @@ class DiffusionArgs:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "channels": list(self.channels)}
+
+
+def guidance_weight(args, step: int, steps: int, guidance: float | None = None) -> float:
+    """The guidance weight of sampling step `step` of `steps` (0-based): 1 (plain conditional) outside [from, until).
+
+    `args`: any painter's sampling args with `guidance`, `guidance_from` and `guidance_until` (this denoiser's and
+    the text painter's, oekaki/models/text_painter.py, which samples through this module's `sample_path`).
+    """
+    g = args.guidance if guidance is None else guidance
+    return g if args.guidance_from * steps - 1e-9 <= step < args.guidance_until * steps - 1e-9 else 1.0
 
 
 def _groups(ch: int) -> int:
@@ -107,6 +115,8 @@ def time_embedding(t: torch.Tensor, size: int) -> torch.Tensor:
 class Denoiser(nn.Module):
     """x_t (B, 1, 28, 28), t (B,) in [0, 1], labels (B,) in 0..10 -> velocity or noise (B, 1, 28, 28)."""
 
+    sample_shape = (1, 28, 28)  # what `start` draws noise for; the text painter's is its latent grid
+
     def __init__(self, args: DiffusionArgs):
         super().__init__()
         self.args = args
@@ -133,6 +143,16 @@ class Denoiser(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.run(x, self.embed(t, self.label(labels)))
+
+    @staticmethod
+    def finish(x: torch.Tensor) -> torch.Tensor:
+        """The sampling path's last point: the drawing, clamped to the data range [-1, 1]."""
+        return x.clamp(-1, 1)
+
+    @staticmethod
+    def unconditional(labels: torch.Tensor) -> torch.Tensor:
+        """The "no label" condition for a batch of `labels` (classifier-free guidance's unconditional pass)."""
+        return torch.full_like(labels, NO_LABEL)
 
     def run(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         h0 = self.enc0(self.stem(x), e)  # (B, c0, 28, 28)
@@ -167,14 +187,18 @@ def loss(model: Denoiser, x0: torch.Tensor, labels: torch.Tensor, gen: torch.Gen
 
 
 # --------------------------------------------------------------------------- sampling
-def _guided(model: Denoiser, x: torch.Tensor, t: float, labels: torch.Tensor, guidance: float) -> torch.Tensor:
-    """Classifier-free guidance: uncond + g (cond - uncond); cond and uncond in one batched pass."""
+def _guided(model: nn.Module, x: torch.Tensor, t: float, labels: torch.Tensor, guidance: float) -> torch.Tensor:
+    """Classifier-free guidance: uncond + g (cond - uncond); cond and uncond in one batched pass.
+
+    `labels`: the batch's conditions, whatever the model takes (label ids here, token ids for the text painter);
+    `model.unconditional(labels)` is the same batch with no condition.
+    """
     tt = torch.full((len(x),), t, device=x.device)
     if guidance == 0:  # exactly the unconditional prediction
-        return model(x, tt, torch.full_like(labels, NO_LABEL))
+        return model(x, tt, model.unconditional(labels))
     if guidance == 1:  # exactly the conditional prediction
         return model(x, tt, labels)
-    cond, uncond = model(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([labels, torch.full_like(labels, NO_LABEL)])).chunk(2)
+    cond, uncond = model(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([labels, model.unconditional(labels)])).chunk(2)
     return uncond + guidance * (cond - uncond)
 
 
@@ -190,7 +214,7 @@ def sample_path(
 ) -> list[torch.Tensor]:  # fmt: skip
     """The images along the sampling path from `noise` (B, 1, 28, 28): ~`points` of them, noise first.
 
-    Every point is in model units (data in [-1, 1]); the last is the drawing, clamped to [-1, 1].
+    Every point is in model units (data in [-1, 1]); the last is the drawing, `model.finish`ed (clamped to [-1, 1]).
     The DDPM sampler adds fresh noise per step, drawn from `gen` for all B at once (batch-independent).
     `first_step` and `last_step` take only the steps [first_step, last_step) of the path: `noise`
     is then the state after `first_step` steps, and the last point the state after `last_step`
@@ -221,7 +245,7 @@ def sample_path(
                 noise_s = step_noise[s : s + batch_size] if step_noise is not None else None
                 x[s : s + batch_size] = ddim_step(xs, eps, ab[t], ab[prev] if prev >= 0 else torch.ones((), device=x.device), noise_s)
         if i + 1 in keep:
-            path.append(x.clamp(-1, 1) if i + 1 == steps else x.clone())
+            path.append(model.finish(x) if i + 1 == steps else x.clone())
     return path
 
 
@@ -240,10 +264,10 @@ def to_pixels(x: torch.Tensor) -> np.ndarray:
 
 
 def start(model: Denoiser, n: int, labels: np.ndarray | None, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Generator]:
-    """Fixed-seed starting noise (n, 1, 28, 28), labels (n,) (NO_LABEL when None) and the per-step generator."""
+    """Fixed-seed starting noise (n, *model.sample_shape), labels (n,) (NO_LABEL when None) and the per-step generator."""
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
-    noise = torch.randn(n, 1, 28, 28, generator=gen).to(device)
+    noise = torch.randn(n, *model.sample_shape, generator=gen).to(device)
     y = torch.full((n,), NO_LABEL) if labels is None else torch.as_tensor(np.asarray(labels)).long()
     return noise, y.to(device), gen
 

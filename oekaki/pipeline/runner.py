@@ -30,7 +30,7 @@ log = logging.getLogger("oekaki.runner")
 STAGE_PACKAGE = "oekaki.stages"  # stage `x` of dvc.yaml runs `oekaki.stages.x.stage.run(cfg, paths, monitor)`
 # The stages that train a network (oekaki/models/loading.py's NETWORKS; a test keeps the two in
 # step): their MLflow runs also record MLflow's system metrics, sampled every SYSTEM_METRICS_S.
-TRAINING_STAGES = ("cnn", "vit", *NETWORK_PAINTERS)
+TRAINING_STAGES = ("cnn", "vit", *NETWORK_PAINTERS, "autoencoder", "text_painter")
 SYSTEM_METRICS_S = 10.0
 # How a stage uses the prepared data, for its MLflow dataset input (mlflow.data.context); default "training".
 DATA_CONTEXT = {"evaluate": "evaluation", "promote": "evaluation", "report": "report"}

@@ -18,6 +18,7 @@ from oekaki.core.device import resolve_device
 from oekaki.core.paths import Paths
 from oekaki.core.plots import tile
 from oekaki.core.timing import phase
+from oekaki.core.training import ema_update
 from oekaki.data import dataset
 from oekaki.models import diffusion as diffusion_model
 from oekaki.models import judge as judge_mod
@@ -35,14 +36,6 @@ SNAPSHOT_ROWS = 2  # the per-epoch grid: one column per label, 2 drawings of eac
 def as_input(images: torch.Tensor) -> torch.Tensor:
     """uint8 (B, 28, 28) -> float (B, 1, 28, 28) in [-1, 1], the data range the paths end in."""
     return images.float().div(127.5).sub(1.0).unsqueeze(1)
-
-
-def ema_update(ema: Denoiser, model: Denoiser, decay: float, step: int) -> None:
-    """ema <- d ema + (1 - d) model, with d warmed up as min(decay, (1 + step) / (10 + step)): early epochs are not stuck at init."""
-    d = min(decay, (1 + step) / (10 + step))
-    with torch.no_grad():
-        for e, p in zip(ema.parameters(), model.parameters(), strict=True):
-            e.lerp_(p, 1 - d)
 
 
 def train_one_epoch(model, ema, data, opt, sched, c: DiffusionConfig, gen: torch.Generator, epoch: int, epochs: int, first_step: int):

@@ -1,0 +1,1 @@
+"""Stage `autoencoder`: the text painter's latent space."""

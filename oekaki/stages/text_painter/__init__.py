@@ -1,0 +1,1 @@
+"""Stage `text_painter`: a sentence in, a digit out."""
