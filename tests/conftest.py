@@ -89,7 +89,7 @@ def tool_env(tmp: Path, **extra: str) -> dict[str, str]:
 # tests still see a first promotion; tests/test_promote*.py test the floor itself.
 E2E_TINY = {
     "data": {"limit": 400, "validation_size": 200},
-    "promote": {"cnn_min_accuracy": 0.2, "vae_max_loss_fraction": 2.0, "painter_max_fid_fraction": 2.0},
+    "promote": {"cnn_min_accuracy": 0.2, "vae_max_loss_fraction": 2.0, "painter_max_fid_fraction": 2.0, "adherence_per_prompt": 1},
     "gmm": {"n_init": 1, "max_components": 4, "digits_pca_components": 16, "digits_components_per_class": 2, "digits_n_samples": 100},
     "cnn": {"channels": [8, 16], "hidden": 32, "epochs": 1, "min_steps": 0, "batch_size": 64},
     # the ViT: 210 steps in ~2 s, 41 % validation on 200 digits, above this profile's 0.2 floor (3 epochs at batch 64: 18 %)
@@ -106,6 +106,10 @@ E2E_TINY = {
         "sweep_steps": [1, 2],
         "sweep_guidance": [0, 2],
     },  # fmt: skip
+    "autoencoder": {"channels": [8, 8], "epochs": 1, "min_steps": 0, "batch_size": 64},
+    "text_painter": {**{"text_width": 16, "text_layers": 1, "text_heads": 2, "channels": 16, "blocks": 1, "embed_size": 16},
+                     "epochs": 1, "min_steps": 0, "batch_size": 64, "captions_per_image": 2, "sample_steps": 2,
+                     "eval_per_prompt": 1, "sweep_guidance": [1, 2]},  # fmt: skip
     "evaluate": {"n_samples": 100},
 }
 
@@ -188,6 +192,12 @@ TINY = {
         "sweep_steps": [1, 4],
         "sweep_guidance": [0, 1, 3],
     },  # fmt: skip
+    # the text painter's two stages in seconds: smoke-sized (tests/test_text_painter.py), not meant to obey
+    "autoencoder": {"channels": [8, 16], "epochs": 2, "min_steps": 0, "batch_size": 64},
+    "text_painter": {**{"text_width": 16, "text_layers": 1, "text_heads": 2, "channels": 16, "blocks": 1, "embed_size": 16},
+                     "epochs": 2, "min_steps": 0, "batch_size": 64, "captions_per_image": 2, "sample_steps": 2,
+                     "eval_per_prompt": 1, "sweep_guidance": [1, 2]},  # fmt: skip
+    "promote": {"adherence_per_prompt": 1},
     "evaluate": {"n_samples": 10000},
 }
 

@@ -30,7 +30,7 @@ from tests.conftest import VENV_BIN, tiny_project, tool_env
 
 pytestmark = pytest.mark.slow  # about 5 minutes: a server, a worker, the app and six pipeline runs
 
-MODELS = ("cnn-classifier", "vit-classifier", "vae", "gan-generator", "diffusion")
+MODELS = ("cnn-classifier", "vit-classifier", "vae", "gan-generator", "diffusion", "text-painter")
 RUNNER_STORAGE = Path("/tmp/runner_storage")
 RUNNER_STORAGE_BEFORE = set(RUNNER_STORAGE.iterdir()) if RUNNER_STORAGE.is_dir() else set()
 DEPLOYMENTS = ("nightly", "manual", "retrain-on-contributions")

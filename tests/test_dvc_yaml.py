@@ -17,7 +17,8 @@ def rel(p):
 def test_stages_match_the_pipeline():
     stages = fingerprint._dvc_stages(paths.dvc_yaml, paths.dvc_yaml.stat().st_mtime_ns)
     assert list(stages) == runner.stage_names(paths) == [
-        "contributions", "source", "download", "gmm", "cnn", "vit", "vae", "gan", "diffusion", "evaluate", "promote", "report",
+        "contributions", "source", "download", "gmm", "cnn", "vit", "vae", "gan", "diffusion", "autoencoder", "text_painter", "evaluate",
+        "promote", "report",
     ]  # fmt: skip
     for name, spec in stages.items():
         assert spec["cmd"] == f"python -m oekaki stage {name}"
@@ -51,6 +52,14 @@ def test_outputs_match_paths_py():
         "vae": painter_outs("vae"),
         "gan": painter_outs("gan"),
         "diffusion": painter_outs("diffusion"),
+        "autoencoder": {
+            rel(paths.final_model("autoencoder")),
+            rel(paths.checkpoint("autoencoder").parent),
+            rel(paths.figure_data("autoencoder")),
+            rel(paths.metrics("autoencoder")),
+            rel(paths.plots_dir / "autoencoder_history.json"),
+        },
+        "text_painter": painter_outs("text_painter"),
         "evaluate": {rel(paths.figure_data("evaluate")), rel(paths.metrics("evaluate"))},
         "promote": {rel(paths.promote_decision), rel(paths.metrics("promote")), rel(paths.headline_metrics)},
         "report": {
@@ -95,11 +104,16 @@ def test_stage_graph_comes_from_dvc_yaml():
         "vae",
         "gan",
         "diffusion",
+        "autoencoder",
+        "text_painter",
         "evaluate",
         "promote",
     ]
     assert fingerprint.upstream_stages(paths, "contributions") == []
-    assert fingerprint.upstream_stages(paths, "promote") == ["contributions", "source", "download", "cnn", "vit", "vae", "gan", "diffusion"]
+    assert fingerprint.upstream_stages(paths, "promote") == [
+        "contributions", "source", "download", "cnn", "vit", "vae", "gan", "diffusion", "autoencoder", "text_painter",
+    ]  # fmt: skip
+    assert fingerprint.upstream_stages(paths, "text_painter") == ["contributions", "download", "cnn", "autoencoder"]
     assert fingerprint.upstream_stages(paths, "vit") == ["contributions", "download", "cnn"]
     assert fingerprint.upstream_stages(paths, "vae") == fingerprint.upstream_stages(paths, "gan") == ["contributions", "download", "cnn"]
     assert fingerprint.upstream_stages(paths, "diffusion") == ["contributions", "download", "cnn"]

@@ -33,7 +33,7 @@ def test_each_stage_that_reads_the_data_records_it_as_an_mlflow_dataset(stage_ru
     assert made["sha256"] == sha  # one SHA-256 for the data: download's metrics, TensorData, the checkpoints
     md5 = hashlib.md5(paths.prepared.read_bytes()).hexdigest()  # what dvc.lock records for the file
     readers = {s for s in runner.stage_names(paths) if "data/prepared.npz" in fingerprint.dep_paths(paths, s)}
-    assert readers == {"gmm", "cnn", "vit", "vae", "gan", "diffusion", "evaluate", "promote", "report"}
+    assert readers == {"gmm", "cnn", "vit", "vae", "gan", "diffusion", "autoencoder", "text_painter", "evaluate", "promote", "report"}
     assert set(runs) == readers | {"download"}
     for stage, run in runs.items():
         inputs = [i for i in run.inputs.dataset_inputs if i.dataset.name != "contributions"]  # the snapshot: below
@@ -112,8 +112,9 @@ def test_from_a_served_version_to_its_snapshot_and_commit(stage_runs, tiny_pipel
     digest = snapshot.digest_of(paths.contributions_snapshot)
     md5 = hashlib.md5(paths.contributions_snapshot.read_bytes()).hexdigest()
     readers = {s for s in runner.stage_names(paths) if "data/snapshot/contributions.npz" in fingerprint.dep_paths(paths, s)}
-    assert readers == {"cnn", "vit", "vae", "gan", "diffusion", "promote", "report"}
-    models = (("cnn-classifier", "cnn"), ("vit-classifier", "vit"), ("vae", "vae"), ("gan-generator", "gan"), ("diffusion", "diffusion"))
+    assert readers == {"cnn", "vit", "vae", "gan", "diffusion", "autoencoder", "text_painter", "promote", "report"}
+    models = (("cnn-classifier", "cnn"), ("vit-classifier", "vit"), ("vae", "vae"), ("gan-generator", "gan"), ("diffusion", "diffusion"),
+              ("text-painter", "text_painter"))  # fmt: skip
     for name, stage in models:
         version = max(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))  # what the app names
         assert version.tags["snapshot_digest"] == digest and version.tags["contributed_digits"] == "0", name

@@ -22,7 +22,7 @@ from tests.conftest import VENV_BIN, tiny_project, tool_env
 
 pytestmark = pytest.mark.slow  # multi-stage: dvc repro and the flow on a real Prefect server (make test-slow, CI's second step)
 
-STAGES = {"download", "gmm", "cnn", "vit", "vae", "gan", "diffusion", "evaluate", "promote", "report"}
+STAGES = {"download", "gmm", "cnn", "vit", "vae", "gan", "diffusion", "autoencoder", "text_painter", "evaluate", "promote", "report"}
 ALL_CACHED = {"contributions": "Completed", "source": "Completed", **{s: "Cached" for s in STAGES}}  # the checks always run
 
 

@@ -199,3 +199,57 @@ def test_promotions_one_margin_at_a_time_cannot_walk_mnist_down(tmp_path):
         tmp_path,
     )
     assert promoted["decision"] == "promote" and fresh.tags[("2", promote.REFERENCE_METRIC, "k")] == 0.982  # the level carried on
+
+
+class AdherenceScorer(FakeScorer):
+    """FakeScorer plus the text painter's second measure: prompt adherence per checkpoint file name."""
+
+    def __init__(self, by_file, adherence: dict[str, tuple[float, ...]]):
+        super().__init__(by_file)
+        self.adherence = adherence
+
+    def adherence_key(self):
+        return "a"
+
+    def score_adherence(self, checkpoint):
+        self.scored.append("adherence:" + checkpoint.name)
+        return Score(self.adherence[checkpoint.name])
+
+
+def decide_text_painter(tmp_path, fid: tuple, champion_fid: tuple, adherence: tuple, champion_adherence: tuple):
+    paths = Paths(tmp_path)
+    write_json(paths.provenance("text_painter"), {"mlflow_run_id": "run"})
+    scorer = AdherenceScorer({"model.pt": fid, "v1.pt": champion_fid}, {"model.pt": adherence, "v1.pt": champion_adherence})
+    return promote.decide_one(GATE["text_painter"], FakeRegistry("1"), scorer, paths, tmp_path), scorer
+
+
+@pytest.mark.parametrize(
+    ("fid", "adherence", "decision", "said"),
+    [
+        ((9.0, 9.1, 9.2), (0.70, 0.71, 0.72), "refuse", "val_adherence worse"),  # a better FID cannot buy obedience
+        ((12.0, 12.1, 12.2), (0.90, 0.91, 0.92), "refuse", "val_fid worse"),  # nor better obedience a worse FID
+        ((10.0, 10.1, 10.2), (0.85, 0.86, 0.87), "promote", "val_adherence better"),  # same FID, obeys more
+        ((8.0, 8.1, 8.2), (0.80, 0.81, 0.82), "promote", "val_fid better"),
+        ((10.05, 10.1, 10.15), (0.80, 0.805, 0.81), "keep", "neither better"),  # both within their margins
+    ],
+)
+def test_the_text_painter_must_not_lose_fid_or_adherence_beyond_their_margins(tmp_path, fid, adherence, decision, said):
+    row, scorer = decide_text_painter(tmp_path, fid, (10.0, 10.1, 10.2), adherence, (0.80, 0.81, 0.82))
+    assert row["decision"] == decision and said in row["reason"], row["reason"]
+    assert row["adherence"]["margin"] == pytest.approx(max(Score(adherence).std, 0.01))
+    assert row["adherence"]["gain"] == pytest.approx(Score(adherence).mean - 0.81)
+    numbers = promote.numbers({"text_painter": row}, 200, 3)["text_painter"]
+    assert numbers["candidate_adherence_mean"] == pytest.approx(Score(adherence).mean) and "adherence_margin" in numbers
+
+
+def test_the_text_painters_adherence_scores_are_cached_per_version_and_key(tmp_path):
+    paths = Paths(tmp_path)
+    write_json(paths.provenance("text_painter"), {"mlflow_run_id": "run"})
+    registry = FakeRegistry("1")
+    by_file, adherence = {"model.pt": (10.0, 10.1, 10.2), "v1.pt": (10.0, 10.1, 10.2)}, {"model.pt": (0.8,) * 3, "v1.pt": (0.8,) * 3}
+    first = AdherenceScorer(by_file, adherence)
+    promote.decide_one(GATE["text_painter"], registry, first, paths, tmp_path)
+    assert sorted(first.scored) == ["adherence:model.pt", "adherence:v1.pt", "model.pt", "v1.pt"]
+    again = AdherenceScorer(by_file, adherence)
+    promote.decide_one(GATE["text_painter"], registry, again, paths, tmp_path)
+    assert again.scored == []  # every score read back from the version's tags

@@ -7,6 +7,8 @@
                               probabilities and its attention rollout over the digit (grid x grid, summing to 1)
     POST   /api/style         {"image", "label"?}: the VAE's "same style, every digit" (the judge's label unless given)
     POST   /api/paint         {"painter", "label", "n", "seed"}: n new digits from one painter
+    POST   /api/paint-prompt  {"prompt", "seed"?}: four digits the text painter paints for a sentence (English or Japanese),
+                              the tokens it read, and the words it did not know (left out, named in "unknown" and "warning")
     POST   /api/teach         {"image", "label", "token"}: the drawing, read as /api/judge reads it, stored with its label,
                               the judge's reading and the champion version that read it (oekaki/data/intake.py)
     POST   /api/contribute    a batch: JSON {"images": N x 28 x 28 ints 0-255, "labels": N ints 0-9, "writers"?: N ids,
@@ -17,7 +19,9 @@
 
 Errors are {"error": "<one sentence>"}: 413 for a body over 64 KB (checked before anything is
 parsed), 422 for a request that cannot be read (an empty canvas, a wrong size or type, a label
-outside 0-9, an unknown painter, too many samples, a malformed contributor token), 503 when the model it needs is missing.
+outside 0-9, an unknown painter, too many samples, a malformed contributor token; a prompt that is empty, longer than the
+text painter reads, or has no word it knows, the last with "unknown": the words it did not), 503 when the model it needs
+is missing.
 The batch route has its own body limit, sized from contributions.max_batch (batch_limit: 8 bytes a pixel, an int64
 .npz or compact JSON, 12.5 MB for 2,000 digits), and answers 413 past max_batch digits. Teach and batch answer
 201 when every digit was stored, 200 when some were, with an outcome per digit (201, 409 a duplicate, 422 refused at
@@ -43,7 +47,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from oekaki.app.drawing import BadDrawing, read_drawing
-from oekaki.app.service import Models, Unavailable, painter_names
+from oekaki.app.service import MAX_PROMPT_CHARS, BadPrompt, Models, Unavailable, painter_names
 from oekaki.app.words import page_words
 from oekaki.core.paths import Paths
 from oekaki.core.sections import ContributionsConfig
@@ -86,6 +90,12 @@ class PaintRequest(BaseModel):
     painter: str
     label: Label
     n: Annotated[int, Field(ge=1, le=MAX_SAMPLES, strict=True)] = 16
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1, strict=True)] = 0
+
+
+class PromptRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: str = Field(max_length=MAX_PROMPT_CHARS, description="what to paint, in English or Japanese: \"a thick 7\", \"右に傾いた3\"")
     seed: Annotated[int, Field(ge=0, le=2**32 - 1, strict=True)] = 0
 
 
@@ -256,6 +266,10 @@ def create_app(models: Models, ui_url: str = "", store: Store | None = None, rul
     async def bad_drawing(request: Request, exc: ValueError) -> JSONResponse:
         return error(422, str(exc))
 
+    @app.exception_handler(BadPrompt)
+    async def bad_prompt(request: Request, exc: BadPrompt) -> JSONResponse:
+        return JSONResponse({"error": str(exc)} | ({"unknown": exc.unknown} if exc.unknown is not None else {}), 422)
+
     @app.exception_handler(Unavailable)
     async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
         return error(503, str(exc))
@@ -270,7 +284,8 @@ def create_app(models: Models, ui_url: str = "", store: Store | None = None, rul
 
     @app.get("/api/info")
     def info() -> JSONResponse:
-        limits = {"max_body": MAX_BODY, "max_samples": MAX_SAMPLES} | ({"max_batch": rules.max_batch} if teaching else {})
+        limits = {"max_body": MAX_BODY, "max_samples": MAX_SAMPLES, "max_prompt_chars": MAX_PROMPT_CHARS}
+        limits |= {"max_batch": rules.max_batch} if teaching else {}
         return JSONResponse({**models.info(), "words": words, "limits": limits, "mlflow_ui_url": ui_url, "teach": teaching})
 
     @app.post("/api/judge")
@@ -297,6 +312,10 @@ def create_app(models: Models, ui_url: str = "", store: Store | None = None, rul
             return error(422, f"painter: unknown painter {req.painter!r}; choose {', '.join(painters)}")
         answer = models.paint(req.painter, req.label, req.n, req.seed)
         return JSONResponse({"painter": req.painter, "label": req.label, "n": req.n, "seed": req.seed, **answer})
+
+    @app.post("/api/paint-prompt")
+    def paint_prompt(req: PromptRequest) -> JSONResponse:
+        return JSONResponse(models.paint_prompt(req.prompt, req.seed))
 
     def door() -> None:
         if not teaching:

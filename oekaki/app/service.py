@@ -1,4 +1,4 @@
-"""The models behind the page (weights only), the four things it asks of them, and the new champion without a restart.
+"""The models behind the page (weights only), the five things it asks of them, and the new champion without a restart.
 
 Which checkpoint: the MLflow registry's `champion` version of each model, else the DVC-tracked
 models/<kind>/model.pt with a notice (oekaki/pipeline/champions.py, shared with flows.sample).
@@ -6,7 +6,9 @@ A model that cannot be loaded is recorded with the reason; the endpoints that ne
 503 with that reason, the rest of the page works. The work itself is the pipeline's own: the
 judge (oekaki/models/judge.py) and the classifier's feature maps, the second judge (the Vision
 Transformer, read by the same Judge) and its attention rollout (both in oekaki/app/readings.py), the
-VAE's style transfer, each painter's sampler (gmm.sample_digit_model, NETWORKS[kind].generate).
+VAE's style transfer, each painter's sampler (gmm.sample_digit_model, NETWORKS[kind].generate), and the
+text painter (oekaki/models/text_painter.py): a prompt in English or Japanese, read by its own tokenizer
+(oekaki/models/captions.py), painted as PROMPT_IMAGES digits (`paint_prompt`).
 
 Hot reload (`Models.watch`): a daemon thread reads the registry's `champion` aliases every few
 seconds (gate.read_champions: a read-only SQL query on the project's SQLite store, MLflow's client
@@ -38,6 +40,7 @@ from oekaki.core.constants import N_CLASSES, NETWORK_PAINTERS, PAINTERS
 from oekaki.core.errors import CheckpointError
 from oekaki.core.paths import Paths
 from oekaki.models.gmm import sample_digit_model
+from oekaki.models import captions
 from oekaki.models.judge import Judge
 from oekaki.models.loading import NETWORKS, load_network
 from oekaki.models.vae import style_transfer
@@ -48,6 +51,23 @@ ALIAS = "champion"
 POLL_S = 5.0  # seconds between two looks at the registry's aliases (python -m oekaki.app --poll)
 RETRY_S = 60.0  # a version that failed to load is tried again after this long
 CONTRIBUTED_TAG, SNAPSHOT_TAG = "contributed_digits", "snapshot_digest"  # tags of a registered version (the runner's)
+TEXT_PAINTER = "text_painter"
+PROMPT_IMAGES = 4  # digits painted per prompt (seeds: one fixed-seed noise batch)
+MAX_PROMPT_CHARS = 200  # characters of a prompt (the model reads at most its max_tokens tokens; this bounds the work before)
+# the page's example prompts, written by the captions' own templates (so every word is in the vocabulary):
+# (label, attribute -> level, language); "幅の広い0" names a combination no training caption names (captions.HELD_OUT)
+EXAMPLES = (
+    (7, {"thickness": 2}, "en"),
+    (3, {"slant": 2}, "ja"),
+    (8, {"width": 0}, "en"),
+    (5, {"thickness": 0, "slant": 2}, "ja"),
+    (1, {"slant": 0}, "en"),
+    (0, {"width": 2}, "ja"),
+)
+MISSING_HOW = {  # kind -> what makes it, added to the reason it is missing (the page's notice, its 503)
+    TEXT_PAINTER: "the text painter is trained by the `text_painter` stage, after the `autoencoder` stage: `make run`, "
+    "or `dvc repro text_painter`",
+}
 
 
 log = logging.getLogger("oekaki.app")
@@ -62,8 +82,9 @@ JUDGES = tuple(READINGS)  # the classifiers the page asks, each served as a Judg
 
 
 def network_kinds() -> tuple[str, ...]:
-    """The registered models the page uses, in the order of its notices: the two judges, the VAE, the network painters."""
-    return (*JUDGES, "vae", *(p for p in painter_names() if p not in ("gmm", "vae")))
+    """The registered models the page uses, in the order of its notices: the two judges, the VAE, the network painters,
+    the text painter."""
+    return (*JUDGES, "vae", *(p for p in painter_names() if p not in ("gmm", "vae")), TEXT_PAINTER)
 
 
 def tag_int(tags: dict[str, str], key: str) -> int | None:
@@ -76,6 +97,28 @@ def tag_int(tags: dict[str, str], key: str) -> int | None:
 
 class Unavailable(RuntimeError):
     """The model an answer needs is missing (503); the message says which and why."""
+
+
+class BadPrompt(ValueError):
+    """A prompt the text painter cannot paint (422): empty, too long, or no word it knows (`unknown`: the words it did not)."""
+
+    def __init__(self, message: str, unknown: list[str] | None = None):
+        super().__init__(message)
+        self.unknown = unknown
+
+
+def unknown_words(tokenizer: captions.Tokenizer, text: str) -> list[str]:
+    """The words of `text` outside the tokenizer's vocabulary, in order, each once. An unknown Japanese run, which the
+    tokenizer cuts into single characters, is given back whole ("かわいい", not "か", "わ", "い")."""
+    known, words, previous = set(tokenizer.tokens), [], False
+    for piece in tokenizer.pieces(text):
+        unknown = piece not in known
+        if unknown and previous and not piece.isascii() and not words[-1].isascii():
+            words[-1] += piece
+        elif unknown:
+            words.append(piece)
+        previous = unknown
+    return list(dict.fromkeys(words))
 
 
 @dataclass(frozen=True)
@@ -123,6 +166,7 @@ class Models:
         self.judge: Judge | None = None
         self.vit: Judge | None = None  # the second judge: a Judge over the DigitViT
         self.vae = None
+        self.text_painter = None  # the TextPainter: prompt -> digits
         self.painters: dict[str, Painter] = {}
         self.swaps: list[dict[str, Any]] = []  # hot reloads: kind, from, to, seconds from noticing to serving
         self._failed: dict[str, tuple[str | None, float]] = {}  # kind -> (version that failed to load, when)
@@ -187,7 +231,7 @@ class Models:
             )
         with self.swap:
             if model is None:
-                self.missing[kind] = why
+                self.missing[kind] = why + (f" ({MISSING_HOW[kind]})" if kind in MISSING_HOW else "")
                 self.sources.pop(kind, None)
             else:
                 self.missing.pop(kind, None)
@@ -198,6 +242,8 @@ class Models:
                 self.vit = model
             elif kind == "vae":
                 self.vae = model
+            elif kind == TEXT_PAINTER:
+                self.text_painter = model
             if painter is not None:
                 self.painters[kind] = painter
             elif kind in painter_names():
@@ -225,6 +271,8 @@ class Models:
             style_transfer(model, torch.from_numpy(digit[None]), torch.tensor([1]))
         if kind in painter_names():
             NETWORKS[kind].generate(model, 1, one, 0)
+        if kind == TEXT_PAINTER:  # a prompt's batch, as the page asks for it
+            NETWORKS[kind].generate(model, PROMPT_IMAGES, np.ones(PROMPT_IMAGES, np.int64), 0)
 
     # ------------------------------------------------------------------ hot reload
     def champions(self) -> dict[str, str | None]:
@@ -297,11 +345,12 @@ class Models:
             raise Unavailable(f"the {kind} model is not available: {self.missing[kind]}")
 
     def take(self, kind: str) -> tuple[Any, Source]:
-        """The judge ("cnn"), the ViT ("vit") or the VAE ("vae") serving now and its source, taken together: an answer
-        finishes on it."""
+        """The judge ("cnn"), the ViT ("vit"), the VAE ("vae") or the text painter ("text_painter") serving now and its
+        source, taken together: an answer finishes on it."""
         with self.swap:
             self.require(kind)
-            return {"cnn": self.judge, "vit": self.vit, "vae": self.vae}[kind], self.sources[kind]
+            served = {"cnn": self.judge, "vit": self.vit, "vae": self.vae, TEXT_PAINTER: self.text_painter}
+            return served[kind], self.sources[kind]
 
     def painter(self, name: str) -> Painter:
         """Painter `name` serving now (it holds its source): an answer finishes on it."""
@@ -349,6 +398,64 @@ class Models:
         answer = {"images": images.tolist(), "conditional": painter.conditional, "ms": ms, "source": painter.source.as_json()}
         return answer | ({"path": path} if path is not None else {})
 
+    def paint_prompt(self, prompt: str, seed: int) -> dict[str, Any]:
+        """PROMPT_IMAGES digits for one prompt (English or Japanese) from the text painter, reproducible per seed.
+
+        BadPrompt (422) for an empty prompt, one longer than the model's max_tokens (BOS included), or one with no word
+        the painter knows. Words it does not know are left out and named (`unknown`, and `warning`): the rest is painted.
+        The answer's `tokens` are the pieces the painter read, in order (`ids` with BOS first, no padding).
+        """
+        if not captions.normalise(prompt):
+            raise BadPrompt("prompt: empty; write what to paint, e.g. “a thick 7” or “右に傾いた3”")
+        painter, source = self.take(TEXT_PAINTER)
+        try:
+            ids, _ = painter.tokens([prompt] * PROMPT_IMAGES)
+        except ValueError as exc:  # the tokenizer's: more tokens than the model reads
+            n, most = len(painter.tokenizer.encode(prompt, 2**31)[0]), painter.args.max_tokens
+            raise BadPrompt(f"prompt: too long: {n - 1} tokens; the painter reads at most {most - 1} (a start token takes "
+                            f"one of its {most}); write a shorter one") from exc  # fmt: skip
+        unknown = unknown_words(painter.tokenizer, prompt)
+        read = [int(i) for i in ids[0].tolist() if i != captions.PAD]
+        if len(read) == 1:  # BOS alone: the empty prompt, which paints any digit; not what was asked
+            words = ", ".join(f"“{w}”" for w in unknown)
+            raise BadPrompt(f"prompt: no word the painter knows (not understood: {words}); try e.g. “a thick 7”", unknown)
+        with self.lock:
+            start = time.perf_counter()
+            images = painter.paint(ids, seed)
+            ms = (time.perf_counter() - start) * 1000
+        answer = {
+            "prompt": prompt,
+            "seed": seed,
+            "images": images.tolist(),
+            "tokens": [painter.tokenizer.tokens[i] for i in read[1:]],
+            "ids": read,
+            "max_tokens": painter.args.max_tokens,
+            "unknown": unknown,
+            "ms": ms,
+            "source": source.as_json(),
+        }
+        if unknown:
+            answer["warning"] = "not understood, so left out: " + ", ".join(f"“{w}”" for w in unknown)
+        return answer
+
+    def prompt_info(self) -> dict[str, Any]:
+        """What the page's prompt box needs: whether a text painter serves, how many digits a prompt paints, the longest
+        prompt in tokens, and example prompts (those it reads whole)."""
+        with self.swap:
+            painter = self.text_painter if TEXT_PAINTER in self.sources else None
+        examples = [captions.prompt(label, named, lang) for label, named, lang in EXAMPLES]
+        if painter is None:
+            return {"available": False, "n": PROMPT_IMAGES, "max_tokens": None, "examples": examples}
+        readable = []
+        for text in examples:
+            try:
+                _, unknown = painter.tokenizer.encode(text, painter.args.max_tokens)
+            except ValueError:
+                continue
+            if not unknown:
+                readable.append(text)
+        return {"available": True, "n": PROMPT_IMAGES, "max_tokens": painter.args.max_tokens, "examples": readable}
+
     def source(self, kind: str) -> dict[str, Any]:
         with self.swap:
             return self.sources[kind].as_json()
@@ -366,5 +473,6 @@ class Models:
             "missing": missing,
             "notices": notices,
             "painters": listed,
+            "prompt": self.prompt_info(),
             "n_classes": N_CLASSES,
         }

@@ -291,6 +291,7 @@ class PromoteConfig(Section):
     # fractions >= 1 switch the floor off (tiny test profiles, whose networks barely leave their initialisation)
     vae_max_loss_fraction: Num = bounded("a fraction", "a first VAE: loss at most this share of an untrained one's", gt=0)
     painter_max_fid_fraction: Num = bounded("a fraction", "a first GAN or diffusion: FID at most this share of untrained", gt=0)
+    adherence_per_prompt: Int = bounded("an integer", "text painter: drawings per language x digit x attribute x level", ge=1, le=50)
 
 
 class ReportConfig(Section):

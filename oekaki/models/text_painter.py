@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from oekaki.models import autoencoder as ae_model
 from oekaki.models import captions
@@ -95,18 +96,26 @@ class TextEncoder(nn.Module):
 
 
 class CrossAttention(nn.Module):
-    """The latent cells (queries) read the caption's tokens (keys, values); residual: (B, C, 7, 7) -> (B, C, 7, 7)."""
+    """The latent cells (queries) read the caption's tokens (keys, values); residual: (B, C, 7, 7) -> (B, C, 7, 7).
+
+    Written with scaled_dot_product_attention rather than nn.MultiheadAttention: with keys narrower than the
+    queries the latter takes its slow path (100 against 116 ms per training step of the default denoiser, 2 cores).
+    """
 
     def __init__(self, channels: int, text_width: int, heads: int):
         super().__init__()
+        self.heads = heads
         self.norm = nn.GroupNorm(8 if channels % 8 == 0 else 1, channels)
-        self.attn = nn.MultiheadAttention(channels, heads, kdim=text_width, vdim=text_width, batch_first=True)
+        self.q = nn.Linear(channels, channels, bias=False)
+        self.kv = nn.Linear(text_width, 2 * channels, bias=False)
+        self.out = nn.Linear(channels, channels)
 
     def forward(self, h: torch.Tensor, text: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
         b, c, hh, ww = h.shape
-        q = self.norm(h).flatten(2).transpose(1, 2)  # (B, 49, C)
-        out, _ = self.attn(q, text, text, key_padding_mask=pad, need_weights=False)
-        return h + out.transpose(1, 2).reshape(b, c, hh, ww)
+        q = self.q(self.norm(h).flatten(2).transpose(1, 2)).view(b, hh * ww, self.heads, c // self.heads).transpose(1, 2)
+        k, v = self.kv(text).view(b, text.shape[1], 2, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=~pad[:, None, None, :])  # (B, heads, 49, C / heads)
+        return h + self.out(out.transpose(1, 2).reshape(b, hh * ww, c)).transpose(1, 2).reshape(b, c, hh, ww)
 
 
 class TextDenoiser(nn.Module):

@@ -1,5 +1,5 @@
 // The draw-it-yourself page: a canvas, the judge's reading (and the ViT's beside it, with its attention) and teaching it,
-// the VAE's styles, the painters. No library, no network
+// the VAE's styles, the painters, and the text painter's prompt box (English or Japanese). No library, no network
 // but this app.
 "use strict";
 
@@ -9,7 +9,8 @@ const BRUSH = 22; // pixels on the 280-pixel canvas: about 2 pixels once scaled 
 const $ = (sel) => document.querySelector(sel);
 const TOKEN_KEY = "oekaki-contributor-token"; // localStorage: the random token that links this browser's taught digits
 const TOKEN_RE = /^[A-Za-z0-9_-]{16,128}$/;
-const state = { lang: "en", words: {}, info: null, strokes: [], current: null, asked: 0, teach: false, label: null, token: null };
+const state = { lang: "en", words: {}, info: null, strokes: [], current: null, asked: 0, teach: false, label: null, token: null,
+  prompts: 0 };
 
 // ------------------------------------------------------------------ words
 function word(key, fields = {}) {
@@ -35,6 +36,7 @@ function applyLanguage(lang) {
   for (const opt of document.querySelectorAll("#painter option")) {
     opt.textContent = painterName(opt.value) + (opt.disabled ? ` ${word("app_painter_missing")}` : "");
   }
+  $("#prompt-text").placeholder = word("app_prompt_placeholder");
   try { localStorage.setItem("oekaki-lang", lang); } catch (_) { /* private mode */ }
 }
 
@@ -115,9 +117,10 @@ function status(el, key, fields = {}, isError = false) {
 
 // ------------------------------------------------------------------ API
 class ApiError extends Error {
-  constructor(message, status) {
+  constructor(message, status, data = {}) {
     super(message);
     this.status = status;
+    this.data = data; // the whole answer: some refusals say more than "error" (the prompt's unknown words)
   }
 }
 
@@ -126,7 +129,7 @@ async function call(url, init) {
   const r = await fetch(url, init);
   let data;
   try { data = await r.json(); } catch (_) { data = { error: `${r.status} ${r.statusText}` }; }
-  if (!r.ok) throw new ApiError(data.error || `${r.status} ${r.statusText}`, r.status);
+  if (!r.ok) throw new ApiError(data.error || `${r.status} ${r.statusText}`, r.status, data);
   return [data, Math.round(performance.now() - t0)];
 }
 
@@ -339,6 +342,87 @@ async function askPainter(e) {
   }
 }
 
+// ------------------------------------------------------------------ the prompt box (the text painter)
+const quoted = (words) => words.map((w) => `“${w}”`).join(", ");
+
+function showTokens(el, tokens, max) {
+  // the pieces the painter read, in order, each in its own box: what a prompt becomes before the text encoder
+  const label = document.createElement("span");
+  setText(label, "app_prompt_tokens", { n: tokens.length, max: max - 1 });
+  el.replaceChildren(label, ...tokens.map((t) => {
+    const chip = document.createElement("span");
+    chip.className = "token";
+    chip.textContent = t;
+    return chip;
+  }));
+  el.dataset.tokens = JSON.stringify(tokens);
+  el.hidden = false;
+}
+
+function clearPrompt() {
+  for (const id of ["#prompt-grid", "#prompt-tokens", "#prompt-source"]) $(id).replaceChildren();
+  $("#prompt-tokens").hidden = $("#prompt-warning").hidden = true;
+  delete $("#prompt-tokens").dataset.tokens;
+}
+
+async function askPrompt(e) {
+  if (e) e.preventDefault();
+  const el = $("#prompt-status"), prompt = $("#prompt-text").value, asked = ++state.prompts;
+  delete el.dataset.outcome; // set again once this prompt is answered (the browser test waits for it)
+  if (!prompt.trim()) { // said here, in the page's language; the server would refuse it too (422)
+    clearPrompt();
+    status(el, "app_prompt_empty", {}, true);
+    el.dataset.outcome = "empty";
+    return;
+  }
+  const seed = crypto.getRandomValues(new Uint32Array(1))[0];
+  const button = $("#prompt-button");
+  button.disabled = true;
+  try {
+    const [r, rt] = await post("/api/paint-prompt", { prompt, seed });
+    if (asked !== state.prompts) return; // a newer prompt is on its way
+    showGrid($("#prompt-grid"), r.images);
+    showTokens($("#prompt-tokens"), r.tokens, r.max_tokens);
+    const warning = $("#prompt-warning");
+    if (r.unknown.length) status(warning, "app_prompt_unknown", { words: quoted(r.unknown) });
+    else warning.hidden = true;
+    status(el, "app_prompt_took", { n: r.images.length, seed: r.seed, ms: ms(r.ms), rt });
+    el.dataset.outcome = r.unknown.length ? "painted-unknown" : "painted";
+    showSource($("#prompt-source"), r.source);
+  } catch (err) {
+    if (asked !== state.prompts) return;
+    clearPrompt();
+    if (err instanceof ApiError && err.status === 503) {
+      status(el, "app_prompt_missing", { reason: err.message }); // not trained yet: said in words, not as a fault
+      el.dataset.outcome = "missing";
+    } else if (err instanceof ApiError && err.status === 422 && Array.isArray(err.data.unknown)) {
+      status(el, "app_prompt_none", { words: quoted(err.data.unknown) }, true);
+      el.dataset.outcome = "none";
+    } else {
+      fail(el, err);
+      el.dataset.outcome = "error";
+    }
+  } finally {
+    if (asked === state.prompts) button.disabled = false;
+  }
+}
+
+function setUpPrompt(info) {
+  const p = info.prompt;
+  $("#prompt-text").maxLength = info.limits.max_prompt_chars;
+  $("#prompt-examples").replaceChildren(
+    ...p.examples.map((text) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = text;
+      b.addEventListener("click", () => { $("#prompt-text").value = text; askPrompt(); });
+      return b;
+    }),
+  );
+  $("#prompt-form").addEventListener("submit", askPrompt);
+  if (!p.available) status($("#prompt-status"), "app_prompt_missing", { reason: info.missing.text_painter || "" });
+}
+
 function fail(el, err) {
   status(el, "app_error", { message: err instanceof ApiError ? err.message : String(err) }, true);
 }
@@ -484,6 +568,7 @@ async function start() {
   state.words = info.words;
   showNotices(info);
   setUpPainters(info);
+  setUpPrompt(info);
   setUpTeach(info);
   setUpCanvas();
   const asked = new URLSearchParams(location.search).get("lang");

@@ -2,12 +2,17 @@
 
 - `cnn-classifier`, `vit-classifier` (the two judges): validation accuracy (deterministic: one value, no seed spread);
 - `vae`: validation negative ELBO in nats per image, one latent draw per image, seeds base.seed + k;
-- `gan-generator`, `diffusion`: the judge's FID against the validation images of the scoreboard's
+- `gan-generator`, `diffusion`, `text-painter`: the judge's FID against the validation images of the scoreboard's
   request (scoreboard.protocol_of: n = evaluate.n_samples labels of the test set's label mix per
   sampling seed base.seed + k; labels only, no test image). That is exactly what the painter's
   own stage drew once (models/<p>/scoreboard.npz), so the candidate's drawings are read from
   that file, not drawn again (issue 13: score each generator once); a champion, or a seed the
-  file lacks, is drawn through `painters.draw`, which draws the same images for the same request.
+  file lacks, is drawn through `painters.draw`, which draws the same images for the same request
+  (the text painter is asked by prompts naming the labels, English and Japanese alternating);
+- `text-painter` also: prompt adherence (`val_adherence`, oekaki/models/adherence.py), the share of drawings
+  obeying every word of their prompt (the judge reads the digit, the measured attribute level is the named
+  one), promote.adherence_per_prompt drawings per language x digit x attribute x level, one value per seed,
+  the levels cut by the candidate's attribute bins (its training digits') for both candidate and champion.
 
 The untrained reference of the first candidate is the same architecture freshly initialised
 (seed base.seed), written as a checkpoint and scored by this very scorer with the first seed
@@ -32,8 +37,9 @@ from oekaki.core.device import resolve_device
 from oekaki.core.io import arrays_sha256
 from oekaki.core.paths import Paths
 from oekaki.data import dataset, snapshot
+from oekaki.data.attributes import Bins
+from oekaki.models import adherence, scoreboard
 from oekaki.models import judge as judge_mod
-from oekaki.models import scoreboard
 from oekaki.models.cnn import evaluate_classifier
 from oekaki.models.loading import NETWORKS, load_network
 from oekaki.models.painters import draw
@@ -54,15 +60,17 @@ GATES = (
     Gate("vae", "vae", "val_loss_nats", False),
     Gate("gan", "gan-generator", "val_fid", False),
     Gate("diffusion", "diffusion", "val_fid", False),
+    Gate("text_painter", "text-painter", "val_fid", False),
 )
 CLASSIFIER_GATES = ("cnn", "vit")  # the judges: deterministic accuracies, the contributed digits' second gate
-PAINTER_GATES = ("gan", "diffusion")  # scored by the judge's FID of their drawings
-WEIGHTS = {"gan": ("generator",), "diffusion": ("model", "ema")}  # where a checkpoint keeps the scored network's weights
+PAINTER_GATES = ("gan", "diffusion", "text_painter")  # scored by the judge's FID of their drawings
+ADHERENCE = {"text_painter": "val_adherence"}  # a second measure: neither may drop beyond its margin
+WEIGHTS = {"gan": ("generator",), "diffusion": ("model", "ema"), "text_painter": ("model", "ema")}  # where a checkpoint keeps the scored network's weights
 # How the untrained floor draws, where it differs from the trained painter: a fresh denoiser's velocities point
 # nowhere, so one plain conditional pass per drawing draws the same kind of noise as the default 8 steps with guidance
 # (11 passes): FID 1,017 at 8 steps against 1,273 at 1 step, both a hundred times the painters' (docs/speed.md).
 # The gate's floor is half of it either way; the floor's drawings cost 0.6 s instead of 6.2 s.
-UNTRAINED_SAMPLING = {"diffusion": {"sample_steps": 1, "guidance": 1.0}}
+UNTRAINED_SAMPLING = {"diffusion": {"sample_steps": 1, "guidance": 1.0}, "text_painter": {"sample_steps": 1, "guidance": 1.0}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +150,23 @@ class GateScorer:
             c = self.cfg.vae.model_copy(update={"conditional": model.args.conditional})
             return Score(tuple(float(test_elbo(model, x, y, c, seed)["test_loss_nats"]) for seed in use))
         return Score(tuple(self._painter_fid(gate, checkpoint, k, board) for k in range(len(use))))
+
+    def adherence_key(self) -> str:
+        """What a prompt adherence was measured on: the seeds, the request's size, the judge, the attribute bins."""
+        parts = {"seeds": list(self.seeds), "per_prompt": self.cfg.promote.adherence_per_prompt, "bins": self._bins()[1],
+                 "judge": hashlib.sha256(self.judge_path.read_bytes()).hexdigest()[:16]}  # fmt: skip
+        return json.dumps(parts, sort_keys=True)
+
+    def score_adherence(self, checkpoint: Path) -> Score:
+        """A text painter checkpoint's prompt adherence, one value per seed (oekaki/models/adherence.py)."""
+        painter = load_network(checkpoints.load_checkpoint(checkpoint)).to(self.device)
+        judge, per = judge_mod.Judge.load(self.judge_path, self.device), self.cfg.promote.adherence_per_prompt
+        return Score(tuple(adherence.prompt_adherence(painter, judge, self._bins()[0], per, seed) for seed in self.seeds))
+
+    def _bins(self) -> tuple[Bins, str]:
+        """The candidate's attribute bins (the tertiles of its training digits) and their hash: both painters are measured by them."""
+        saved = checkpoints.load_checkpoint(self.paths.final_model("text_painter"))["bins"]
+        return Bins.from_dict(saved), hashlib.sha256(json.dumps(saved, sort_keys=True).encode()).hexdigest()[:16]
 
     def _painter_fid(self, gate: Gate, checkpoint: Path, k: int, board: scoreboard.Board | None) -> float:
         if self._judge is None:

@@ -15,6 +15,9 @@ The rules:
   tag each promoted judge carries), or its accuracy on the held-out contributed digits drops at all;
   promoted when neither drops and one improves (MNIST by more than the margin, or one contributed digit
   more read right). Protect old users, serve new ones (`two_conditions`).
+- **Two measures for the text painter**: FID and prompt adherence (scoring.py), each with its own margin (the
+  larger seed spread). Refused when either is worse than the champion's by more than its margin; promoted when
+  neither is and one is better by more than its margin; otherwise kept (`two_measures`).
 - **Sanity floor.** A first candidate (no champion yet) is promoted only when it beats an
   untrained network of its own architecture by a wide margin: CNN or ViT accuracy at least
   promote.cnn_min_accuracy; VAE loss at most promote.vae_max_loss_fraction of the untrained
@@ -46,7 +49,7 @@ from oekaki.core.io import read_json, write_json
 from oekaki.core.paths import Paths
 from oekaki.core.timing import phase
 from oekaki.data import snapshot
-from oekaki.stages.promote.scoring import CLASSIFIER_GATES, GATES, Gate, GateScorer, Score
+from oekaki.stages.promote.scoring import ADHERENCE, CLASSIFIER_GATES, GATES, Gate, GateScorer, Score
 
 log = get_logger("promote")
 CONTRIBUTED_METRIC = "contributed_accuracy"  # the judge's second gate: the snapshot's held-out contributed digits
@@ -111,6 +114,14 @@ def decide_one(gate: Gate, registry, scorer: GateScorer, paths: Paths, tmp: Path
         if out["promote"]:
             registry.tag_score(gate.name, candidate, REFERENCE_METRIC, key, max(reference, new.mean))
         return row | out
+    if gate.stage in ADHERENCE:
+        akey, metric, n = scorer.adherence_key(), ADHERENCE[gate.stage], scorer.n_values(gate)
+        mine = cached_scores(registry, gate.name, candidate, metric, akey, n, lambda: scorer.score_adherence(paths.final_model(gate.stage)))
+        theirs = cached_scores(registry, gate.name, champion, metric, akey, n, lambda: scorer.score_adherence(champion_checkpoint()))
+        a_need, a_by = max(mine.std, theirs.std), mine.mean - theirs.mean
+        row["adherence"] = {"metric": metric, "candidate": mine.as_dict(), "champion": theirs.as_dict(), "margin": a_need, "gain": a_by}
+        said += f"; {metric} {mine.mean:.4f} ± {mine.std:.4f} vs champion's {theirs.mean:.4f} ± {theirs.std:.4f}"
+        return row | two_measures(said, [(gate.metric, by, need), (metric, a_by, a_need)])
     if by > need:
         return row | {"decision": "promote", "promote": True, "reason": f"{said}: better by {by:.4f} > margin {need:.4f}"}
     why = "a tie" if by == 0 else "not better" if by < 0 else f"better by only {by:.4f}, within the margin {need:.4f}"
@@ -134,6 +145,16 @@ def two_conditions(said: str, below: float, need: float, mine: float, theirs: fl
     if by > need or mine > theirs:
         return {"decision": "promote", "promote": True, "reason": f"{said}: no drop beyond the margins, and better"}
     return {"decision": "keep", "promote": False, "reason": f"{said}: no better on either"}
+
+
+def two_measures(said: str, measures: list[tuple[str, float, float]]) -> dict:
+    """(name, gain, margin) per measure: refused when one is worse beyond its margin, promoted when none is and one is
+    better beyond its margin, else kept (the text painter: FID and prompt adherence)."""
+    if worse := [name for name, by, need in measures if by < -need]:
+        return {"decision": "refuse", "promote": False, "reason": f"{said}: {', '.join(worse)} worse beyond the margin"}
+    if better := [name for name, by, need in measures if by > need]:
+        return {"decision": "promote", "promote": True, "reason": f"{said}: {', '.join(better)} better beyond the margin, none worse"}
+    return {"decision": "keep", "promote": False, "reason": f"{said}: neither better beyond its margin"}
 
 
 def first_candidate(gate: Gate, rules: PromoteConfig, new: Score, untrained: Score) -> dict:
@@ -166,6 +187,17 @@ def scored(
     return value, True
 
 
+def cached_scores(registry, model: str, version: str, metric: str, key: str, n: int, measure: Callable[[], Score]) -> Score:
+    """A second measure's scores (one tag per seed, `<metric>.s<k>`): the version's tags when measured on `key`, else `measure()`."""
+    found = [registry.version_score(model, version, f"{metric}.s{k}", key) for k in range(n)]
+    if all(v is not None for v in found):
+        return Score(tuple(found))
+    value = measure()
+    for k, v in enumerate(value.values):
+        registry.tag_score(model, version, f"{metric}.s{k}", key, v)
+    return value
+
+
 def scored_contributed(gate: Gate, registry, scorer: GateScorer, version: str, checkpoint: Callable[[], Path]) -> Score:
     """A judge version's accuracy on the held-out contributed digits: its registry tag when measured on the same
     digits, else measured now and tagged (`contributed_accuracy`)."""
@@ -184,6 +216,9 @@ def numbers(rows: dict[str, dict], n_validation: int, seeds: int) -> dict:
     for stage, r in rows.items():
         m = {f"{who}_{stat}": r[who][stat] for who in ("candidate", "champion", "untrained") if r.get(who) for stat in ("mean", "std")}
         out[stage] = m | {k: r[k] for k in ("margin", "gain", "floor") if k in r}
+        if a := r.get("adherence"):
+            out[stage] |= {f"{who}_adherence_{stat}": a[who][stat] for who in ("candidate", "champion") for stat in ("mean", "std")}
+            out[stage] |= {"adherence_margin": a["margin"], "adherence_gain": a["gain"]}
         if c := r.get("contributed"):
             out[stage] |= {
                 "candidate_contributed_mean": c["candidate"],

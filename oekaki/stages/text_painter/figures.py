@@ -19,7 +19,7 @@ from oekaki.models import captions
 from oekaki.models.diffusion import PATH_POINTS
 from oekaki.models.scoreboard import Board
 from oekaki.models.text_painter import TextPainter
-from oekaki.stages.text_painter.adherence import Requests
+from oekaki.models.adherence import Requests
 
 WALKTHROUGH = (3, {"thickness": 2, "slant": 2})  # a thick 3 leaning right: a seen combination, two attributes named
 # The prompt grid's requests, each in English and in Japanese: a digit alone, one attribute, two attributes

@@ -5,7 +5,7 @@ Training data: every training digit's autoencoder latent (the posterior mean, st
 oekaki/models/captions.py, English or Japanese, the held-out combinations never named). Each step draws one caption
 per image and drops it to the empty prompt with probability `caption_drop` (classifier-free guidance).
 
-Measured after training (oekaki/stages/text_painter/adherence.py): digit and attribute adherence per language, the
+Measured after training (oekaki/models/adherence.py, which the promotion gate shares): digit and attribute adherence per language, the
 held-out combinations against the seen ones, adherence vs guidance; the scoreboard's FID on digit prompts (the
 same judge, reference and request as every painter's, drawn once and saved for the promotion gate).
 """
@@ -36,7 +36,7 @@ from oekaki.models import judge as judge_mod
 from oekaki.models import text_painter as tp_model
 from oekaki.models.judge import load_judge
 from oekaki.models.text_painter import TextDenoiser, TextPainter, TextPainterArgs
-from oekaki.stages.text_painter import adherence as adh
+from oekaki.models import adherence as adh
 from oekaki.stages.text_painter import figures as tp_figures
 
 log = get_logger("text_painter")

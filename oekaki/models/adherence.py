@@ -76,8 +76,9 @@ def obeyed(images: np.ndarray, req: Requests, judge: Judge, bins: Bins) -> tuple
 
 def adherence(digit: np.ndarray, attribute: np.ndarray, req: Requests) -> dict[str, float]:
     """The metrics: `digit_adherence[_<lang>]`, `<attribute>_adherence[_<lang>]`, `attribute_adherence[_<lang>]`,
-    `held_out_adherence`, `seen_adherence` (seen digits, the held-out attribute levels) and their gap, `japanese_gap`
-    (the largest |en - ja| over the figures above)."""
+    `held_out_adherence`, `seen_adherence` (seen digits, the held-out attribute levels) and their gap,
+    `prompt_adherence` (digit and attribute both obeyed, seen combinations), `japanese_gap` (the largest |en - ja|
+    over the per-language figures)."""
     out: dict[str, float] = {}
     for suffix, rows in [("", np.ones(len(req.labels), dtype=bool)), *((f"_{lang}", req.langs == lang) for lang in captions.LANGUAGES)]:
         seen = rows & ~req.held_out  # the main figures: combinations training captions named
@@ -91,9 +92,18 @@ def adherence(digit: np.ndarray, attribute: np.ndarray, req: Requests) -> dict[s
     out["seen_adherence"] = float(attribute[same & ~req.held_out].mean())
     out["held_out_gap"] = out["seen_adherence"] - out["held_out_adherence"]
     out["held_out_digit_adherence"] = float(digit[req.held_out].mean()) if req.held_out.any() else float("nan")
+    out["prompt_adherence"] = float((digit & attribute)[~req.held_out].mean())  # every word obeyed: the gate's measure
     keys = [k.removesuffix("_en") for k in out if k.endswith("_en")]
     out["japanese_gap"] = float(max(abs(out[f"{k}_en"] - out[f"{k}_ja"]) for k in keys))
     return out
+
+
+def prompt_adherence(painter, judge: Judge, bins: Bins, per_prompt: int, seed: int) -> float:
+    """The share of drawings that obey every word of their prompt (digit and attribute level), seen combinations,
+    `per_prompt` drawings per language x digit x attribute x level: how the promotion gate compares two text painters."""
+    req = requests(per_prompt)
+    ids, _ = painter.tokens(req.prompts)
+    return adherence(*obeyed(painter.paint(ids, seed), req, judge, bins), req)["prompt_adherence"]
 
 
 def per_combination(digit: np.ndarray, attribute: np.ndarray, req: Requests) -> list[dict]:
