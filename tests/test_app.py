@@ -173,7 +173,14 @@ def test_info_names_every_model_by_its_registry_version_and_mlflow_run(champion)
     info = r.json()
     assert info["missing"] == {} and info["notices"] == []
     assert [p["name"] for p in info["painters"]] == list(painter_names()) and all(p["available"] for p in info["painters"])
-    for kind, name in (("cnn", "cnn-classifier"), ("vit", "vit-classifier"), ("vae", "vae"), ("gan", "gan-generator")):
+    named = (
+        ("cnn", "cnn-classifier"),
+        ("vit", "vit-classifier"),
+        ("vae", "vae"),
+        ("gan", "gan-generator"),
+        ("text_painter", "text-painter"),
+    )
+    for kind, name in named:
         src = info["sources"][kind]
         assert src["name"] == name and src["version"] and src["alias"] == "champion" and src["path"] is None
         assert src["run_url"] == f"{UI}/#/experiments/{src['run_url'].split('/')[-3]}/runs/{src['run_id']}"
@@ -282,6 +289,22 @@ def test_every_painter_answers_like_the_pipelines_sampler(champion, painter):
         assert "path" not in body
 
 
+def test_the_text_painter_paints_a_prompt_like_the_pipelines_painter(champion):
+    """POST /api/paint-prompt on the tiny pipeline's own text painter (its champion): the painter's drawing for the
+    prompt, seed for seed, in English and Japanese (the prompt box itself: tests/test_app_prompt.py)."""
+    from oekaki.models import text_painter
+
+    client, _, paths = champion
+    painter = text_painter.from_checkpoint(load_checkpoint(paths.final_model("text_painter")))  # the champion is this run's
+    for prompt in ("a thick 7", "右に傾いた3"):
+        r = client.post("/api/paint-prompt", json={"prompt": prompt, "seed": 5})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        ids, _ = painter.tokens([prompt] * 4)
+        assert np.array_equal(to_array(body["images"]), painter.paint(ids, 5)) and body["unknown"] == []
+        assert (body["source"]["name"], body["source"]["alias"]) == ("text-painter", "champion")
+
+
 @pytest.mark.parametrize(
     "path, body, status, message",
     [
@@ -343,7 +366,7 @@ def test_no_champion_in_the_registry_falls_back_to_the_dvc_checkpoints_with_a_no
             registry.client.delete_registered_model_alias(name, "champion")
     client, _ = _client(paths)
     info = client.get("/api/info").json()
-    assert {n["kind"] for n in info["notices"]} == {"cnn", "vit", "vae", "gan", "diffusion"}
+    assert {n["kind"] for n in info["notices"]} == {"cnn", "vit", "vae", "gan", "diffusion", "text_painter"}
     assert all("has no 'champion' version in the registry yet" in n["detail"] for n in info["notices"])
     assert info["sources"]["gan"] == {**info["sources"]["gan"], "version": None, "path": "models/gan/model.pt", "run_url": None}
     r = client.post("/api/paint", json={"painter": "gan", "label": 3, "n": 4})
@@ -356,7 +379,7 @@ def test_no_champion_in_the_registry_falls_back_to_the_dvc_checkpoints_with_a_no
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")  # no registry entry at all
     client, _ = _client(paths)
     notices = client.get("/api/info").json()["notices"]
-    names = ("cnn-classifier", "vit-classifier", "vae", "gan-generator", "diffusion")
+    names = ("cnn-classifier", "vit-classifier", "vae", "gan-generator", "diffusion", "text-painter")
     assert [n["detail"] for n in notices] == [f"no registry entry for {n}" for n in names]
 
 
@@ -374,7 +397,7 @@ def test_a_missing_model_is_a_message_and_a_503_not_a_crash(tiny_pipeline, tmp_p
     # the trained outputs, less the GAN and the judge
     client = partial_workspace(tiny_pipeline[0], tmp_path, monkeypatch, ("models/vae/model.pt", "data/gmm/digit_model.npz"))
     info = client.get("/api/info").json()
-    assert set(info["missing"]) == {"cnn", "vit", "gan", "diffusion"} and "run `make run` first" in info["missing"]["gan"]
+    assert set(info["missing"]) == {"cnn", "vit", "gan", "diffusion", "text_painter"} and "run `make run` first" in info["missing"]["gan"]
     assert {p["name"]: p["available"] for p in info["painters"]} == {p: p not in ("gan", "diffusion") for p in painter_names()}
     assert client.get("/").status_code == 200
     r = client.post("/api/paint", json={"painter": "gan", "label": 7})
@@ -383,6 +406,8 @@ def test_a_missing_model_is_a_message_and_a_503_not_a_crash(tiny_pipeline, tmp_p
         r = client.post(path, json={"image": one()})
         assert r.status_code == 503 and "the cnn model is not available" in r.json()["error"]
     assert client.post("/api/paint", json={"painter": "gmm", "label": 7, "n": 2}).status_code == 200
+    r = client.post("/api/paint-prompt", json={"prompt": "a thick 7"})
+    assert r.status_code == 503 and "`dvc repro text_painter`" in r.json()["error"]  # which stage makes it
 
 
 def test_without_a_trained_vit_the_cnn_reads_alone_and_the_vit_answers_503(tiny_pipeline, tmp_path, monkeypatch):
@@ -495,7 +520,7 @@ def test_draw_a_one_in_chromium_then_japanese_then_sevens_from_the_gan(live_app,
         assert b.wait_until("document.documentElement.lang") == "ja"
         headings = b.evaluate("[...document.querySelectorAll('h1, h2')].map(h => h.textContent)")
         ja = page_words()["ja"]
-        assert headings == [ja[k] for k in ("app_title", "app_h_draw", "app_h_judge", "app_h_style", "app_h_paint")]
+        assert headings == [ja[k] for k in ("app_title", "app_h_draw", "app_h_judge", "app_h_style", "app_h_paint", "app_h_prompt")]
         assert all(JAPANESE.search(h) for h in headings)
         assert JAPANESE.search(b.evaluate("document.querySelector('#judge-answer').textContent"))  # answers switch too
         assert JAPANESE.search(b.evaluate("document.querySelector('#vit-attention-caption').textContent"))

@@ -46,8 +46,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from oekaki.app import prompts
 from oekaki.app.drawing import BadDrawing, read_drawing
-from oekaki.app.service import MAX_PROMPT_CHARS, BadPrompt, Models, Unavailable, painter_names
+from oekaki.app.service import Models, Unavailable, painter_names
 from oekaki.app.words import page_words
 from oekaki.core.paths import Paths
 from oekaki.core.sections import ContributionsConfig
@@ -95,7 +96,7 @@ class PaintRequest(BaseModel):
 
 class PromptRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    prompt: str = Field(max_length=MAX_PROMPT_CHARS, description="what to paint, in English or Japanese: \"a thick 7\", \"右に傾いた3\"")
+    prompt: str = Field(max_length=prompts.MAX_CHARS, description='what to paint, in English or Japanese: "a thick 7", "右に傾いた3"')
     seed: Annotated[int, Field(ge=0, le=2**32 - 1, strict=True)] = 0
 
 
@@ -266,8 +267,8 @@ def create_app(models: Models, ui_url: str = "", store: Store | None = None, rul
     async def bad_drawing(request: Request, exc: ValueError) -> JSONResponse:
         return error(422, str(exc))
 
-    @app.exception_handler(BadPrompt)
-    async def bad_prompt(request: Request, exc: BadPrompt) -> JSONResponse:
+    @app.exception_handler(prompts.BadPrompt)
+    async def bad_prompt(request: Request, exc: prompts.BadPrompt) -> JSONResponse:
         return JSONResponse({"error": str(exc)} | ({"unknown": exc.unknown} if exc.unknown is not None else {}), 422)
 
     @app.exception_handler(Unavailable)
@@ -284,7 +285,7 @@ def create_app(models: Models, ui_url: str = "", store: Store | None = None, rul
 
     @app.get("/api/info")
     def info() -> JSONResponse:
-        limits = {"max_body": MAX_BODY, "max_samples": MAX_SAMPLES, "max_prompt_chars": MAX_PROMPT_CHARS}
+        limits = {"max_body": MAX_BODY, "max_samples": MAX_SAMPLES, "max_prompt_chars": prompts.MAX_CHARS}
         limits |= {"max_batch": rules.max_batch} if teaching else {}
         return JSONResponse({**models.info(), "words": words, "limits": limits, "mlflow_ui_url": ui_url, "teach": teaching})
 

@@ -7,8 +7,8 @@ A model that cannot be loaded is recorded with the reason; the endpoints that ne
 judge (oekaki/models/judge.py) and the classifier's feature maps, the second judge (the Vision
 Transformer, read by the same Judge) and its attention rollout (both in oekaki/app/readings.py), the
 VAE's style transfer, each painter's sampler (gmm.sample_digit_model, NETWORKS[kind].generate), and the
-text painter (oekaki/models/text_painter.py): a prompt in English or Japanese, read by its own tokenizer
-(oekaki/models/captions.py), painted as PROMPT_IMAGES digits (`paint_prompt`).
+text painter (oekaki/models/text_painter.py): a prompt in English or Japanese painted as four digits
+(oekaki/app/prompts.py reads the prompt and writes the answer).
 
 Hot reload (`Models.watch`): a daemon thread reads the registry's `champion` aliases every few
 seconds (gate.read_champions: a read-only SQL query on the project's SQLite store, MLflow's client
@@ -34,13 +34,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from oekaki.app import prompts
 from oekaki.app.readings import READINGS, noise_to_digit, warm_digit
 from oekaki.core.checkpoints import load_checkpoint
 from oekaki.core.constants import N_CLASSES, NETWORK_PAINTERS, PAINTERS
 from oekaki.core.errors import CheckpointError
 from oekaki.core.paths import Paths
 from oekaki.models.gmm import sample_digit_model
-from oekaki.models import captions
 from oekaki.models.judge import Judge
 from oekaki.models.loading import NETWORKS, load_network
 from oekaki.models.vae import style_transfer
@@ -51,23 +51,8 @@ ALIAS = "champion"
 POLL_S = 5.0  # seconds between two looks at the registry's aliases (python -m oekaki.app --poll)
 RETRY_S = 60.0  # a version that failed to load is tried again after this long
 CONTRIBUTED_TAG, SNAPSHOT_TAG = "contributed_digits", "snapshot_digest"  # tags of a registered version (the runner's)
-TEXT_PAINTER = "text_painter"
-PROMPT_IMAGES = 4  # digits painted per prompt (seeds: one fixed-seed noise batch)
-MAX_PROMPT_CHARS = 200  # characters of a prompt (the model reads at most its max_tokens tokens; this bounds the work before)
-# the page's example prompts, written by the captions' own templates (so every word is in the vocabulary):
-# (label, attribute -> level, language); "幅の広い0" names a combination no training caption names (captions.HELD_OUT)
-EXAMPLES = (
-    (7, {"thickness": 2}, "en"),
-    (3, {"slant": 2}, "ja"),
-    (8, {"width": 0}, "en"),
-    (5, {"thickness": 0, "slant": 2}, "ja"),
-    (1, {"slant": 0}, "en"),
-    (0, {"width": 2}, "ja"),
-)
-MISSING_HOW = {  # kind -> what makes it, added to the reason it is missing (the page's notice, its 503)
-    TEXT_PAINTER: "the text painter is trained by the `text_painter` stage, after the `autoencoder` stage: `make run`, "
-    "or `dvc repro text_painter`",
-}
+TEXT_PAINTER = prompts.KIND
+MISSING_HOW = {TEXT_PAINTER: prompts.HOW}  # kind -> what makes it, added to the reason it is missing (notice, 503)
 
 
 log = logging.getLogger("oekaki.app")
@@ -97,28 +82,6 @@ def tag_int(tags: dict[str, str], key: str) -> int | None:
 
 class Unavailable(RuntimeError):
     """The model an answer needs is missing (503); the message says which and why."""
-
-
-class BadPrompt(ValueError):
-    """A prompt the text painter cannot paint (422): empty, too long, or no word it knows (`unknown`: the words it did not)."""
-
-    def __init__(self, message: str, unknown: list[str] | None = None):
-        super().__init__(message)
-        self.unknown = unknown
-
-
-def unknown_words(tokenizer: captions.Tokenizer, text: str) -> list[str]:
-    """The words of `text` outside the tokenizer's vocabulary, in order, each once. An unknown Japanese run, which the
-    tokenizer cuts into single characters, is given back whole ("かわいい", not "か", "わ", "い")."""
-    known, words, previous = set(tokenizer.tokens), [], False
-    for piece in tokenizer.pieces(text):
-        unknown = piece not in known
-        if unknown and previous and not piece.isascii() and not words[-1].isascii():
-            words[-1] += piece
-        elif unknown:
-            words.append(piece)
-        previous = unknown
-    return list(dict.fromkeys(words))
 
 
 @dataclass(frozen=True)
@@ -272,7 +235,7 @@ class Models:
         if kind in painter_names():
             NETWORKS[kind].generate(model, 1, one, 0)
         if kind == TEXT_PAINTER:  # a prompt's batch, as the page asks for it
-            NETWORKS[kind].generate(model, PROMPT_IMAGES, np.ones(PROMPT_IMAGES, np.int64), 0)
+            NETWORKS[kind].generate(model, prompts.IMAGES, np.ones(prompts.IMAGES, np.int64), 0)
 
     # ------------------------------------------------------------------ hot reload
     def champions(self) -> dict[str, str | None]:
@@ -399,71 +362,22 @@ class Models:
         return answer | ({"path": path} if path is not None else {})
 
     def paint_prompt(self, prompt: str, seed: int) -> dict[str, Any]:
-        """PROMPT_IMAGES digits for one prompt (English or Japanese) from the text painter, reproducible per seed.
-
-        BadPrompt (422) for an empty prompt, one longer than the model's max_tokens (BOS included), or one with no word
-        the painter knows. Words it does not know are left out and named (`unknown`, and `warning`): the rest is painted.
-        The answer's `tokens` are the pieces the painter read, in order (`ids` with BOS first, no padding).
-        """
-        if not captions.normalise(prompt):
-            raise BadPrompt("prompt: empty; write what to paint, e.g. “a thick 7” or “右に傾いた3”")
+        """Four digits for one prompt (English or Japanese) from the text painter serving now (prompts.paint: a
+        BadPrompt for an empty or too long prompt, or one with no word it knows), with its source."""
+        prompts.check(prompt)  # refused before the model is asked: an empty prompt is a 422 with or without one
         painter, source = self.take(TEXT_PAINTER)
-        try:
-            ids, _ = painter.tokens([prompt] * PROMPT_IMAGES)
-        except ValueError as exc:  # the tokenizer's: more tokens than the model reads
-            n, most = len(painter.tokenizer.encode(prompt, 2**31)[0]), painter.args.max_tokens
-            raise BadPrompt(f"prompt: too long: {n - 1} tokens; the painter reads at most {most - 1} (a start token takes "
-                            f"one of its {most}); write a shorter one") from exc  # fmt: skip
-        unknown = unknown_words(painter.tokenizer, prompt)
-        read = [int(i) for i in ids[0].tolist() if i != captions.PAD]
-        if len(read) == 1:  # BOS alone: the empty prompt, which paints any digit; not what was asked
-            words = ", ".join(f"“{w}”" for w in unknown)
-            raise BadPrompt(f"prompt: no word the painter knows (not understood: {words}); try e.g. “a thick 7”", unknown)
-        with self.lock:
-            start = time.perf_counter()
-            images = painter.paint(ids, seed)
-            ms = (time.perf_counter() - start) * 1000
-        answer = {
-            "prompt": prompt,
-            "seed": seed,
-            "images": images.tolist(),
-            "tokens": [painter.tokenizer.tokens[i] for i in read[1:]],
-            "ids": read,
-            "max_tokens": painter.args.max_tokens,
-            "unknown": unknown,
-            "ms": ms,
-            "source": source.as_json(),
-        }
-        if unknown:
-            answer["warning"] = "not understood, so left out: " + ", ".join(f"“{w}”" for w in unknown)
-        return answer
-
-    def prompt_info(self) -> dict[str, Any]:
-        """What the page's prompt box needs: whether a text painter serves, how many digits a prompt paints, the longest
-        prompt in tokens, and example prompts (those it reads whole)."""
-        with self.swap:
-            painter = self.text_painter if TEXT_PAINTER in self.sources else None
-        examples = [captions.prompt(label, named, lang) for label, named, lang in EXAMPLES]
-        if painter is None:
-            return {"available": False, "n": PROMPT_IMAGES, "max_tokens": None, "examples": examples}
-        readable = []
-        for text in examples:
-            try:
-                _, unknown = painter.tokenizer.encode(text, painter.args.max_tokens)
-            except ValueError:
-                continue
-            if not unknown:
-                readable.append(text)
-        return {"available": True, "n": PROMPT_IMAGES, "max_tokens": painter.args.max_tokens, "examples": readable}
+        return prompts.paint(painter, prompt, seed, self.lock) | {"source": source.as_json()}
 
     def source(self, kind: str) -> dict[str, Any]:
         with self.swap:
             return self.sources[kind].as_json()
 
     def info(self) -> dict[str, Any]:
-        """What the page needs to know: sources (a registry version's contributed digits too), missing models, the painters."""
+        """What the page needs to know: sources (a registry version's contributed digits too), missing models, the painters,
+        the prompt box."""
         with self.swap:
             sources, missing, painters = dict(self.sources), dict(self.missing), dict(self.painters)
+            text_painter = self.text_painter if TEXT_PAINTER in sources else None
         notices = [{"kind": k, "name": s.name, "path": s.path, "detail": s.notice} for k, s in sources.items() if s.notice and k != "gmm"]
         listed = [
             {"name": p, "available": p in painters, "conditional": p in painters and painters[p].conditional} for p in painter_names()
@@ -473,6 +387,6 @@ class Models:
             "missing": missing,
             "notices": notices,
             "painters": listed,
-            "prompt": self.prompt_info(),
+            "prompt": prompts.info(text_painter),
             "n_classes": N_CLASSES,
         }
