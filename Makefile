@@ -7,7 +7,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: run test test-slow flow serve trigger ui app bench bench-diffusion bench-vit bench-vit-sample bench-pairs bench-stage-host format clean venv
+.PHONY: run test test-slow flow serve trigger ui app bench bench-diffusion bench-vit bench-vit-sample bench-text-painter bench-pairs bench-stage-host format clean venv
 PREFECT_PORT ?= 4200
 MLFLOW_PORT ?= 5000
 APP_PORT ?= 8000
@@ -74,6 +74,10 @@ bench-vit: venv
 ## bench-vit-sample: ViT, CNN (and the pure ViT for the stem ViT's seconds) on data/prepared.npz as their stages train them, 3 seeds; the 97 %-in-120 s goal
 bench-vit-sample: venv
 	$(PY) bench/vit.py --sample $(ARGS)
+
+## bench-text-painter: the text painter's goals (adherence per attribute and language, held out vs seen) over 3 sampling seeds with their spread, its cost and FID against the pixel painter (needs `make run`; ~2 min)
+bench-text-painter: venv
+	$(PY) bench/text_painter.py $(ARGS)
 
 ## bench-pairs: this checkout's HEAD against a reference commit, back to back in fresh clones (REF=615be87 PAIRS=2; ~10 min a pair)
 bench-pairs: venv
