@@ -34,11 +34,11 @@ from bench.common import add_results_arguments, write_results  # noqa: E402
 from oekaki.core import schedules  # noqa: E402
 from oekaki.core.config import DiffusionConfig, load_config  # noqa: E402
 from oekaki.core.paths import project_paths  # noqa: E402
+from oekaki.core.training import ema_update  # noqa: E402
 from oekaki.data import dataset  # noqa: E402
 from oekaki.models import diffusion as dm  # noqa: E402
 from oekaki.models import judge as judge_mod  # noqa: E402
 from oekaki.models.judge import load_judge  # noqa: E402
-from oekaki.core.training import ema_update  # noqa: E402
 from oekaki.stages.diffusion.stage import as_input  # noqa: E402
 
 PROBE_STEPS = 10

@@ -68,9 +68,12 @@ def time_sampling(root: Paths, repeats: int, n: int = 1000) -> dict[str, float]:
     pixel = diffusion.from_checkpoint(load_checkpoint(root.final_model("diffusion")))
     labels = np.arange(n) % 10
     runs: dict[str, list[float]] = {"text_painter": [], "diffusion": []}
-    draw = {"text_painter": lambda: text_painter.generate(painter, n, labels, 0), "diffusion": lambda: diffusion.generate(pixel, n, labels, 0)}
+    draw = {
+        "text_painter": lambda: text_painter.generate(painter, n, labels, 0),
+        "diffusion": lambda: diffusion.generate(pixel, n, labels, 0),
+    }
     for r in range(repeats):
-        for name in (("text_painter", "diffusion") if r % 2 == 0 else ("diffusion", "text_painter")):
+        for name in ("text_painter", "diffusion") if r % 2 == 0 else ("diffusion", "text_painter"):
             t0 = time.perf_counter()
             draw[name]()
             runs[name].append(time.perf_counter() - t0)
@@ -81,7 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=None, help="the workspace whose models are measured (default this checkout)")
     parser.add_argument("--seeds", type=int, default=3, help="sampling seeds (default 3)")
-    parser.add_argument("--per-prompt", type=int, default=None, help="drawings per language x digit x attribute x level (default text_painter.eval_per_prompt)")
+    parser.add_argument(
+        "--per-prompt",
+        type=int,
+        default=None,
+        help="drawings per language x digit x attribute x level (default text_painter.eval_per_prompt)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed draws of 1,000 per painter (default 3)")
     add_results_arguments(parser)
     args = parser.parse_args(argv)
@@ -95,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [cfg.base.seed + 100 + k for k in range(args.seeds)]
     print(f"adherence: {len(adherence.requests(per_prompt).prompts)} prompts per seed, seeds {seeds}")
     per_seed = measure_adherence(root, seeds, per_prompt)
-    spread = {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "values": v} for k, v in per_seed.items()}
+    spread = {
+        k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "values": v} for k, v in per_seed.items()
+    }
     print(f"\n{'measure':32s} {'mean ± std':>17s}   goal")
     for key, goal, how in GOALS:
         m = spread[key]
@@ -111,9 +121,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{read_json(root.metrics('autoencoder'))['train_seconds']:.0f}), pixel diffusion {px_m['train_seconds']:.0f}")  # fmt: skip
     ratio = tp_m["fid"] / px_m["fid"]
     print(f"FID: text painter {tp_m['fid']:.2f}, pixel diffusion {px_m['fid']:.2f} (ratio {ratio:.2f}; goal at most 1.5)")
-    write_results("text_painter", args, {"seeds": seeds, "per_prompt": per_prompt, "adherence": spread, "seconds_per_1000": seconds,
-                                         "fid": {"text_painter": tp_m["fid"], "diffusion": px_m["fid"], "ratio": ratio},
-                                         "train_seconds": {"text_painter": tp_m["train_seconds"], "diffusion": px_m["train_seconds"]}})  # fmt: skip
+    figures = {
+        "seeds": seeds, "per_prompt": per_prompt, "adherence": spread, "seconds_per_1000": seconds,
+        "fid": {"text_painter": tp_m["fid"], "diffusion": px_m["fid"], "ratio": ratio},
+        "train_seconds": {"text_painter": tp_m["train_seconds"], "diffusion": px_m["train_seconds"]},
+    }  # fmt: skip
+    write_results("text_painter", args, figures)
     return 0
 
 

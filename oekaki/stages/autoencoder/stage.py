@@ -38,7 +38,8 @@ def train_one_epoch(model: Autoencoder, data: dataset.TensorData, opt, sched, c:
     total = rec_total = kl_total = 0.0
     n = 0
     bar = training.Progress(len(data.train_y), f"autoencoder epoch {epoch}/{epochs}", log)
-    for i, idx in enumerate(dataset.batch_indices(len(data.train_y), c.batch_size, gen)):
+    steps = -(-len(data.train_y) // c.batch_size)  # batch_indices' last batch may be short
+    for idx in dataset.batch_indices(len(data.train_y), c.batch_size, gen):
         x = ae_model.as_input(data.train_x[idx])
         logits, mu, logvar = model(x, gen)
         rec, kl = ae_model.loss_terms(logits, x, mu, logvar)
@@ -47,9 +48,14 @@ def train_one_epoch(model: Autoencoder, data: dataset.TensorData, opt, sched, c:
         loss.backward()
         opt.step()
         sched.step()
-        total, rec_total, kl_total, n = total + loss.item() * len(idx), rec_total + rec.item() * len(idx), kl_total + kl.item() * len(idx), n + len(idx)
+        total, rec_total, kl_total, n = (
+            total + loss.item() * len(idx),
+            rec_total + rec.item() * len(idx),
+            kl_total + kl.item() * len(idx),
+            n + len(idx),
+        )
         bar.update(len(idx), loss=total / n)
-    return {"loss": total / n, "rec_nats": rec_total / n, "kl_nats": kl_total / n, "steps": i + 1, "images_per_second": bar.close()}
+    return {"loss": total / n, "rec_nats": rec_total / n, "kl_nats": kl_total / n, "steps": steps, "images_per_second": bar.close()}
 
 
 def train(cfg: Config, paths: Paths, data: dataset.TensorData, device: torch.device, monitor: Monitor = NULL_MONITOR):

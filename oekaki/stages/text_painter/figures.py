@@ -16,14 +16,21 @@ from oekaki.core import figure_data
 from oekaki.core.constants import N_CLASSES
 from oekaki.core.training import Fit
 from oekaki.models import captions
+from oekaki.models.adherence import Requests
 from oekaki.models.diffusion import PATH_POINTS
 from oekaki.models.scoreboard import Board
 from oekaki.models.text_painter import TextPainter
-from oekaki.models.adherence import Requests
 
 WALKTHROUGH = (3, {"thickness": 2, "slant": 2})  # a thick 3 leaning right: a seen combination, two attributes named
 # The prompt grid's requests, each in English and in Japanese: a digit alone, one attribute, two attributes
-GRID = ((1, {}), (7, {"thickness": 2}), (3, {"slant": 0}), (0, {"width": 0}), (5, {"thickness": 0, "slant": 2}), (2, {"width": 2, "thickness": 2}))
+GRID = (
+    (1, {}),
+    (7, {"thickness": 2}),
+    (3, {"slant": 0}),
+    (0, {"width": 0}),
+    (5, {"thickness": 0, "slant": 2}),
+    (2, {"width": 2, "thickness": 2}),
+)
 GRID_SEEDS = 6
 HELD_OUT_SHOWN = 8  # drawings per held-out combination (half of them from English prompts, half from Japanese)
 
@@ -63,7 +70,9 @@ def held_out(drawn: tuple[np.ndarray, Requests], table: list[dict], path: Path) 
     images, req = drawn
     rows, prompts = [], []
     for row in table:
-        where = np.flatnonzero(req.held_out & (req.labels == row["label"]) & (req.attributes == row["attribute"]) & (req.levels == row["level"]))
+        where = np.flatnonzero(
+            req.held_out & (req.labels == row["label"]) & (req.attributes == row["attribute"]) & (req.levels == row["level"])
+        )
         half = HELD_OUT_SHOWN // 2
         pick = np.concatenate([where[req.langs[where] == lang][:half] for lang in captions.LANGUAGES])
         cells = np.zeros((HELD_OUT_SHOWN, 28, 28), dtype=np.uint8)
@@ -94,7 +103,9 @@ def samples(board: Board, path: Path, per_label: int = 10) -> Path:
     return figure_data.digit_grid(path, rows.reshape(-1, 28, 28), per_label, [str(c) for c in range(N_CLASSES)])
 
 
-def save_all(painter: TextPainter, drawn, table: list[dict], sweep: list[dict], board: Board, done: Fit, out: Path, seed: int) -> list[Path]:
+def save_all(
+    painter: TextPainter, drawn, table: list[dict], sweep: list[dict], board: Board, done: Fit, out: Path, seed: int
+) -> list[Path]:
     del done  # the training curve is the stage's DVC plot (text_painter_history)
     return [
         walkthrough(painter, out / "walkthrough.npz", seed),

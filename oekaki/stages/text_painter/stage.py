@@ -29,6 +29,7 @@ from oekaki.core.paths import Paths
 from oekaki.core.timing import phase
 from oekaki.core.training import ema_update
 from oekaki.data import attributes, dataset
+from oekaki.models import adherence as adh
 from oekaki.models import autoencoder as ae_model
 from oekaki.models import captions, scoreboard
 from oekaki.models import diffusion as diffusion_model
@@ -36,7 +37,6 @@ from oekaki.models import judge as judge_mod
 from oekaki.models import text_painter as tp_model
 from oekaki.models.judge import load_judge
 from oekaki.models.text_painter import TextDenoiser, TextPainter, TextPainterArgs
-from oekaki.models import adherence as adh
 from oekaki.stages.text_painter import figures as tp_figures
 
 log = get_logger("text_painter")
@@ -65,7 +65,9 @@ def caption_bank(levels: dict[str, np.ndarray], labels: np.ndarray, c: TextPaint
     return torch.from_numpy(tok.batch(texts, c.max_tokens)).reshape(len(labels), c.captions_per_image, c.max_tokens), texts
 
 
-def train_one_epoch(model: TextDenoiser, ema, latents, bank, opt, sched, c: TextPainterConfig, gen, epoch: int, epochs: int, first_step: int):
+def train_one_epoch(
+    model: TextDenoiser, ema, latents, bank, opt, sched, c: TextPainterConfig, gen, epoch: int, epochs: int, first_step: int
+):
     """One pass over the training latents, one of each image's captions per step, some dropped to the empty prompt."""
     model.train()
     total, n = 0.0, 0
@@ -106,7 +108,9 @@ def train(cfg: Config, paths: Paths, latents: torch.Tensor, bank: torch.Tensor, 
         return {**stats, "lr": sched.get_last_lr()[0]}
 
     stateful = {"model": model, "optimizer": opt, "scheduler": sched} | ({"ema": ema} if ema is not None else {})
-    saved = checkpoints.Checkpointing(paths.checkpoint("text_painter"), sig, stateful, gen, {"kind": "text_painter", "model_args": args.as_dict()})
+    saved = checkpoints.Checkpointing(
+        paths.checkpoint("text_painter"), sig, stateful, gen, {"kind": "text_painter", "model_args": args.as_dict()}
+    )
     done = training.fit("text_painter", epochs=epochs, run_epoch=run_epoch, checkpointing=saved, monitor=monitor, log=log)
     return model, ema, done, epochs
 
@@ -188,8 +192,10 @@ def run(cfg: Config, paths: Paths, monitor: Monitor = NULL_MONITOR) -> StageResu
         "vocab_size": tok.vocab_size,
         "device": device.type,
     }
-    settings = {"guidance": c.guidance, "sample_steps": c.sample_steps, "sampler": c.sampler, "held_out": [list(h) for h in captions.HELD_OUT],
-                "held_out_table": held_out, "guidance_sweep": sweep, "bins": bins.as_dict(), "caption_examples": texts[: 4 * c.captions_per_image]}  # fmt: skip
+    settings = {
+        "guidance": c.guidance, "sample_steps": c.sample_steps, "sampler": c.sampler, "held_out": [list(h) for h in captions.HELD_OUT],
+        "held_out_table": held_out, "guidance_sweep": sweep, "bins": bins.as_dict(), "caption_examples": texts[: 4 * c.captions_per_image],
+    }  # fmt: skip
     log.info("text painter: digit adherence %.1f %% (en %.1f, ja %.1f), attributes %.1f %%, held out %.1f vs seen %.1f %%, FID %.2f",
              *(100 * measured[k] for k in ("digit_adherence", "digit_adherence_en", "digit_adherence_ja", "attribute_adherence",
                                            "held_out_adherence", "seen_adherence")), scores["fid"])  # fmt: skip
