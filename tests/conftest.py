@@ -107,9 +107,16 @@ E2E_TINY = {
         "sweep_guidance": [0, 2],
     },  # fmt: skip
     "autoencoder": {"channels": [8, 8], "epochs": 1, "min_steps": 0, "batch_size": 64},
-    "text_painter": {**{"text_width": 16, "text_layers": 1, "text_heads": 2, "channels": 16, "blocks": 1, "embed_size": 16},
-                     "epochs": 1, "min_steps": 0, "batch_size": 64, "captions_per_image": 2, "sample_steps": 2,
-                     "eval_per_prompt": 1, "sweep_guidance": [1, 2]},  # fmt: skip
+    "text_painter": {
+        **{"text_width": 16, "text_layers": 1, "text_heads": 2, "channels": 16, "blocks": 1, "embed_size": 16},
+        "epochs": 1,
+        "min_steps": 0,
+        "batch_size": 64,
+        "captions_per_image": 2,
+        "sample_steps": 2,
+        "eval_per_prompt": 1,
+        "sweep_guidance": [1, 2],
+    },  # fmt: skip
     "evaluate": {"n_samples": 100},
 }
 
@@ -194,9 +201,16 @@ TINY = {
     },  # fmt: skip
     # the text painter's two stages in seconds: smoke-sized (tests/test_text_painter.py), not meant to obey
     "autoencoder": {"channels": [8, 16], "epochs": 2, "min_steps": 0, "batch_size": 64},
-    "text_painter": {**{"text_width": 16, "text_layers": 1, "text_heads": 2, "channels": 16, "blocks": 1, "embed_size": 16},
-                     "epochs": 2, "min_steps": 0, "batch_size": 64, "captions_per_image": 2, "sample_steps": 2,
-                     "eval_per_prompt": 1, "sweep_guidance": [1, 2]},  # fmt: skip
+    "text_painter": {
+        **{"text_width": 16, "text_layers": 1, "text_heads": 2, "channels": 16, "blocks": 1, "embed_size": 16},
+        "epochs": 2,
+        "min_steps": 0,
+        "batch_size": 64,
+        "captions_per_image": 2,
+        "sample_steps": 2,
+        "eval_per_prompt": 1,
+        "sweep_guidance": [1, 2],
+    },  # fmt: skip
     "promote": {"adherence_per_prompt": 1},
     "evaluate": {"n_samples": 10000},
 }

@@ -41,7 +41,20 @@ def test_rest_api_lists_pipeline_stage_runs_epochs_and_models(ui):
     runs = rest(base, "runs/search", {"experiment_ids": [exp["experiment_id"]], "max_results": 200})["runs"]
     mine = [r for r in runs if {"key": "oekaki.pipeline_run_id", "value": pipeline_run_id} in r["data"]["tags"]]
     names = {r["info"]["run_name"] for r in mine}
-    assert {"download", "gmm", "cnn", "vit", "vae", "gan", "diffusion", "autoencoder", "text_painter", "evaluate", "promote", "report"} <= names
+    assert {
+        "download",
+        "gmm",
+        "cnn",
+        "vit",
+        "vae",
+        "gan",
+        "diffusion",
+        "autoencoder",
+        "text_painter",
+        "evaluate",
+        "promote",
+        "report",
+    } <= names
     parent = next(r for r in mine if r["info"]["run_name"].startswith("pipeline "))
     children = [r for r in mine if {"key": "mlflow.parentRunId", "value": parent["info"]["run_id"]} in r["data"]["tags"]]
     assert len(children) == len(names) - 1  # every stage but the parent itself (source logs no run)

@@ -77,7 +77,14 @@ def test_a_tiny_pipeline_logs_to_postgresql_and_reads_back(postgres, tmp_path):
     assert sorted(r.info.run_name for r in runs) == sorted(stages)
     gan = next(r for r in runs if r.info.run_name == "gan")
     assert len(client.get_metric_history(gan.info.run_id, "gan_history/fid")) >= 1
-    assert {m.name for m in client.search_registered_models()} >= {"cnn-classifier", "vit-classifier", "vae", "gan-generator", "diffusion", "text-painter"}
+    assert {m.name for m in client.search_registered_models()} >= {
+        "cnn-classifier",
+        "vit-classifier",
+        "vae",
+        "gan-generator",
+        "diffusion",
+        "text-painter",
+    }
     assert not (paths.root / "mlflow.db").exists()  # nothing went to the SQLite default
 
 

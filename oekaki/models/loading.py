@@ -11,7 +11,15 @@ from oekaki.core.constants import N_CLASSES
 from oekaki.models import autoencoder, cnn, diffusion, gan, text_painter, vae, vit
 
 # checkpoint kind -> its model module: each has from_checkpoint(ckpt); painters also generate(model, n, labels, seed)
-NETWORKS = {"cnn": cnn, "vit": vit, "vae": vae, "gan": gan, "diffusion": diffusion, "autoencoder": autoencoder, "text_painter": text_painter}
+NETWORKS = {
+    "cnn": cnn,
+    "vit": vit,
+    "vae": vae,
+    "gan": gan,
+    "diffusion": diffusion,
+    "autoencoder": autoencoder,
+    "text_painter": text_painter,
+}
 
 
 def load_network(ckpt: dict):

@@ -14,8 +14,14 @@ from pathlib import Path
 from oekaki.core.paths import Paths
 
 # model kind (its stage and models/<kind>/) -> registered model name; a kind not named here is registered under its own name
-REGISTERED = {"cnn": "cnn-classifier", "vit": "vit-classifier", "vae": "vae", "gan": "gan-generator", "diffusion": "diffusion",
-              "text_painter": "text-painter"}
+REGISTERED = {
+    "cnn": "cnn-classifier",
+    "vit": "vit-classifier",
+    "vae": "vae",
+    "gan": "gan-generator",
+    "diffusion": "diffusion",
+    "text_painter": "text-painter",
+}
 
 
 def registered_name(kind: str) -> str:

@@ -65,7 +65,11 @@ GATES = (
 CLASSIFIER_GATES = ("cnn", "vit")  # the judges: deterministic accuracies, the contributed digits' second gate
 PAINTER_GATES = ("gan", "diffusion", "text_painter")  # scored by the judge's FID of their drawings
 ADHERENCE = {"text_painter": "val_adherence"}  # a second measure: neither may drop beyond its margin
-WEIGHTS = {"gan": ("generator",), "diffusion": ("model", "ema"), "text_painter": ("model", "ema")}  # where a checkpoint keeps the scored network's weights
+WEIGHTS = {
+    "gan": ("generator",),
+    "diffusion": ("model", "ema"),
+    "text_painter": ("model", "ema"),
+}  # where a checkpoint keeps the scored network's weights
 # How the untrained floor draws, where it differs from the trained painter: a fresh denoiser's velocities point
 # nowhere, so one plain conditional pass per drawing draws the same kind of noise as the default 8 steps with guidance
 # (11 passes): FID 1,017 at 8 steps against 1,273 at 1 step, both a hundred times the painters' (docs/speed.md).
