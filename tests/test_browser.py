@@ -24,6 +24,7 @@ SECTIONS = [
     "classification",
     "vit",
     "generation",
+    "text-painter",
     "scoreboard",
     "model-registry",
     "contributions",

@@ -16,6 +16,7 @@ import pytest
 from oekaki.core.figure_data import FigureData
 from oekaki.figures import render
 from oekaki.figures.base import figure_texts, plt
+from tests.test_figures_text_painter import synthetic as text_painter_synthetic
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uff00-\uffef]")  # kana, kanji, full-width forms
 ENGLISH_WORD = re.compile(r"[A-Za-z]*[a-z][A-Za-z]*")  # Latin letters with a lower-case one: a word, not an acronym
@@ -98,6 +99,7 @@ def synthetic() -> dict[str, FigureData]:
             "sizes": np.asarray([[1000, 4000, 16000, 60000]] * 2), "mean": rng.uniform(0.8, 0.99, (2, 3, 4)),
             "std": rng.uniform(0, 0.01, (2, 3, 4)),
         },
+        **text_painter_synthetic(),  # the text painter's and the autoencoder's kinds (tests/test_figures_text_painter.py)
     }  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from oekaki.core import figure_data
 from oekaki.core.figure_data import FigureData
-from oekaki.figures import base, cnn, contributions, diffusion, evaluate, gan, gmm, vae, vit, vit_sizes
+from oekaki.figures import base, cnn, contributions, diffusion, evaluate, gan, gmm, text_painter, vae, vit, vit_sizes
 from oekaki.figures.base import plt
 
 
@@ -59,6 +59,10 @@ KINDS: dict[str, Kind] = {
     "gan_curves": Kind(gan.curves, True),
     "diffusion_steps_sweep": Kind(diffusion.steps_sweep, True),
     "diffusion_guidance_sweep": Kind(diffusion.guidance_sweep, True),
+    "text_walkthrough": Kind(text_painter.walkthrough, True),
+    "text_held_out": Kind(text_painter.held_out, True),
+    "text_guidance": Kind(text_painter.guidance, True),
+    "latent_channels": Kind(text_painter.latent_channels, True),
     "judges_disagree": Kind(evaluate.judges_disagree, False),
     "contrib_per_class": Kind(contributions.per_class, True),
     "contrib_over_time": Kind(contributions.over_time, True),

@@ -17,12 +17,25 @@ from oekaki.stages.report.contributed import Contributed, load_snapshot
 from oekaki.stages.report.history import History
 from oekaki.stages.report.tables import check_scoreboard
 
-STAGES = ("download", "gmm", "cnn", "vit", "vae", "gan", "diffusion", "evaluate")
+STAGES = ("download", "gmm", "cnn", "vit", "vae", "gan", "diffusion", "autoencoder", "text_painter", "evaluate")
 
 DIFFUSION_NUMBERS = (
     "epochs", "steps", "train_seconds", "device", "fid", "conditional_accuracy", "within_class_diversity", "judge_test_accuracy",
     "memorisation_ratio", "objective", "sampler", "time_sampling", "sample_steps", "guidance", "guidance_from", "guidance_until",
     "label_drop", "n_samples", "sample_seconds_per_1000", "sweep_samples", "steps_sweep", "guidance_sweep", "conditional_accuracy_std",
+)  # fmt: skip
+AUTOENCODER_NUMBERS = (
+    "epochs", "train_seconds", "device", "latent_shape", "compression", "reconstruction_fid", "reconstruction_accuracy", "n_reconstructed",
+    "judge_test_accuracy",
+)  # fmt: skip
+ADHERENCE = tuple(
+    f"{what}_adherence{lang}" for what in ("digit", "thickness", "slant", "width", "attribute") for lang in ("", "_en", "_ja")
+)  # the text painter's: `digit_adherence_ja`, ...
+TEXT_PAINTER_NUMBERS = (
+    *ADHERENCE, "held_out_adherence", "seen_adherence", "held_out_digit_adherence", "japanese_gap", "prompt_adherence", "fid", "fid_std",
+    "n_samples", "n_seeds", "n_adherence_prompts", "epochs", "steps", "train_seconds", "sample_seconds_per_1000", "n_parameters",
+    "vocab_size", "device", "guidance", "sample_steps", "sampler", "held_out_table", "guidance_sweep", "caption_examples",
+    "reconstruction_keeps_thickness", "reconstruction_keeps_slant", "reconstruction_keeps_width",
 )  # fmt: skip
 # The numbers the page's text uses, per stage (the scoreboard is checked by check_scoreboard).
 REQUIRED = {
@@ -63,6 +76,8 @@ REQUIRED = {
     "vae": ("test_loss_nats", "test_recon_nats", "test_kl_nats", "fid", "fid_noise_ceiling", "train_seconds"),
     "gan": ("epochs", "g_steps", "train_seconds", "device", "fid", "memorisation_ratio"),
     "diffusion": DIFFUSION_NUMBERS,
+    "autoencoder": AUTOENCODER_NUMBERS,
+    "text_painter": TEXT_PAINTER_NUMBERS,
     "evaluate": ("n_samples", "n_seeds", "fid_real_floor", "scoreboard"),
 }
 
@@ -102,8 +117,9 @@ def check_metrics(stage: str, metrics: dict, conditional: bool = False) -> list[
             problems.append(f"metrics/{stage}.json: {key} is missing")
         elif isinstance(metrics[key], float) and not math.isfinite(metrics[key]):
             problems.append(f"metrics/{stage}.json: {key} is {metrics[key]}")
-        elif isinstance(metrics[key], list):  # a sweep: rows of numbers, at least one
-            bad = [f"{key}[{i}].{k}" for i, row in enumerate(metrics[key]) for k, v in row.items() if not _finite(v)]
+        elif isinstance(metrics[key], list):  # a sweep: rows of numbers (names may be text), at least one; or a list of values
+            rows = enumerate(r for r in metrics[key] if isinstance(r, dict))
+            bad = [f"{key}[{i}].{k}" for i, row in rows for k, v in row.items() if not isinstance(v, str) and not _finite(v)]
             problems += [f"metrics/{stage}.json: {b} is missing or not finite" for b in bad or ([] if metrics[key] else [key])]
     return problems
 

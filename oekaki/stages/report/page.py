@@ -22,6 +22,7 @@ from oekaki.core import provenance
 from oekaki.core.config import Config
 from oekaki.core.locales import text
 from oekaki.core.paths import Paths
+from oekaki.figures.text_painter import GOALS as TEXT_PAINTER_GOALS
 from oekaki.stages.report import contributed, vit_sizes
 from oekaki.stages.report.inputs import Inputs
 from oekaki.stages.report.judges import judges
@@ -70,6 +71,7 @@ SECTIONS = (
     Section("classification", "h_cnn", ("download", "cnn")),
     Section("vit", "h_vit", ("download", "cnn", "vit")),
     Section("generation", "h_generation", ("gmm", "vae", "gan", "diffusion")),
+    Section("text-painter", "h_text_painter", ("diffusion", "autoencoder", "text_painter")),
     Section("scoreboard", "h_scoreboard", ("evaluate", "cnn")),
     Section("model-registry", "h_registry", ()),
     Section("contributions", "h_contributions", ()),
@@ -157,6 +159,7 @@ def build_page(lang: str, cfg: Config, paths: Paths, inputs: Inputs) -> str:
         "generators": GENERATOR_ROWS,
         "style_pixel1": cfg.gmm.style_pixel1,
         "space_log10": 784 * math.log10(256),  # 256 values for each of 28 x 28 pixels
+        "text_painter_goals": TEXT_PAINTER_GOALS,  # issue 38's goals, judged by text-painter.html.j2
         "t": look.t,
         "fig": look.fig,
         "first_test_digit": look.first_test_digit,
