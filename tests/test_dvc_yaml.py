@@ -111,7 +111,7 @@ def test_stage_graph_comes_from_dvc_yaml():
     ]
     assert fingerprint.upstream_stages(paths, "contributions") == []
     assert fingerprint.upstream_stages(paths, "promote") == [
-        "contributions", "source", "download", "cnn", "vit", "vae", "gan", "diffusion", "autoencoder", "text_painter",
+        "contributions", "source", "download", "cnn", "vit", "vae", "gan", "diffusion", "text_painter",
     ]  # fmt: skip
     assert fingerprint.upstream_stages(paths, "text_painter") == ["contributions", "download", "cnn", "autoencoder"]
     assert fingerprint.upstream_stages(paths, "vit") == ["contributions", "download", "cnn"]
