@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ref", required=True, help="the reference commit (the landed main)")
     parser.add_argument("--commit", default="HEAD", help="the commit to time against it (default HEAD)")
     parser.add_argument("--pairs", type=int, default=2, help="alternating pairs to run (default 2)")
+    parser.add_argument("--keep-metrics", type=Path, help="copy the commit's last run's metrics/ folder here (its measured numbers)")
     parser.add_argument("--command", default=PIPELINE, help="what is timed in each clone (default: the pipeline, as above)")
     add_results_arguments(parser)
     args = parser.parse_args(argv)
@@ -149,6 +150,8 @@ def main(argv: list[str] | None = None) -> None:
                 if args.command == PIPELINE:  # the idle cost: what a run that finds everything cached takes, median of 3
                     noop[name].append(noop_seconds(dest))
                     print(f"{dt.datetime.now():%H:%M:%S} pair {i + 1}: {name} no-op repro {noop[name][-1]:.2f} s", flush=True)
+                if name == "commit" and args.keep_metrics:
+                    shutil.copytree(dest / "metrics", args.keep_metrics, dirs_exist_ok=True)
                 shutil.rmtree(dest)
             walls.append((pair["commit"], pair["ref"]))
     print("\n".join(["", *summary(walls), "", f"The commit's last run, {commit[:7]}:", *breakdown]))
