@@ -30,6 +30,13 @@ def summary_markdown(inputs: Inputs) -> str:
         lines.append(f"- 2-pixel contest: K = {g['chosen_k']} chosen by BIC (truth {g['true_k']}), held-out gap {g['loglik_gap']:.3f} nats")
     if v:
         lines.append(f"- VAE test loss: {v['test_loss_nats']:.2f} nats per image")
+    if p := inputs.metrics.get("text_painter"):
+        langs = ", ".join(f"{lang} {p[f'digit_adherence_{lang}']:.1%} / {p[f'attribute_adherence_{lang}']:.1%}" for lang in ("en", "ja"))
+        lines.append(
+            f"- Text painter: digit / attribute adherence {p['digit_adherence']:.1%} / {p['attribute_adherence']:.1%} ({langs}); "
+            f"held-out combinations {p['held_out_adherence']:.1%} vs seen {p['seen_adherence']:.1%}; FID {p['fid']:.2f} "
+            f"({p['steps']:,} steps, {p['train_seconds']:.0f} s on {p['device']})"
+        )
     if inputs.metrics.get("evaluate"):
         e = inputs.metrics["evaluate"]
         second = "; the ViT's reading beside the CNN's" if any("conditional_accuracy_vit" in r for r in e["scoreboard"].values()) else ""
