@@ -81,7 +81,7 @@ def test_the_tiny_pipeline_trains_both_stages_and_measures_adherence(tiny_run):
     history = read_json(paths.plots_dir / "text_painter_history.json")
     assert all(math.isfinite(h["loss"]) for h in history)
     ckpt = torch.load(paths.final_model("text_painter"), weights_only=True)
-    assert ckpt["kind"] == "text_painter" and ckpt["autoencoder"]["kind"] == "autoencoder" and {"ema", "bins"} <= ckpt.keys()
+    assert ckpt["kind"] == "text_painter" and ckpt["autoencoder"]["kind"] == "autoencoder" and "bins" in ckpt
     sampler, example = load_model(paths.final_model("text_painter"))
     assert sampler(torch.as_tensor(example)).shape == (2, 28, 28)
 
