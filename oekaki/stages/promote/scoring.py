@@ -164,8 +164,8 @@ class GateScorer:
     def score_adherence(self, checkpoint: Path) -> Score:
         """A text painter checkpoint's prompt adherence, one value per seed (oekaki/models/adherence.py)."""
         painter = load_network(checkpoints.load_checkpoint(checkpoint)).to(self.device)
-        judge, per = judge_mod.Judge.load(self.judge_path, self.device), self.cfg.promote.adherence_per_prompt
-        return Score(tuple(adherence.prompt_adherence(painter, judge, self._bins()[0], per, seed) for seed in self.seeds))
+        judge, per, bins = judge_mod.Judge.load(self.judge_path, self.device), self.cfg.promote.adherence_per_prompt, self._bins()[0]
+        return Score(tuple(adherence.prompt_adherence(painter, judge, bins, per, seed) for seed in self.seeds))
 
     def _bins(self) -> tuple[Bins, str]:
         """The candidate's attribute bins (the tertiles of its training digits) and their hash: both painters are measured by them."""
