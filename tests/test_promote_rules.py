@@ -170,6 +170,11 @@ def test_the_judges_two_conditions_once_contributed_digits_are_held_out(tmp_path
     assert numbers["candidate_contributed_mean"] == contributed[0] and numbers["n_contributed_validation"] == 50
 
 
+def test_a_judge_equal_on_both_is_kept_as_a_tie(tmp_path):
+    row, _ = decide(tmp_path, "cnn", (0.982,), (0.982,), contributed={"model.pt": 0.7, "v1.pt": 0.7})
+    assert row["decision"] == "keep" and "a tie on both" in row["reason"], row["reason"]
+
+
 def test_contributed_scores_are_cached_on_the_versions_like_the_others(tmp_path):
     registry = FakeRegistry("1")
     paths = Paths(tmp_path)
@@ -231,6 +236,7 @@ def decide_text_painter(tmp_path, fid: tuple, champion_fid: tuple, adherence: tu
         ((10.0, 10.1, 10.2), (0.85, 0.86, 0.87), "promote", "val_adherence better"),  # same FID, obeys more
         ((8.0, 8.1, 8.2), (0.80, 0.81, 0.82), "promote", "val_fid better"),
         ((10.05, 10.1, 10.15), (0.80, 0.805, 0.81), "keep", "neither better"),  # both within their margins
+        ((10.0, 10.1, 10.2), (0.80, 0.81, 0.82), "keep", "a tie on both"),  # a forced retrain of the same data and seeds
     ],
 )
 def test_the_text_painter_must_not_lose_fid_or_adherence_beyond_their_margins(tmp_path, fid, adherence, decision, said):

@@ -144,7 +144,8 @@ def two_conditions(said: str, below: float, need: float, mine: float, theirs: fl
         return {"decision": "refuse", "promote": False, "reason": f"{said}: the contributed digits are read worse"}
     if by > need or mine > theirs:
         return {"decision": "promote", "promote": True, "reason": f"{said}: no drop beyond the margins, and better"}
-    return {"decision": "keep", "promote": False, "reason": f"{said}: no better on either"}
+    why = "a tie on both" if by == 0 and mine == theirs else "no better on either"
+    return {"decision": "keep", "promote": False, "reason": f"{said}: {why}"}
 
 
 def two_measures(said: str, measures: list[tuple[str, float, float]]) -> dict:
@@ -154,7 +155,8 @@ def two_measures(said: str, measures: list[tuple[str, float, float]]) -> dict:
         return {"decision": "refuse", "promote": False, "reason": f"{said}: {', '.join(worse)} worse beyond the margin"}
     if better := [name for name, by, need in measures if by > need]:
         return {"decision": "promote", "promote": True, "reason": f"{said}: {', '.join(better)} better beyond the margin, none worse"}
-    return {"decision": "keep", "promote": False, "reason": f"{said}: neither better beyond its margin"}
+    why = "a tie on both" if all(by == 0 for _, by, _ in measures) else "neither better beyond its margin"
+    return {"decision": "keep", "promote": False, "reason": f"{said}: {why}"}
 
 
 def first_candidate(gate: Gate, rules: PromoteConfig, new: Score, untrained: Score) -> dict:
