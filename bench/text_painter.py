@@ -62,6 +62,25 @@ def measure_adherence(root: Paths, seeds: list[int], per_prompt: int) -> dict[st
     return per_seed
 
 
+def japanese_difference(req: adherence.Requests, spread: dict, n_seeds: int) -> dict[str, dict[str, float]]:
+    """English minus Japanese per figure, averaged over the seeds, with the half-width of its 95 % interval from
+    sampling alone (binomial: 1.96 * sqrt(p (1 - p) (1/n_en + 1/n_ja)), n pooled over the seeds): a gap inside
+    its interval is not told apart from none by this many drawings. Retraining adds its own spread on top."""
+    out = {}
+    for key in ["digit", *ATTRIBUTES]:
+        n = {}
+        for lang in ("en", "ja"):
+            rows = req.langs == lang
+            if key != "digit":
+                rows &= ~req.held_out & (req.attributes == key)  # as adherence.adherence counts them
+            n[lang] = int(rows.sum()) * n_seeds
+        en, ja = spread[f"{key}_adherence_en"]["mean"], spread[f"{key}_adherence_ja"]["mean"]
+        p = (en + ja) / 2
+        half = 1.96 * float(np.sqrt(p * (1 - p) * (1 / n["en"] + 1 / n["ja"])))
+        out[key] = {"en_minus_ja": en - ja, "interval_95": half, "n_per_language": n["en"]}
+    return out
+
+
 def time_sampling(root: Paths, repeats: int, n: int = 1000) -> dict[str, float]:
     """Median seconds for n drawings of each painter, alternating which goes first."""
     painter = text_painter.from_checkpoint(load_checkpoint(root.final_model("text_painter")))
@@ -113,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:32s} {m['mean']:8.3f} ± {m['std']:.3f}   {how} {goal:.2f}: {'met' if met else 'MISSED'}")
     for key in SHOWN:
         print(f"{key:32s} {spread[key]['mean']:8.3f} ± {spread[key]['std']:.3f}")
+    difference = japanese_difference(adherence.requests(per_prompt), spread, len(seeds))
+    print("\nEnglish minus Japanese, pooled over the seeds (± the 95 % interval of sampling alone):")
+    for key, d in difference.items():
+        n = d["n_per_language"]
+        print(f"  {key:10s} {100 * d['en_minus_ja']:+6.1f} ± {100 * d['interval_95']:.1f} points ({n} drawings per language)")
     seconds = time_sampling(root, args.repeats)
     tp_m, px_m = read_json(root.metrics("text_painter")), read_json(root.metrics("diffusion"))
     print(f"\nseconds per 1,000 drawings: text painter {seconds['text_painter']:.2f}, pixel diffusion {seconds['diffusion']:.2f} "
@@ -122,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = tp_m["fid"] / px_m["fid"]
     print(f"FID: text painter {tp_m['fid']:.2f}, pixel diffusion {px_m['fid']:.2f} (ratio {ratio:.2f}; goal at most 1.5)")
     figures = {
-        "seeds": seeds, "per_prompt": per_prompt, "adherence": spread, "seconds_per_1000": seconds,
+        "seeds": seeds, "per_prompt": per_prompt, "adherence": spread, "japanese_difference": difference, "seconds_per_1000": seconds,
         "fid": {"text_painter": tp_m["fid"], "diffusion": px_m["fid"], "ratio": ratio},
         "train_seconds": {"text_painter": tp_m["train_seconds"], "diffusion": px_m["train_seconds"]},
     }  # fmt: skip
