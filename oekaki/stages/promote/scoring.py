@@ -24,6 +24,7 @@ comparison that needs a spread.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -157,18 +158,20 @@ class GateScorer:
 
     def adherence_key(self) -> str:
         """What a prompt adherence was measured on: the seeds, the request's size, the judge, the attribute bins."""
-        parts = {"seeds": list(self.seeds), "per_prompt": self.cfg.promote.adherence_per_prompt, "bins": self._bins()[1],
+        parts = {"seeds": list(self.seeds), "per_prompt": self.cfg.promote.adherence_per_prompt, "bins": self._bins[1],
                  "judge": hashlib.sha256(self.judge_path.read_bytes()).hexdigest()[:16]}  # fmt: skip
         return json.dumps(parts, sort_keys=True)
 
     def score_adherence(self, checkpoint: Path) -> Score:
         """A text painter checkpoint's prompt adherence, one value per seed (oekaki/models/adherence.py)."""
         painter = load_network(checkpoints.load_checkpoint(checkpoint)).to(self.device)
-        judge, per, bins = judge_mod.Judge.load(self.judge_path, self.device), self.cfg.promote.adherence_per_prompt, self._bins()[0]
+        judge, per, bins = judge_mod.Judge.load(self.judge_path, self.device), self.cfg.promote.adherence_per_prompt, self._bins[0]
         return Score(tuple(adherence.prompt_adherence(painter, judge, bins, per, seed) for seed in self.seeds))
 
+    @functools.cached_property
     def _bins(self) -> tuple[Bins, str]:
-        """The candidate's attribute bins (the tertiles of its training digits) and their hash: both painters are measured by them."""
+        """The candidate's attribute bins (the tertiles of its training digits) and their hash: both painters are measured by them.
+        Read once per gate run (the candidate's checkpoint does not change while it is judged)."""
         saved = checkpoints.load_checkpoint(self.paths.final_model("text_painter"))["bins"]
         return Bins.from_dict(saved), hashlib.sha256(json.dumps(saved, sort_keys=True).encode()).hexdigest()[:16]
 
